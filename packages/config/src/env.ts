@@ -1,0 +1,146 @@
+import { z } from 'zod';
+
+/** Which process is starting: each requires the integrations it actually uses. */
+export type Role = 'api' | 'worker' | 'any';
+
+const optionalString = z.string().trim().min(1).optional();
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const url = (hint: string) => z.string().trim().url({ message: `must be a URL (${hint})` });
+
+const GOOGLE_TOKEN_URL_DEFAULT = 'https://oauth2.googleapis.com/token';
+const GOOGLE_CERTS_URL_DEFAULT = 'https://www.googleapis.com/oauth2/v1/certs';
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379' })
+    .default('redis://127.0.0.1:6379'),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .regex(/^file:/, { message: 'must be a SQLite file URL, e.g. file:./data/parley.db' })
+    .default('file:./data/parley.db'),
+  PORT: int(3000, 0).refine((p) => p <= 65535, { message: 'must be a TCP port (0-65535)' }),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
+
+  ANTHROPIC_API_KEY: optionalString,
+  ANTHROPIC_BASE_URL: url('the Anthropic API root, e.g. https://api.anthropic.com').optional(),
+  ANTHROPIC_MODEL: z.string().trim().min(1).default('claude-sonnet-4-5'),
+  ANTHROPIC_TIMEOUT_MS: int(60_000, 1),
+
+  GOOGLE_CLIENT_ID: optionalString,
+  GOOGLE_CLIENT_SECRET: optionalString,
+  GOOGLE_REFRESH_TOKEN: optionalString,
+  /** An authorized-user token JSON ({client_id, client_secret, refresh_token}) instead of the three above. */
+  GOOGLE_TOKEN_JSON: optionalString,
+  GOOGLE_API_ROOT_URL: url('a Google API root, e.g. https://gmail.googleapis.com/').optional(),
+  GOOGLE_TOKEN_URL: url('the OAuth token endpoint').default(GOOGLE_TOKEN_URL_DEFAULT),
+  GOOGLE_CERTS_URL: url("Google's PEM signing certs").default(GOOGLE_CERTS_URL_DEFAULT),
+  GMAIL_MAILBOX: z.string().trim().email({ message: 'must be the Gmail address Parley sends from' }).optional(),
+  GMAIL_PUBSUB_TOPIC: z
+    .string()
+    .trim()
+    .regex(/^projects\/[^/]+\/topics\/[^/]+$/, { message: 'must look like projects/<project>/topics/<topic>' })
+    .optional(),
+  PUBSUB_AUDIENCE: optionalString,
+  PUBSUB_SERVICE_ACCOUNT: z.string().trim().email({ message: 'must be the push service account email' }).optional(),
+
+  CLICKUP_WEBHOOK_SECRET: optionalString,
+  CLICKUP_API_TOKEN: optionalString,
+  CLICKUP_API_URL: url('e.g. https://api.clickup.com/api/v2').default('https://api.clickup.com/api/v2'),
+  CLICKUP_TRIGGER_STATUS: z.string().trim().min(1).default('ready'),
+
+  SLACK_BOT_TOKEN: z.string().trim().startsWith('xoxb-', { message: 'must be a bot token starting with xoxb-' }).optional(),
+  SLACK_APP_TOKEN: z.string().trim().startsWith('xapp-', { message: 'must be an app-level token starting with xapp-' }).optional(),
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_ALERT_CHANNEL: optionalString,
+  SLACK_API_URL: url('e.g. https://slack.com/api/').optional(),
+
+  SENTRY_DSN: url('the project DSN from Sentry').optional(),
+  ADMIN_TOKEN: z.string().trim().min(16, { message: 'must be at least 16 characters' }).optional(),
+  METRICS_TOKEN: optionalString,
+
+  QUEUE_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_{}.-]+$/, { message: 'may hold letters, digits, _ . - { } only' })
+    .default('parley'),
+  WORKER_CONCURRENCY: int(5, 1),
+  SHUTDOWN_GRACE_MS: int(25_000, 0),
+  /** Stalled-job detection: a job whose lock is not renewed for this long is handed to another worker. */
+  JOB_LOCK_DURATION_MS: int(30_000, 1000),
+  JOB_STALLED_INTERVAL_MS: int(30_000, 500),
+  JOB_MAX_STALLED_COUNT: int(2, 0),
+  LLM_OUTAGE_ESCALATE_AFTER: int(900, 1),
+  FOLLOW_UP_AFTER: int(259_200, 1),
+  MAX_FOLLOW_UPS: int(2, 0),
+
+  /** Retry tuning (seconds in production; tests shorten them). */
+  RETRY_TRANSIENT_BASE_MS: int(5_000, 1),
+  RETRY_TRANSIENT_ATTEMPTS: int(5, 1),
+  RETRY_OVERLOADED_BASE_MS: int(30_000, 1),
+  RETRY_OVERLOADED_CAP_MS: int(600_000, 1),
+  RETRY_OVERLOADED_ATTEMPTS: int(8, 1),
+  RETRY_RATE_LIMIT_DEFAULT_MS: int(30_000, 1),
+  RETRY_RATE_LIMIT_MAX: int(20, 1),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+type Requirement = { vars: (keyof Env)[]; why: string; anyOf?: boolean };
+
+const REQUIRED: Record<Exclude<Role, 'any'>, Requirement[]> = {
+  api: [
+    { vars: ['PUBSUB_AUDIENCE'], why: 'the Gmail push endpoint verifies the OIDC token audience' },
+    { vars: ['PUBSUB_SERVICE_ACCOUNT'], why: 'the Gmail push endpoint checks the signing service account' },
+    { vars: ['CLICKUP_WEBHOOK_SECRET'], why: 'the ClickUp endpoint verifies X-Signature' },
+  ],
+  worker: [],
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` + problems.map((p) => `  - ${p}`).join('\n'));
+  }
+}
+
+/**
+ * Parses the environment once. Pure: it never reads files or exits; it throws one ConfigError
+ * that lists every bad or missing variable with its fix.
+ */
+export function parseEnv(env: Record<string, string | undefined>, role: Role = 'any'): Readonly<Env> {
+  // Empty strings mean "unset" (docker compose passes `VAR=` through).
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
+  const result = envSchema.safeParse(cleaned);
+  const problems: string[] = [];
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const name = String(issue.path[0] ?? '?');
+      problems.push(`${name}: ${issue.message} (got ${describe(cleaned[name])})`);
+    }
+  }
+  if (role !== 'any') {
+    for (const req of REQUIRED[role]) {
+      const missing = req.vars.filter((v) => cleaned[v] === undefined);
+      if (missing.length > 0) problems.push(`${missing.join(', ')}: required for the ${role} (${req.why}); set it in the environment or .env`);
+    }
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  return Object.freeze(result.data);
+}
+
+function describe(value: string | undefined): string {
+  if (value === undefined) return 'nothing';
+  // Never echo a secret back: show only its length.
+  return `a value of ${value.length} characters`;
+}
+
+/** Integration settings resolved from the env, or a ConfigError naming what is missing. */
+export function requireVars<K extends keyof Env>(config: Env, what: string, vars: K[]): { [P in K]-?: NonNullable<Env[P]> } {
+  const missing = vars.filter((v) => config[v] === undefined);
+  if (missing.length > 0) throw new ConfigError(missing.map((v) => `${String(v)}: required for ${what}; set it in the environment`));
+  return Object.fromEntries(vars.map((v) => [v, config[v]])) as { [P in K]-?: NonNullable<Env[P]> };
+}
