@@ -1,0 +1,84 @@
+import { currencyExponent, findMoneyAmounts, formatMoney, parseAverageViews, toMinor } from './money';
+import { ceilingPrice, offerForRound, openingOffer, priceAtCpm, type PricingTerms } from './pricing';
+
+describe('parseAverageViews', () => {
+  it.each([
+    ['12500', 12500],
+    ['12,500', 12500],
+    ['12.5k', 12500],
+    ['12.5K', 12500],
+    [' 1.2m ', 1_200_000],
+    ['1,234,567', 1234567],
+    ['800', 800],
+    ['12 500', 12500],
+    ['12500.4', 12500],
+  ])('%j → %d', (raw, views) => expect(parseAverageViews(raw)).toBe(views));
+
+  it.each(['', 'abc', '12,50', '1.2.3', '-5', '0', '12kk', 'k', '1,2k', '12.5 thousand', 'NaN', '1e5'])('%j → null', (raw) => {
+    expect(parseAverageViews(raw)).toBeNull();
+  });
+});
+
+describe('formatMoney', () => {
+  it.each([
+    [125000, 'USD', '$1,250.00'],
+    [5, 'USD', '$0.05'],
+    [0, 'USD', '$0.00'],
+    [123456789, 'usd', '$1,234,567.89'],
+    [90000, 'EUR', 'EUR 900.00'],
+    [125050, 'GBP', 'GBP 1,250.50'],
+    [900, 'JPY', 'JPY 900'],
+    [-150, 'USD', '-$1.50'],
+  ])('%d %s → %s', (minor, currency, text) => expect(formatMoney(minor, currency)).toBe(text));
+
+  it('knows minor-unit digits per currency', () => {
+    expect(currencyExponent('USD')).toBe(2);
+    expect(currencyExponent('JPY')).toBe(0);
+    expect(currencyExponent('not-a-code')).toBe(2);
+    expect(toMinor(1250.1, 'USD')).toBe(125010);
+    expect(toMinor(900, 'JPY')).toBe(900);
+  });
+});
+
+describe('findMoneyAmounts', () => {
+  it.each([
+    ['My rate would be $2,400.00.', 'USD', 2400],
+    ['happy to accept $1,250.00.', 'USD', 1250],
+    ['$1250.00 please', 'USD', 1250],
+    ['I charge 1,250 USD for that', 'USD', 1250],
+    ['EUR 900 is my price', 'EUR', 900],
+    ['€900 works', 'EUR', 900],
+    ['£300.50', 'GBP', 300.5],
+    ['about $1.2k', 'USD', 1200],
+    ['500 dollars', 'USD', 500],
+  ])('%j → %s %d', (text, currency, major) => {
+    expect(findMoneyAmounts(text)).toEqual([expect.objectContaining({ currency, major })]);
+  });
+
+  it('does not read counts and codes-looking words as money', () => {
+    expect(findMoneyAmounts('12,500 views, 2 videos, ALL 3 posts, TOP 10, 1,250')).toEqual([]);
+  });
+
+  it('reads several amounts in order and does not double count "$1,250 USD"', () => {
+    expect(findMoneyAmounts('Usually $3,000 but for you $1,250 USD').map((m) => m.major)).toEqual([3000, 1250]);
+  });
+});
+
+describe('pricing', () => {
+  const terms: PricingTerms = { cpmFloorMinor: 2000, cpmCeilingMinor: 4000, maxRounds: 3, currency: 'USD', averageViews: 50_000 };
+
+  it('prices CPM x views / 1000 in minor units, rounded', () => {
+    expect(priceAtCpm(2000, 50_000)).toBe(100_000);
+    expect(priceAtCpm(1999, 1)).toBe(2);
+    expect(openingOffer(terms)).toBe(100_000);
+    expect(ceilingPrice(terms)).toBe(200_000);
+  });
+
+  it('concedes on a straight line from floor to ceiling, floored, round clamped', () => {
+    expect([-1, 0, 1, 2, 3, 4, 99].map((r) => offerForRound(terms, r))).toEqual([100_000, 100_000, 133_333, 166_666, 200_000, 200_000, 200_000]);
+  });
+
+  it('stays at the floor when no rounds are allowed', () => {
+    expect(offerForRound({ ...terms, maxRounds: 0 }, 1)).toBe(100_000);
+  });
+});
