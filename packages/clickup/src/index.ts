@@ -1,0 +1,4 @@
+export * from './campaign-task.parser';
+export * from './clickup-webhook.schema';
+export * from './clickup.client';
+export * from './roster.parser';

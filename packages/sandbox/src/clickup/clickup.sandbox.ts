@@ -1,0 +1,204 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { ClickUpTaskStore, sandboxTaskSchema, type SandboxTaskInput } from './clickup-task.store';
+import {
+  buildClickUpWebhookPayload,
+  newHistoryItemId,
+  newWebhookId,
+  postSignedWebhook,
+  type ClickUpWebhookEvent,
+  type SendWebhookOptions,
+} from './clickup-webhook.sender';
+
+export interface ClickUpSandboxOptions {
+  /** @defaultValue 0 (any free port) */
+  port?: number;
+  /** The personal token the API accepts, compared with the bare `Authorization` header. */
+  token: string;
+  /** The webhook secret that `sendWebhook` signs with. */
+  webhookSecret: string;
+}
+
+export type FailStatus = 429 | 500 | 502 | 503;
+
+export interface FailNextOptions {
+  status: FailStatus;
+  /** X-RateLimit-Reset (unix seconds) on a 429; null leaves the header out. @defaultValue now + 60 s */
+  resetEpochSec?: number | null;
+}
+
+export interface ClickUpSandboxRequest {
+  method: string;
+  path: string;
+  status: number;
+}
+
+export interface ClickUpSandbox {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  /** What CLICKUP_API_URL should be: `<url>/api/v2`. */
+  apiUrl: string;
+  port: number;
+  webhookId: string;
+  upsertTask(task: SandboxTaskInput): void;
+  setStatus(id: string, status: string): void;
+  failNext(n: number, options: FailNextOptions): void;
+  sendWebhook(url: string, event: ClickUpWebhookEvent, options?: SendWebhookOptions): Promise<number[]>;
+  /** Every API request served (control requests excluded), oldest first. */
+  requests(): ClickUpSandboxRequest[];
+  close(): Promise<void>;
+}
+
+const failNextSchema = z.object({
+  n: z.number().int().min(0),
+  status: z.union([z.literal(429), z.literal(500), z.literal(502), z.literal(503)]),
+  resetEpochSec: z.number().int().nullable().optional(),
+});
+const statusSchema = z.object({ status: z.string().min(1) });
+const webhookSchema = z.object({
+  url: z.string().url(),
+  event: z.string().min(1),
+  taskId: z.string().min(1),
+  historyItemId: z.string().min(1).optional(),
+  webhookId: z.string().min(1).optional(),
+  times: z.number().int().min(1).max(100).optional(),
+  signWith: z.string().nullable().optional(),
+});
+
+const MAX_CONTROL_BODY = 1024 * 1024;
+
+/**
+ * A loopback ClickUp API v2 (Get Task) with a control surface, in process and over HTTP
+ * under `/_control/...`, so tests, the demo and other processes can script it alike.
+ */
+export async function startClickUpSandbox(options: ClickUpSandboxOptions): Promise<ClickUpSandbox> {
+  const store = new ClickUpTaskStore();
+  const log: ClickUpSandboxRequest[] = [];
+  const failures: FailNextOptions[] = [];
+  const webhookId = newWebhookId();
+
+  const control = {
+    upsertTask: (task: SandboxTaskInput) => store.upsert(task),
+    setStatus: (id: string, status: string) => {
+      if (!store.setStatus(id, status)) throw new Error(`ClickUp sandbox: no task ${id}`);
+    },
+    failNext: (n: number, fail: FailNextOptions) => {
+      for (let i = 0; i < n; i++) failures.push(fail);
+    },
+    sendWebhook: async (url: string, event: ClickUpWebhookEvent, send: SendWebhookOptions = {}) => {
+      const payload = buildClickUpWebhookPayload(
+        { ...event, webhookId: event.webhookId ?? webhookId, historyItemId: event.historyItemId ?? newHistoryItemId() },
+        store.statusChange(event.taskId),
+      );
+      return postSignedWebhook(url, JSON.stringify(payload), options.webhookSecret, send);
+    },
+  };
+
+  function serveApi(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      log.push({ method: req.method ?? 'GET', path, status });
+      reply(res, status, body, headers);
+    };
+    const resetSoon = String(Math.floor(Date.now() / 1000) + 60);
+
+    const failure = failures.shift();
+    if (failure?.status === 429) {
+      const headers: Record<string, string> = { 'X-RateLimit-Limit': '100', 'X-RateLimit-Remaining': '0' };
+      if (failure.resetEpochSec !== null) headers['X-RateLimit-Reset'] = String(failure.resetEpochSec ?? resetSoon);
+      return send(429, { err: 'Rate limit reached', ECODE: 'APP_002' }, headers);
+    }
+    if (failure) return send(failure.status, { err: 'Internal server error', ECODE: 'APP_500' });
+
+    const authorization = req.headers.authorization;
+    if (authorization === undefined || authorization === '') return send(401, { err: 'Authorization header required', ECODE: 'OAUTH_017' });
+    // ClickUp takes personal tokens bare; "Bearer pk_…" is as wrong as a wrong token.
+    if (authorization !== options.token) return send(401, { err: 'Token invalid', ECODE: 'OAUTH_025' });
+
+    const limits = { 'X-RateLimit-Limit': '100', 'X-RateLimit-Remaining': '99', 'X-RateLimit-Reset': resetSoon };
+    const match = /^\/api\/v2\/task\/([^/]+)\/?$/.exec(path);
+    if (req.method !== 'GET' || !match?.[1]) return send(404, { err: 'Route not found', ECODE: 'APP_001' }, limits);
+    const task = store.render(decodeURIComponent(match[1]));
+    if (!task) return send(404, { err: 'Task not found', ECODE: 'ITEM_013' }, limits);
+    return send(200, task, limits);
+  }
+
+  async function serveControl(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
+    if (req.method === 'GET' && path === '/_control/requests') return reply(res, 200, { requests: log });
+    if (req.method !== 'POST') return reply(res, 405, { error: 'control routes take POST' });
+    const body: unknown = JSON.parse((await readBody(req)) || '{}');
+    if (path === '/_control/tasks') {
+      control.upsertTask(sandboxTaskSchema.parse(body));
+      return reply(res, 200, { ok: true });
+    }
+    const statusMatch = /^\/_control\/tasks\/([^/]+)\/status$/.exec(path);
+    if (statusMatch?.[1]) {
+      const ok = store.setStatus(decodeURIComponent(statusMatch[1]), statusSchema.parse(body).status);
+      return reply(res, ok ? 200 : 404, ok ? { ok } : { error: 'no such task' });
+    }
+    if (path === '/_control/fail-next') {
+      const { n, ...fail } = failNextSchema.parse(body);
+      control.failNext(n, fail);
+      return reply(res, 200, { ok: true });
+    }
+    if (path === '/_control/webhooks') {
+      const { url, times, signWith, ...event } = webhookSchema.parse(body);
+      const statuses = await control.sendWebhook(url, event, { times, ...(signWith === undefined ? {} : { signWith }) });
+      return reply(res, 200, { statuses });
+    }
+    return reply(res, 404, { error: 'unknown control route' });
+  }
+
+  const server = http.createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://sandbox').pathname;
+    const handle = path.startsWith('/_control/') ? serveControl(req, res, path) : Promise.resolve(serveApi(req, res, path));
+    handle.catch((error: unknown) => {
+      // A malformed control call is the caller's mistake: say what was wrong.
+      if (!res.headersSent) reply(res, error instanceof z.ZodError || error instanceof SyntaxError ? 400 : 500, { error: String(error) });
+    });
+  });
+  server.keepAliveTimeout = 1_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+
+  return {
+    url,
+    apiUrl: `${url}/api/v2`,
+    port,
+    webhookId,
+    ...control,
+    requests: () => [...log],
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
+
+function reply(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_CONTROL_BODY) {
+        reject(new Error('control body too large'));
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
