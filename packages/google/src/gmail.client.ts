@@ -1,0 +1,134 @@
+import type { OAuth2Client } from 'google-auth-library';
+import { gmail as gmailApi } from 'googleapis/build/src/apis/gmail';
+import { z } from 'zod';
+import { HistoryExpiredError, mapGoogleError } from './errors';
+import { toParsedMessage, type ParsedMessage } from './message.parser';
+
+export interface AddedMessage {
+  id: string;
+  threadId: string;
+  labelIds: string[];
+}
+
+export interface GmailClient {
+  watch(topicName: string): Promise<{ historyId: string; expiration: Date }>;
+  /** Every message added since `startHistoryId` (all pages) and the mailbox's history id after them. */
+  listHistory(startHistoryId: string): Promise<{ added: AddedMessage[]; historyId: string }>;
+  getMessage(id: string): Promise<ParsedMessage>;
+  /** The message whose Message-ID header is `messageIdHdr` (with or without brackets), or null. */
+  findByMessageIdHeader(messageIdHdr: string): Promise<{ id: string; threadId: string } | null>;
+  send(raw: string, threadId?: string): Promise<{ id: string; threadId: string }>;
+  getThread(threadId: string): Promise<ParsedMessage[]>;
+}
+
+export interface GmailClientOptions {
+  auth: OAuth2Client;
+  /** Scheme, host and port only: googleapis keeps no path prefix. */
+  rootUrl?: string;
+  userId?: string;
+  timeoutMs?: number;
+}
+
+const watchResponse = z.object({ historyId: z.union([z.string(), z.number()]).transform(String), expiration: z.union([z.string(), z.number()]).transform(Number) });
+const historyResponse = z.object({
+  historyId: z.union([z.string(), z.number()]).transform(String),
+  nextPageToken: z.string().nullish(),
+  history: z
+    .array(
+      z.object({
+        messagesAdded: z
+          .array(z.object({ message: z.object({ id: z.string(), threadId: z.string(), labelIds: z.array(z.string()).nullish() }) }))
+          .nullish(),
+      }),
+    )
+    .nullish(),
+});
+const listResponse = z.object({ messages: z.array(z.object({ id: z.string(), threadId: z.string() })).nullish() });
+const sendResponse = z.object({ id: z.string().min(1), threadId: z.string().min(1) });
+const threadResponse = z.object({ messages: z.array(z.unknown()).nullish() });
+
+/** A runaway pagination (a server that always returns a token) must end somewhere. */
+const MAX_HISTORY_PAGES = 1000;
+
+export function createGmailClient(opts: GmailClientOptions): GmailClient {
+  const api = gmailApi({
+    version: 'v1',
+    auth: opts.auth,
+    ...(opts.rootUrl ? { rootUrl: opts.rootUrl } : {}),
+    // The queue owns retries (per error class); gaxios' own would hide 429s and 5xx from it.
+    retry: false,
+    timeout: opts.timeoutMs ?? 30_000,
+    // Node's own fetch: gaxios otherwise lazy-imports node-fetch (ESM), which fails in some runtimes (jest's VM).
+    fetchImplementation: fetch,
+  });
+  const userId = opts.userId ?? 'me';
+  const call = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (error) {
+      throw mapGoogleError(error, 'gmail');
+    }
+  };
+
+  return {
+    watch: (topicName) =>
+      call(async () => {
+        const res = await api.users.watch({ userId, requestBody: { topicName, labelIds: ['INBOX'], labelFilterBehavior: 'INCLUDE' } });
+        const data = watchResponse.parse(res.data);
+        return { historyId: data.historyId, expiration: new Date(data.expiration) };
+      }),
+
+    listHistory: (startHistoryId) =>
+      call(async () => {
+        const added = new Map<string, AddedMessage>();
+        let pageToken: string | undefined;
+        let historyId = startHistoryId;
+        for (let page = 0; page < MAX_HISTORY_PAGES; page++) {
+          let data: z.infer<typeof historyResponse>;
+          try {
+            const res = await api.users.history.list({ userId, startHistoryId, historyTypes: ['messageAdded'], maxResults: 500, pageToken });
+            data = historyResponse.parse(res.data);
+          } catch (error) {
+            const mapped = mapGoogleError(error, 'gmail');
+            if ('reason' in mapped && mapped.reason === 'not_found') throw new HistoryExpiredError(startHistoryId);
+            throw mapped;
+          }
+          for (const record of data.history ?? []) {
+            for (const { message } of record.messagesAdded ?? []) {
+              if (!added.has(message.id)) added.set(message.id, { id: message.id, threadId: message.threadId, labelIds: message.labelIds ?? [] });
+            }
+          }
+          historyId = data.historyId;
+          if (!data.nextPageToken) return { added: [...added.values()], historyId };
+          pageToken = data.nextPageToken;
+        }
+        throw new Error(`gmail history.list returned more than ${MAX_HISTORY_PAGES} pages`);
+      }),
+
+    getMessage: (id) =>
+      call(async () => {
+        const res = await api.users.messages.get({ userId, id, format: 'full' });
+        return toParsedMessage(res.data);
+      }),
+
+    findByMessageIdHeader: (messageIdHdr) =>
+      call(async () => {
+        const bare = messageIdHdr.trim().replace(/^<|>$/g, '');
+        const res = await api.users.messages.list({ userId, q: `rfc822msgid:${bare}`, maxResults: 10, includeSpamTrash: true });
+        const first = listResponse.parse(res.data).messages?.[0];
+        return first ? { id: first.id, threadId: first.threadId } : null;
+      }),
+
+    send: (raw, threadId) =>
+      call(async () => {
+        const res = await api.users.messages.send({ userId, requestBody: { raw, ...(threadId ? { threadId } : {}) } });
+        return sendResponse.parse(res.data);
+      }),
+
+    getThread: (threadId) =>
+      call(async () => {
+        const res = await api.users.threads.get({ userId, id: threadId, format: 'full' });
+        return (threadResponse.parse(res.data).messages ?? []).map(toParsedMessage);
+      }),
+  };
+}

@@ -1,0 +1,12 @@
+export { createGoogleAuth } from './auth.client';
+export type { GoogleAuthConfig } from './auth.client';
+export { HistoryExpiredError, mapGoogleError, retryAfterMs } from './errors';
+export { createGmailClient } from './gmail.client';
+export type { AddedMessage, GmailClient, GmailClientOptions } from './gmail.client';
+export { buildMime } from './mime.builder';
+export type { MimeInput } from './mime.builder';
+export { bodyText, htmlToText, toParsedMessage } from './message.parser';
+export type { ParsedMessage } from './message.parser';
+export { extractReplyText } from './reply-text';
+export { createSheetsClient, parseSpreadsheetId } from './sheets.client';
+export type { SheetsClient } from './sheets.client';
