@@ -12,6 +12,13 @@ export interface JobContext {
   /** Appends a line to the job's BullMQ log (visible in the dashboard). */
   note: (line: string) => Promise<void>;
   job: Job;
+  /**
+   * Aborted when this process no longer owns the job: its lock was lost (another worker may
+   * be running it) or shutdown outlasted the grace period and the job was handed back.
+   * A long handler should check it between side effects. Always set by the runtime; optional
+   * only so hand-built contexts in unit tests need not create one.
+   */
+  signal?: AbortSignal;
 }
 
 export type Handler<Q extends QueueName> = (data: JobData<Q>, ctx: JobContext) => Promise<unknown>;

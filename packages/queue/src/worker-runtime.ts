@@ -1,22 +1,21 @@
 import { hostname } from 'node:os';
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Logger } from '@parley/logging';
-import { JOBS, QUEUE_NAMES, type JobData, type QueueName } from './contracts';
-import { recordDeadLetter, type DeadLetterDeps } from './dead-letters';
-import { classifyError, PermanentError, RateLimitedError, type ErrorClass } from './errors';
-import type { HandlerMap } from './handlers';
-import { attemptsFor, backoffDelay, type RetryPolicy } from './policy';
+import { QUEUE_NAMES, type QueueName } from './contracts';
+import { recordDeadLetter } from './dead-letters';
+import { classifyError, PermanentError } from './errors';
+import { deadLettered, plannedDelays, processJob, type ProcessorOptions } from './job-processor';
+import { backoffDelay } from './policy';
 
-export interface WorkerRuntimeOptions extends DeadLetterDeps {
+export interface WorkerRuntimeOptions extends ProcessorOptions {
+  /** The workers' own connection (maxRetriesPerRequest: null); `queues` use another one. */
   connection: Redis;
   prefix: string;
-  handlers: HandlerMap;
-  policy: RetryPolicy;
   concurrency: number;
+  /** How long a job's lock lives without renewal (renewed every half of it while the job runs). */
   lockDurationMs: number;
+  /** How often each worker looks for jobs whose lock expired. */
   stalledIntervalMs: number;
-  maxStalledCount: number;
   /** Only these queues get a worker in this process (default: all). */
   only?: QueueName[];
   workerId?: string;
@@ -25,16 +24,18 @@ export interface WorkerRuntimeOptions extends DeadLetterDeps {
 export interface WorkerRuntime {
   workers: Worker[];
   workerId: string;
-  /** Stops taking jobs, waits for in-flight ones up to `graceMs`, then hands the rest back. */
-  close: (graceMs: number) => Promise<{ drained: boolean }>;
+  /**
+   * Stops taking jobs and waits for in-flight ones up to `graceMs`. Past that, the jobs still
+   * running are handed back (moved to wait, no attempt spent, no stall counted) so another
+   * worker starts them at once, and their handlers' abort signals fire.
+   */
+  close: (graceMs: number) => Promise<{ drained: boolean; handedBack: string[] }>;
 }
-
-// The delay chosen by the processor for a thrown error, read back by backoffStrategy, so the
-// wait that is logged is the wait that is applied.
-const plannedDelays = new WeakMap<Error, number>();
 
 const HEARTBEAT_MS = 10_000;
 export const heartbeatKey = (prefix: string) => `${prefix}:parley:workers`;
+
+const BULLMQ_GAVE_UP = /stalled more than allowable limit|started more than allowable limit/;
 
 export function startWorkers(options: WorkerRuntimeOptions): WorkerRuntime {
   const workerId = options.workerId ?? `${hostname()}-${process.pid}`;
@@ -42,14 +43,30 @@ export function startWorkers(options: WorkerRuntimeOptions): WorkerRuntime {
   const missing = QUEUE_NAMES.filter((q) => typeof options.handlers[q] !== 'function');
   if (missing.length > 0) throw new Error(`no handler registered for queue(s): ${missing.join(', ')}`);
 
+  // In-flight jobs with their lock tokens, so shutdown can hand them back.
+  const inFlight = new Map<Worker, Map<string, { job: Job; token: string }>>();
+
   const workers = queues.map((queue) => {
-    const worker = new Worker(queue, (job: Job) => processJob(options, queue, job), {
+    const running = new Map<string, { job: Job; token: string }>();
+    // Three parameters: BullMQ then gives each job an AbortSignal (processor.length >= 3).
+    const processor = async (job: Job, token?: string, signal?: AbortSignal) => {
+      const key = job.id ?? '';
+      running.set(key, { job, token: token ?? '' });
+      try {
+        return await processJob(options, queue, job, signal);
+      } finally {
+        running.delete(key);
+      }
+    };
+    const worker = new Worker(queue, processor, {
       connection: options.connection,
       prefix: options.prefix,
       concurrency: options.concurrency,
       lockDuration: options.lockDurationMs,
       stalledInterval: options.stalledIntervalMs,
-      maxStalledCount: options.maxStalledCount,
+      // The processor dead-letters a job at maxStalledCount + 1 stalls before its handler
+      // runs; BullMQ's own limit sits one above as a backstop (see job-processor.ts).
+      maxStalledCount: options.maxStalledCount + 1,
       // Needed for queue.rateLimit() + Worker.RateLimitError() to pause the queue (BullMQ #2193).
       limiter: { max: 10_000, duration: 1000 },
       settings: {
@@ -57,13 +74,19 @@ export function startWorkers(options: WorkerRuntimeOptions): WorkerRuntime {
           (err && plannedDelays.get(err)) ?? backoffDelay(classifyError(err), attemptsMade, options.policy),
       },
     });
+    inFlight.set(worker, running);
     worker.on('failed', (job, err) => {
-      // Jobs failed by BullMQ itself (stalled too often) never reach our processor's catch.
-      if (job && /stalled more than allowable limit|started more than allowable limit/.test(err.message)) {
-        void recordDeadLetter(options, { queue, job, errorClass: 'stalled', error: err }).catch((e: unknown) =>
-          options.log.error('could not record dead letter for stalled job', { queue, jobId: job.id, error: (e as Error).message }),
-        );
-      }
+      if (!job || deadLettered.has(job) || !failedForGood(job, err)) return;
+      // BullMQ failed it without our processor deciding (too many stalls), or the processor
+      // could not write the dead letter in time: record it now (idempotent).
+      const errorClass = BULLMQ_GAVE_UP.test(err.message) ? 'stalled' : classifyError(err);
+      recordDeadLetter(options, { queue, job, errorClass, error: err }).catch((e: unknown) =>
+        options.log.error('could not record dead letter', { queue, jobId: job.id, error: (e as Error).message }),
+      );
+    });
+    worker.on('lockRenewalFailed', (jobIds: string[]) => {
+      for (const id of jobIds) worker.cancelJob(id, 'lock lost');
+      options.log.warn('job lock lost; another worker may run the job', { queue, jobIds });
     });
     worker.on('error', (err) => options.log.warn('worker error', { queue, error: err.message }));
     return worker;
@@ -79,83 +102,39 @@ export function startWorkers(options: WorkerRuntimeOptions): WorkerRuntime {
     workerId,
     close: async (graceMs) => {
       clearInterval(timer);
+      // close() is memoized by BullMQ (a later close(true) returns the same pending promise),
+      // so the deadline is handled here rather than by forcing a second close.
       const graceful = Promise.all(workers.map((w) => w.close())).then(() => true);
-      const deadline = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), graceMs).unref());
-      const drained = await Promise.race([graceful, deadline]);
-      // Past the grace period, in-flight jobs are abandoned; their locks expire and another
-      // worker picks them up after the stalled interval.
-      if (!drained) await Promise.all(workers.map((w) => w.close(true)));
+      let deadline: NodeJS.Timeout | undefined;
+      const expired = new Promise<boolean>((resolve) => {
+        deadline = setTimeout(() => resolve(false), graceMs);
+      });
+      const drained = await Promise.race([graceful, expired]);
+      clearTimeout(deadline);
+      const handedBack: string[] = [];
+      if (!drained) {
+        for (const [worker, running] of inFlight) {
+          for (const [id, { job, token }] of running) {
+            try {
+              await job.moveToWait(token);
+              handedBack.push(id);
+            } catch (error) {
+              options.log.warn('could not hand a job back; it returns after its lock expires', { queue: worker.name, jobId: id, error: (error as Error).message });
+            }
+          }
+          worker.cancelAllJobs('shutdown');
+        }
+        options.log.warn('shutdown grace period over; in-flight jobs handed back', { graceMs, jobIds: handedBack });
+      }
       await options.connection.zrem(heartbeatKey(options.prefix), workerId).catch(() => undefined);
-      return { drained };
+      return { drained, handedBack };
     },
   };
 }
 
-async function processJob(options: WorkerRuntimeOptions, queue: QueueName, job: Job): Promise<unknown> {
-  const attempt = job.attemptsMade + 1;
-  const log = options.log.child({ queue, jobId: job.id, attempt });
-  const started = process.hrtime.bigint();
-  const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
-  const note = async (line: string) => {
-    await job.log(line).catch(() => undefined);
-  };
-  try {
-    const data = JOBS[queue].schema.parse(job.data) as JobData<typeof queue>;
-    const handler = options.handlers[queue] as (d: unknown, c: Parameters<HandlerMap[QueueName]>[1]) => Promise<unknown>;
-    const result = await handler(data, { queue, jobId: job.id ?? '', attempt, log, note, job });
-    options.metrics.jobDuration.observe({ queue, outcome: 'completed' }, seconds());
-    return result;
-  } catch (raw) {
-    const error = raw instanceof Error ? raw : new Error(String(raw));
-    const cls = classifyError(error);
-    options.metrics.jobDuration.observe({ queue, outcome: cls }, seconds());
-    throw await decide(options, queue, job, error, cls, log, note);
-  }
-}
-
-/** Turns a handler's failure into the queue's next move; returns the error to throw. */
-async function decide(
-  options: WorkerRuntimeOptions,
-  queue: QueueName,
-  job: Job,
-  error: Error,
-  cls: ErrorClass,
-  log: Logger,
-  note: (line: string) => Promise<void>,
-): Promise<Error> {
-  const attempt = job.attemptsMade + 1;
-  const { policy } = options;
-
-  if (error instanceof RateLimitedError) {
-    // Rate-limited restarts do not count as attempts in BullMQ, so cap them here.
-    const restarts = (job.attemptsStarted ?? attempt) - job.attemptsMade;
-    if (restarts > policy.rateLimitMax) {
-      const final = new PermanentError(`rate limited ${restarts} times (cap ${policy.rateLimitMax}): ${error.message}`, 'rate_limit_cap');
-      await recordDeadLetter(options, { queue, job, errorClass: 'rate_limited', error: final });
-      await note(`dead letter: rate-limit cap reached`);
-      return final;
-    }
-    const waitMs = Math.max(1, Math.round(error.waitMs));
-    options.metrics.jobRetries.inc({ queue, reason: 'rate_limited' });
-    log.warn('retry decision', { errorClass: cls, waitMs, source: error.source, restarts, decision: 'pause queue' });
-    await note(`rate limited by ${error.source}: queue paused ${waitMs} ms`);
-    const q = options.queues[queue];
-    await q.rateLimit(waitMs);
-    return Worker.RateLimitError();
-  }
-
-  const allowed = attemptsFor(cls, policy);
-  if (cls === 'permanent' || attempt >= allowed || attempt >= (job.opts.attempts ?? 1)) {
-    await recordDeadLetter(options, { queue, job, errorClass: cls, error });
-    log.error('retry decision', { errorClass: cls, decision: 'dead letter', attempts: attempt, error: error.message });
-    await note(`dead letter after ${attempt} attempt(s): ${cls}: ${error.message}`);
-    return error instanceof PermanentError ? error : new PermanentError(`${cls} error, attempts exhausted (${attempt}): ${error.message}`, 'attempts_exhausted', { cause: error });
-  }
-
-  const waitMs = backoffDelay(cls, attempt, policy);
-  plannedDelays.set(error, waitMs);
-  options.metrics.jobRetries.inc({ queue, reason: cls });
-  log.warn('retry decision', { errorClass: cls, waitMs, decision: 'retry', nextAttempt: attempt + 1, error: error.message });
-  await note(`${cls}: retry in ${waitMs} ms (attempt ${attempt + 1} of ${allowed})`);
-  return error;
+/** BullMQ's own rule (Job.shouldRetryJob): no retry once unrecoverable or out of attempts. */
+function failedForGood(job: Job, err: Error): boolean {
+  if (err.message === 'bullmq:rateLimitExceeded') return false;
+  const unrecoverable = err instanceof UnrecoverableError || err instanceof PermanentError || err.name === 'UnrecoverableError';
+  return unrecoverable || job.attemptsMade >= (job.opts.attempts ?? 1);
 }
