@@ -1,0 +1,176 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { formatMoney, toMinor, type ReplyReading } from '@parley/domain';
+import type { Logger } from '@parley/logging';
+import type { Metrics } from '@parley/metrics';
+import { PermanentError } from '@parley/queue';
+import type { z } from 'zod';
+import { classifyAnthropicError } from './anthropic-errors';
+import { checkDraftPrice } from './draft-check';
+import type { DraftRequest, LlmClient, ReadReplyInput } from './llm.types';
+import { PROMPTS, factsJson, loadPrompt, renderTemplate, replyBlocks } from './prompts';
+import { describeIssues, draftEmailOutput, draftEmailTool, readReplyOutput, readReplyTool, type ToolName } from './tools';
+
+export interface LlmClientOptions {
+  apiKey: string;
+  baseURL?: string;
+  model: string;
+  timeoutMs: number;
+  metrics: Metrics;
+  log: Logger;
+  /** Wait for a 429 that names none (SPEC: 30 s). */
+  defaultRateLimitWaitMs?: number;
+}
+
+interface ToolCall<T> {
+  tool: Anthropic.Tool & { name: ToolName };
+  schema: z.ZodType<T>;
+  /** A check beyond the schema (the price rule for drafts); returns the problem or null. */
+  check?: (value: T) => string | null;
+  prompt: string;
+  system: string;
+  user: string;
+  maxTokens: number;
+}
+
+type Invalid = { problem: string; toolUseId: string | null };
+
+/**
+ * The Anthropic-backed LlmClient. The SDK never retries (maxRetries 0): a failure is mapped to
+ * the queue's taxonomy and thrown, so the queue decides when to try again without holding a
+ * worker slot. Invalid tool output gets exactly one re-ask with the validation error sent back
+ * as an error tool_result; a second invalid output is permanent.
+ */
+export function createLlmClient(opts: LlmClientOptions): LlmClient {
+  const sdk = new Anthropic({ apiKey: opts.apiKey, baseURL: opts.baseURL, maxRetries: 0, timeout: opts.timeoutMs });
+  const { metrics, log } = opts;
+
+  async function callTool<T>(call: ToolCall<T>): Promise<T> {
+    const messages: Anthropic.MessageParam[] = [{ role: 'user', content: call.user }];
+    for (let attempt = 1; ; attempt += 1) {
+      const started = process.hrtime.bigint();
+      const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+      let response: Anthropic.Message;
+      let requestId: string | null | undefined;
+      try {
+        const request = sdk.messages.create({
+          model: opts.model,
+          max_tokens: call.maxTokens,
+          system: call.system,
+          messages,
+          tools: [call.tool],
+          tool_choice: { type: 'tool', name: call.tool.name },
+        });
+        ({ data: response, request_id: requestId } = await request.withResponse());
+      } catch (error) {
+        const c = classifyAnthropicError(error, { defaultRateLimitWaitMs: opts.defaultRateLimitWaitMs });
+        metrics.llmDuration.observe({ tool: call.tool.name, outcome: c.type }, seconds());
+        metrics.llmErrors.inc({ type: c.type });
+        log.warn('anthropic call failed', { tool: call.tool.name, errorClass: c.error.name, type: c.type, waitMs: c.waitMs, status: c.status, requestId: c.requestId, attempt });
+        throw c.error;
+      }
+
+      const outcome = validate(call, response);
+      if (!('problem' in outcome)) {
+        metrics.llmDuration.observe({ tool: call.tool.name, outcome: 'ok' }, seconds());
+        log.debug('anthropic call succeeded', { tool: call.tool.name, prompt: call.prompt, requestId, attempt, usage: response.usage });
+        return outcome.value;
+      }
+
+      metrics.llmDuration.observe({ tool: call.tool.name, outcome: 'invalid_output' }, seconds());
+      metrics.llmErrors.inc({ type: 'invalid_output' });
+      const last = attempt >= 2;
+      log.warn('anthropic returned invalid tool output', { tool: call.tool.name, errorClass: last ? 'PermanentError' : 'reask', problem: outcome.problem, requestId, attempt });
+      if (last) {
+        throw new PermanentError(`Anthropic returned invalid ${call.tool.name} output twice: ${outcome.problem}`, 'invalid_tool_output');
+      }
+      messages.push(...reask(call.tool.name, response, outcome));
+    }
+  }
+
+  return {
+    async readReply(input: ReadReplyInput): Promise<ReplyReading> {
+      const template = loadPrompt(PROMPTS.readReply);
+      const vars = {
+        influencerName: input.influencerName,
+        campaignName: input.campaignName,
+        currency: input.currency.toUpperCase(),
+        currentOffer: formatMoney(input.currentOfferMinor, input.currency),
+        replies: replyBlocks(input.messages),
+      };
+      const out = await callTool({
+        tool: readReplyTool as Anthropic.Tool & { name: ToolName },
+        schema: readReplyOutput,
+        prompt: template.name,
+        system: renderTemplate(template.system, vars),
+        user: renderTemplate(template.user, vars),
+        maxTokens: 512,
+      });
+      const currency = out.currency ? out.currency.toUpperCase() : undefined;
+      const reading: ReplyReading = { intent: out.intent, hostile: out.hostile, reason: out.reason.slice(0, 500) };
+      if (currency) reading.currency = currency;
+      if (out.asked_rate !== null && out.asked_rate !== undefined) reading.askedRateMinor = toMinor(out.asked_rate, currency ?? input.currency);
+      return reading;
+    },
+
+    async draftEmail(input: DraftRequest): Promise<{ subject: string; body: string }> {
+      const template = loadPrompt(PROMPTS.draftEmail);
+      const currency = input.currency.toUpperCase();
+      const facts = {
+        kind: input.kind,
+        influencerName: input.influencerName,
+        campaignName: input.campaignName,
+        platform: input.platform,
+        deliverables: input.deliverables,
+        currency,
+        price: input.priceMinor === null ? null : formatMoney(input.priceMinor, currency),
+        priceMinor: input.priceMinor,
+      };
+      const messages = input.influencerMessages ?? [];
+      const vars = {
+        kind: input.kind,
+        facts: factsJson(facts),
+        replies: messages.length > 0 ? `Their latest messages, oldest first:\n\n${replyBlocks(messages)}` : '',
+      };
+      return callTool({
+        tool: draftEmailTool as Anthropic.Tool & { name: ToolName },
+        schema: draftEmailOutput,
+        check: (draft) => checkDraftPrice(draft, input.priceMinor, currency),
+        prompt: template.name,
+        system: renderTemplate(template.system, vars),
+        user: renderTemplate(template.user, vars),
+        maxTokens: 1024,
+      });
+    },
+  };
+}
+
+function validate<T>(call: ToolCall<T>, response: Anthropic.Message): { value: T } | Invalid {
+  const block = response.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === call.tool.name);
+  if (!block) return { problem: `no ${call.tool.name} tool call in the answer (stop_reason ${String(response.stop_reason)})`, toolUseId: null };
+  const parsed = call.schema.safeParse(block.input);
+  if (!parsed.success) return { problem: describeIssues(parsed.error), toolUseId: block.id };
+  const problem = call.check?.(parsed.data) ?? null;
+  return problem === null ? { value: parsed.data } : { problem, toolUseId: block.id };
+}
+
+/** The follow-up turn for a re-ask: our copy of the model's answer, then the error as its tool result. */
+function reask(tool: ToolName, response: Anthropic.Message, invalid: Invalid): Anthropic.MessageParam[] {
+  const echoed: Anthropic.ContentBlockParam[] = [];
+  for (const b of response.content) {
+    if (b.type === 'text' && b.text.trim() !== '') echoed.push({ type: 'text', text: b.text });
+    if (b.type === 'tool_use') echoed.push({ type: 'tool_use', id: b.id, name: b.name, input: b.input });
+  }
+  const instruction = `Your ${tool} input was invalid: ${invalid.problem}. Call ${tool} again with corrected input.`;
+  const turn: Anthropic.MessageParam[] = echoed.length > 0 ? [{ role: 'assistant', content: echoed }] : [];
+  if (invalid.toolUseId !== null) {
+    // Every other tool_use in the echoed turn needs a result too, or the API rejects the request.
+    const results: Anthropic.ContentBlockParam[] = echoed.flatMap((b) =>
+      b.type === 'tool_use' ? [{ type: 'tool_result' as const, tool_use_id: b.id, content: b.id === invalid.toolUseId ? instruction : 'Ignored.', is_error: true }] : [],
+    );
+    turn.push({ role: 'user', content: results });
+  } else {
+    const results: Anthropic.ContentBlockParam[] = echoed.flatMap((b) => (b.type === 'tool_use' ? [{ type: 'tool_result' as const, tool_use_id: b.id, content: 'Wrong tool.', is_error: true }] : []));
+    turn.push({ role: 'user', content: [...results, { type: 'text', text: instruction }] });
+  }
+  return turn;
+}

@@ -1,0 +1,42 @@
+import { createTestDatabase } from '../../../test/support/db';
+import { LLM_HEALTH_NAME, llmFailingSince, markLlmFailure, markLlmSuccess } from './llm-health';
+
+describe('LLM outage tracking', () => {
+  let t: Awaited<ReturnType<typeof createTestDatabase>>;
+  beforeEach(async () => {
+    t = await createTestDatabase();
+  });
+  afterEach(async () => {
+    await t.cleanup();
+  });
+
+  it('keeps the start of an outage across failures and clears it on success', async () => {
+    expect(await llmFailingSince(t.db)).toBeNull();
+    await markLlmSuccess(t.db);
+    expect(await t.db.integrationHealth.findUnique({ where: { name: LLM_HEALTH_NAME } })).toBeNull();
+
+    const first = new Date('2030-01-01T00:00:00Z');
+    await markLlmFailure(t.db, first, 'Anthropic 529: overloaded');
+    await markLlmFailure(t.db, new Date('2030-01-01T00:10:00Z'), 'Anthropic 500: api_error ' + 'x'.repeat(1000));
+    expect(await llmFailingSince(t.db)).toEqual(first);
+    const row = await t.db.integrationHealth.findUnique({ where: { name: LLM_HEALTH_NAME } });
+    expect(row?.lastError?.startsWith('Anthropic 500')).toBe(true);
+    expect(row?.lastError?.length).toBe(500);
+
+    await markLlmSuccess(t.db);
+    expect(await llmFailingSince(t.db)).toBeNull();
+    const later = new Date('2030-01-02T00:00:00Z');
+    await markLlmFailure(t.db, later, 'again');
+    expect(await llmFailingSince(t.db)).toEqual(later);
+  });
+
+  it('is safe under concurrent failures and successes', async () => {
+    const at = new Date('2030-01-01T00:00:00Z');
+    await Promise.all(Array.from({ length: 10 }, (_, i) => markLlmFailure(t.db, new Date(at.getTime() + i), `e${i}`)));
+    const since = await llmFailingSince(t.db);
+    expect(since).not.toBeNull();
+    expect(since!.getTime() - at.getTime()).toBeLessThan(10);
+    await Promise.all([markLlmSuccess(t.db), markLlmSuccess(t.db)]);
+    expect(await llmFailingSince(t.db)).toBeNull();
+  });
+});
