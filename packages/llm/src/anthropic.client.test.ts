@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { formatMoney } from '@parley/domain';
+import { decide, formatMoney, offerForRound, openingOffer, type PricingTerms } from '@parley/domain';
 import { createLogger } from '@parley/logging';
 import { createMetrics, type Metrics } from '@parley/metrics';
 import { OverloadedError, PermanentError, RateLimitedError, TransientError, classifyError } from '@parley/queue';
@@ -239,5 +239,25 @@ describe('LLM client against the sandbox through the real SDK', () => {
       expect(email.body).not.toContain('$');
       expect(sandbox.calls()).toHaveLength(2);
     });
+  });
+
+  it('fits the policy: a counter within range ends in a deal at the ask, a greedy ask escalates after the last round', async () => {
+    // Floor $1,000.00, ceiling $2,000.00, three rounds.
+    const terms: PricingTerms = { cpmFloorMinor: 2000, cpmCeilingMinor: 4000, maxRounds: 3, currency: 'USD', averageViews: 50_000 };
+    const opening = await llm.draftEmail(draft('opening', openingOffer(terms)));
+    expect(opening.body).toContain('$1,000.00');
+
+    const position = { round: 0, currentOfferMinor: openingOffer(terms) };
+    const counter = await llm.readReply({ ...reply(['Thanks for reaching out! My rate for this would be $1,500.00.']), currentOfferMinor: position.currentOfferMinor });
+    const first = decide(terms, position, counter);
+    expect(first).toEqual({ action: 'counter', offerMinor: offerForRound(terms, 1), round: 1 });
+    const ours = await llm.draftEmail(draft('counter', offerForRound(terms, 1)));
+    expect(ours.body).toContain('$1,333.33');
+
+    const accept = await llm.readReply({ ...reply(['That works for me, happy to accept $1,333.33.']), currentOfferMinor: offerForRound(terms, 1) });
+    expect(decide(terms, { round: 1, currentOfferMinor: offerForRound(terms, 1) }, accept)).toEqual({ action: 'accept', rateMinor: 133_333 });
+
+    const greedy = await llm.readReply({ ...reply(['Thanks for reaching out! My rate for this would be $20,000.00.']), currentOfferMinor: 200_000 });
+    expect(decide(terms, { round: 3, currentOfferMinor: 200_000 }, greedy)).toEqual({ action: 'escalate', reason: 'ask above ceiling after the last round' });
   });
 });

@@ -8,7 +8,7 @@ import { classifyAnthropicError } from './anthropic-errors';
 import { checkDraftPrice } from './draft-check';
 import type { DraftRequest, LlmClient, ReadReplyInput } from './llm.types';
 import { PROMPTS, factsJson, loadPrompt, renderTemplate, replyBlocks } from './prompts';
-import { describeIssues, draftEmailOutput, draftEmailTool, readReplyOutput, readReplyTool, type ToolName } from './tools';
+import { describeIssues, draftEmailOutput, draftEmailTool, readReplyOutput, readReplyTool, type ToolDefinition, type ToolName } from './tools';
 
 export interface LlmClientOptions {
   apiKey: string;
@@ -22,7 +22,7 @@ export interface LlmClientOptions {
 }
 
 interface ToolCall<T> {
-  tool: Anthropic.Tool & { name: ToolName };
+  tool: ToolDefinition;
   schema: z.ZodType<T>;
   /** A check beyond the schema (the price rule for drafts); returns the problem or null. */
   check?: (value: T) => string | null;
@@ -98,7 +98,7 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
         replies: replyBlocks(input.messages),
       };
       const out = await callTool({
-        tool: readReplyTool as Anthropic.Tool & { name: ToolName },
+        tool: readReplyTool,
         schema: readReplyOutput,
         prompt: template.name,
         system: renderTemplate(template.system, vars),
@@ -132,7 +132,7 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
         replies: messages.length > 0 ? `Their latest messages, oldest first:\n\n${replyBlocks(messages)}` : '',
       };
       return callTool({
-        tool: draftEmailTool as Anthropic.Tool & { name: ToolName },
+        tool: draftEmailTool,
         schema: draftEmailOutput,
         check: (draft) => checkDraftPrice(draft, input.priceMinor, currency),
         prompt: template.name,

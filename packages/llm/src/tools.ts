@@ -8,10 +8,11 @@ import { z } from 'zod';
 export const READ_REPLY_TOOL = 'read_reply';
 export const DRAFT_EMAIL_TOOL = 'draft_email';
 export type ToolName = typeof READ_REPLY_TOOL | typeof DRAFT_EMAIL_TOOL;
+export type ToolDefinition = Anthropic.Tool & { name: ToolName };
 
 export const REPLY_INTENTS = ['accept', 'counter', 'decline', 'question', 'out_of_office', 'unclear'] as const;
 
-export const readReplyTool: Anthropic.Tool = {
+export const readReplyTool: ToolDefinition = {
   name: READ_REPLY_TOOL,
   description: "Report what the influencer's reply means: intent, the rate they ask for, its currency, and whether it is hostile.",
   input_schema: {
@@ -44,7 +45,7 @@ export const readReplyOutput = z.object({
 });
 export type ReadReplyOutput = z.infer<typeof readReplyOutput>;
 
-export const draftEmailTool: Anthropic.Tool = {
+export const draftEmailTool: ToolDefinition = {
   name: DRAFT_EMAIL_TOOL,
   description: 'Submit the email to send: a subject line and a plain-text body.',
   input_schema: {
