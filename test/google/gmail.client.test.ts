@@ -152,6 +152,12 @@ describe('Gmail client against the sandbox', () => {
     expect(without).toBeInstanceOf(RateLimitedError);
     expect((without as RateLimitedError).waitMs).toBe(30_000);
     expect(h.sandbox.requests().filter((r) => r.status === 429)).toHaveLength(2);
+
+    // Gmail also signals per-user quota with 403 userRateLimitExceeded: a wait, not a refusal.
+    // (google-auth-library refreshes the token once on a 401/403 and repeats the call first.)
+    h.sandbox.failNext(2, { status: 403 });
+    await expect(h.gmail.getThread('abc')).rejects.toBeInstanceOf(RateLimitedError);
+    expect(h.sandbox.requests().filter((r) => r.status === 403)).toHaveLength(2);
     expect(h.sandbox.sent()).toHaveLength(0);
   });
 

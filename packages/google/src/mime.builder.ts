@@ -14,8 +14,8 @@ export interface MimeInput {
 }
 
 const ASCII_PRINTABLE = /^[\x20-\x7e]*$/;
-/** Bytes of UTF-8 per encoded word, so each word stays within RFC 2047's 75 characters. */
-const WORD_BYTES = 45;
+/** Bytes of UTF-8 per encoded word: each word stays within RFC 2047's 75 characters and a folded line (even "Subject: " plus one word) within 78. */
+const WORD_BYTES = 39;
 
 /** Header values never carry a line break: that is how header injection happens. */
 function singleLine(value: string): string {
