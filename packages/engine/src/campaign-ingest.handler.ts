@@ -1,0 +1,80 @@
+import { isTriggerStatus, parseCampaignTask, parseRoster, type ClickUpTask } from '@parley/clickup';
+import { withTx } from '@parley/db';
+import { enqueue, jobIds, type Handler } from '@parley/queue';
+import type { EngineCore } from './engine-deps';
+
+export interface IngestDeps extends EngineCore {
+  clickup: { getTask(id: string): Promise<ClickUpTask> };
+  sheets: { getValues(spreadsheetId: string, range: string): Promise<string[][]> };
+  triggerStatus: string;
+}
+
+/**
+ * The `campaign-tasks` handler. A webhook body never starts anything by itself: the task is
+ * fetched and its current status checked. Campaign and negotiations are created idempotently
+ * (unique ClickUp task id; unique campaign + influencer email), so a redelivered webhook or a
+ * second status event changes nothing.
+ */
+export function createCampaignIngestHandler(deps: IngestDeps): Handler<'campaign-tasks'> {
+  return async (data, ctx) => {
+    const task = await deps.clickup.getTask(data.taskId);
+    if (!isTriggerStatus(task.status, deps.triggerStatus)) return { outcome: `ignored: status is not ${deps.triggerStatus}` };
+
+    const parsed = parseCampaignTask(task);
+    if (!parsed.ok) {
+      await withTx(deps.db, (tx) => tx.auditEntry.create({ data: { actor: 'agent', action: 'campaign_rejected', details: { taskId: task.id, problems: parsed.problems } } }));
+      const alertId = `campaign-${task.id}-invalid`;
+      await enqueue(
+        deps.queues,
+        'alerts',
+        { alertId, kind: 'campaign_problem', title: `Campaign "${task.name}" was not started`, text: `ClickUp task ${task.id}: ${parsed.problems.join('; ')}` },
+        { jobId: jobIds.alert(alertId) },
+      );
+      ctx.log.warn('campaign rejected', { taskId: task.id, problems: parsed.problems });
+      return { outcome: 'rejected', problems: parsed.problems };
+    }
+    const settings = parsed.campaign;
+    const campaign = await withTx(deps.db, async (tx) => {
+      const existing = await tx.campaign.findUnique({ where: { clickupTaskId: task.id } });
+      if (existing) return existing;
+      const created = await tx.campaign.create({ data: { clickupTaskId: task.id, ...settings } });
+      await tx.auditEntry.create({ data: { campaignId: created.id, actor: 'agent', action: 'campaign_created', details: { taskId: task.id, name: settings.name } } });
+      return created;
+    });
+
+    const values = await deps.sheets.getValues(campaign.rosterSheetId, campaign.rosterRange);
+    const roster = parseRoster(values);
+    const created = await withTx(deps.db, async (tx) => {
+      let n = 0;
+      for (const row of roster.rows) {
+        const email = row.email.toLowerCase();
+        const exists = await tx.negotiation.findUnique({ where: { campaignId_influencerEmail: { campaignId: campaign.id, influencerEmail: email } }, select: { id: true } });
+        if (exists) continue;
+        const negotiation = await tx.negotiation.create({
+          data: { campaignId: campaign.id, influencerName: row.name, influencerEmail: email, platform: row.platform, averageViews: row.averageViews, deliverables: row.deliverables, currency: campaign.currency },
+        });
+        await tx.auditEntry.create({ data: { negotiationId: negotiation.id, campaignId: campaign.id, actor: 'agent', action: 'negotiation_created', details: { sheetRow: row.row } } });
+        n += 1;
+      }
+      if (roster.problems.length > 0 && n > 0) {
+        await tx.auditEntry.create({ data: { campaignId: campaign.id, actor: 'agent', action: 'roster_rows_skipped', details: { problems: roster.problems.map((p) => ({ row: p.row, problem: p.problem })) } } });
+      }
+      return n;
+    });
+    if (roster.problems.length > 0) {
+      const alertId = `roster-${campaign.id}`;
+      const lines = roster.problems.map((p) => `row ${p.row}: ${p.problem}`).join('; ');
+      await enqueue(
+        deps.queues,
+        'alerts',
+        { alertId, kind: 'campaign_problem', title: `Roster of "${campaign.name}": ${roster.problems.length} row(s) skipped`, text: lines, campaignId: campaign.id },
+        { jobId: jobIds.alert(alertId) },
+      );
+    }
+
+    const fresh = await deps.db.negotiation.findMany({ where: { campaignId: campaign.id, state: 'new' }, select: { id: true } });
+    for (const n of fresh) await enqueue(deps.queues, 'negotiation-steps', { negotiationId: n.id, kind: 'open' }, { jobId: jobIds.negotiationStep(n.id) });
+    ctx.log.info('campaign ingested', { campaignId: campaign.id, created, skippedRows: roster.problems.length });
+    return { outcome: 'ingested', campaignId: campaign.id, created, skipped: roster.problems.length };
+  };
+}

@@ -1,0 +1,61 @@
+import { withTx } from '@parley/db';
+import type { GmailClient } from '@parley/google';
+import { llmFailingSince } from '@parley/llm';
+import { enqueue, jobIds } from '@parley/queue';
+import type { EngineCore } from './engine-deps';
+import { escalateNegotiation } from './takeover';
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Registers (or renews) the Gmail watch when none is persisted or it expires within 24 h.
+ * Driven by the persisted expiration, not process uptime, so restarts neither skip nor
+ * repeat a renewal. A first watch also seeds the history cursor.
+ */
+export async function ensureGmailWatch(deps: EngineCore & { gmail: GmailClient; mailbox: string; topic: string }): Promise<'renewed' | 'current'> {
+  const state = await deps.db.mailboxSync.findUnique({ where: { mailbox: deps.mailbox } });
+  if (state?.watchExpiration && state.watchExpiration.getTime() - deps.now().getTime() > DAY_MS) return 'current';
+  const watch = await deps.gmail.watch(deps.topic);
+  await withTx(deps.db, (tx) =>
+    tx.mailboxSync.upsert({
+      where: { mailbox: deps.mailbox },
+      create: { mailbox: deps.mailbox, watchExpiration: watch.expiration, historyCursor: watch.historyId },
+      update: { watchExpiration: watch.expiration, ...(state?.historyCursor ? {} : { historyCursor: watch.historyId }) },
+    }),
+  );
+  deps.log.info('gmail watch registered', { expiration: watch.expiration.toISOString() });
+  return 'renewed';
+}
+
+/** Enqueues a follow-up step for every negotiation silent past FOLLOW_UP_AFTER. */
+export async function sweepFollowUps(deps: EngineCore & { followUpAfterMs: number }): Promise<number> {
+  const cutoff = new Date(deps.now().getTime() - deps.followUpAfterMs);
+  const due = await deps.db.negotiation.findMany({
+    where: { state: { in: ['awaiting_reply', 'counter_sent'] }, lastOutboundAt: { lt: cutoff }, inbound: { none: { processedAt: null } } },
+    select: { id: true, followUps: true },
+  });
+  for (const n of due) {
+    await enqueue(deps.queues, 'negotiation-steps', { negotiationId: n.id, kind: 'follow_up' }, { jobId: jobIds.followUp(n.id, n.followUps + 1) });
+  }
+  return due.length;
+}
+
+/**
+ * When the LLM has been failing for longer than the outage window, negotiations waiting on
+ * it (not yet opened, or with an unanswered reply) go to a human instead of going silent,
+ * including those whose step already became a dead letter.
+ */
+export async function escalateDuringLlmOutage(deps: EngineCore & { llmOutageEscalateAfterMs: number }): Promise<number> {
+  const since = await llmFailingSince(deps.db);
+  if (!since || deps.now().getTime() - since.getTime() < deps.llmOutageEscalateAfterMs) return 0;
+  const waiting = await deps.db.negotiation.findMany({
+    where: { OR: [{ state: 'new' }, { state: { notIn: ['agreed', 'declined', 'escalated', 'human_managed'] }, inbound: { some: { processedAt: null } } }] },
+    select: { id: true },
+  });
+  const seconds = Math.round((deps.now().getTime() - since.getTime()) / 1000);
+  let n = 0;
+  for (const w of waiting) {
+    if (await escalateNegotiation(deps, { negotiationId: w.id, reason: `llm_unavailable: the LLM has failed for ${seconds}s`, markInboundProcessed: true })) n += 1;
+  }
+  return n;
+}

@@ -1,0 +1,56 @@
+import type { Tx } from '@parley/db';
+import { enqueue, jobIds } from '@parley/queue';
+import type { EngineCore } from './engine-deps';
+
+export interface OutboxDraft {
+  negotiationId: string;
+  /** Unique per negotiation and step ('open', 'r-<gmail id>', 'fu-<n>'): a repeated step cannot write twice. */
+  key: string;
+  kind: string;
+  toAddress: string;
+  subject: string;
+  body: string;
+  inReplyTo: string | null;
+  references: string | null;
+  gmailThreadId: string | null;
+}
+
+export function outboxId(negotiationId: string, key: string): string {
+  return `${negotiationId}.${key}`;
+}
+
+/** A deterministic RFC 5322 Message-ID: the sender looks it up in Gmail before every (re)send. */
+export function messageIdFor(id: string, mailbox: string): string {
+  const domain = mailbox.includes('@') ? mailbox.slice(mailbox.lastIndexOf('@') + 1) : 'parley.local';
+  return `<${id}@${domain}>`;
+}
+
+export async function writeOutbox(tx: Tx, draft: OutboxDraft, mailbox: string): Promise<string> {
+  const id = outboxId(draft.negotiationId, draft.key);
+  await tx.outboxEmail.create({
+    data: {
+      id,
+      negotiationId: draft.negotiationId,
+      kind: draft.kind,
+      messageIdHdr: messageIdFor(id, mailbox),
+      toAddress: draft.toAddress,
+      subject: draft.subject,
+      body: draft.body,
+      inReplyTo: draft.inReplyTo,
+      references: draft.references,
+      gmailThreadId: draft.gmailThreadId,
+    },
+  });
+  return id;
+}
+
+/**
+ * Enqueues a send job for every pending outbox row of the negotiation. Called after each step
+ * commits, and again by any later run of a step, so a crash between commit and enqueue only
+ * delays the email (the job id is the outbox id, so this never sends twice).
+ */
+export async function enqueuePendingOutbox(deps: EngineCore, negotiationId: string): Promise<number> {
+  const pending = await deps.db.outboxEmail.findMany({ where: { negotiationId, status: 'pending' }, select: { id: true } });
+  for (const row of pending) await enqueue(deps.queues, 'outbound-email', { outboxId: row.id }, { jobId: jobIds.sendEmail(row.id) });
+  return pending.length;
+}

@@ -1,0 +1,62 @@
+import { withTx } from '@parley/db';
+import type { NegotiationEvent } from '@parley/domain';
+import { buildMime, type GmailClient } from '@parley/google';
+import { PermanentError, type Handler } from '@parley/queue';
+import type { EngineCore } from './engine-deps';
+import { applyTransitions } from './transitions';
+
+export interface SendDeps extends EngineCore {
+  gmail: GmailClient;
+  mailbox: string;
+}
+
+/**
+ * The `outbound-email` handler: sends one outbox row through Gmail exactly once. Before any
+ * (re)send it looks the row's deterministic Message-ID up in the mailbox, so a crash between
+ * Gmail's acceptance and our bookkeeping never produces a second email.
+ */
+export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'> {
+  return async ({ outboxId }, ctx) => {
+    const row = await deps.db.outboxEmail.findUnique({ where: { id: outboxId }, include: { negotiation: true } });
+    if (!row) throw new PermanentError(`outbox row ${outboxId} does not exist`);
+    if (row.status === 'sent') return { outcome: 'already sent' };
+    const negotiation = row.negotiation;
+    const log = ctx.log.child({ negotiationId: negotiation.id, threadId: negotiation.gmailThreadId ?? undefined });
+
+    if (negotiation.state === 'human_managed') {
+      // A human took the thread over after this email was drafted: it is theirs to write now.
+      await withTx(deps.db, async (tx) => {
+        await tx.outboxEmail.update({ where: { id: row.id }, data: { status: 'cancelled' } });
+        await tx.auditEntry.create({ data: { negotiationId: negotiation.id, actor: 'agent', action: 'send_cancelled_human_managed', details: { outboxId: row.id, kind: row.kind } } });
+      });
+      return { outcome: 'cancelled: human-managed' };
+    }
+
+    const existing = await deps.gmail.findByMessageIdHeader(row.messageIdHdr);
+    const threadId = row.gmailThreadId ?? negotiation.gmailThreadId ?? undefined;
+    const sent =
+      existing ??
+      (await deps.gmail.send(
+        buildMime({ from: deps.mailbox, to: row.toAddress, subject: row.subject, body: row.body, messageIdHdr: row.messageIdHdr, inReplyTo: row.inReplyTo, references: row.references }),
+        threadId,
+      ));
+    if (existing) log.warn('email already in the mailbox; recording it without sending again', { outboxId: row.id });
+
+    const events: NegotiationEvent[] = negotiation.state === 'outreach_sent' || negotiation.state === 'counter_sent' ? ['email_delivered'] : [];
+    await withTx(deps.db, async (tx) => {
+      await tx.outboxEmail.update({ where: { id: row.id }, data: { status: 'sent', gmailMessageId: sent.id, gmailThreadId: sent.threadId, sentAt: deps.now() } });
+      const fresh = await tx.negotiation.findUniqueOrThrow({ where: { id: negotiation.id } });
+      await applyTransitions(tx, {
+        negotiation: fresh,
+        events: fresh.state === negotiation.state ? events : [],
+        data: { gmailThreadId: fresh.gmailThreadId ?? sent.threadId, lastMessageIdHdr: row.messageIdHdr, lastOutboundAt: deps.now() },
+        details: { outboxId: row.id, kind: row.kind, gmailMessageId: sent.id },
+        actor: 'agent',
+        at: deps.now(),
+      });
+    });
+    if (!existing) deps.metrics.emailsSent.inc({ kind: row.kind });
+    log.info('email sent', { outboxId: row.id, kind: row.kind, gmailMessageId: sent.id });
+    return { outcome: existing ? 'recorded existing' : 'sent', gmailMessageId: sent.id };
+  };
+}

@@ -1,0 +1,110 @@
+import { InvalidTransitionError, type NegotiationState } from '@parley/domain';
+import { withTx, type Db } from '@parley/db';
+import { enqueue, jobIds, PermanentError } from '@parley/queue';
+import type { EngineCore } from './engine-deps';
+import { applyTransitions } from './transitions';
+
+/** Raised for an operator command that cannot apply (unknown thread, wrong state). */
+export class TakeoverError extends Error {
+  override name = 'TakeoverError';
+}
+
+async function load(db: Db, negotiationId: string) {
+  const negotiation = await db.negotiation.findUnique({ where: { id: negotiationId } });
+  if (!negotiation) throw new TakeoverError(`no negotiation ${negotiationId}`);
+  return negotiation;
+}
+
+/**
+ * Puts a negotiation under a human: the agent stops acting on it until `resume`.
+ * Claiming one that the same person already holds is a no-op.
+ */
+export async function claimNegotiation(deps: EngineCore, input: { negotiationId: string; by: string }): Promise<NegotiationState> {
+  const negotiation = await load(deps.db, input.negotiationId);
+  if (negotiation.state === 'human_managed' && negotiation.claimedBy === input.by) return 'human_managed';
+  if (negotiation.state === 'human_managed') throw new TakeoverError(`already claimed by ${negotiation.claimedBy ?? 'someone'}`);
+  try {
+    return await withTx(deps.db, (tx) =>
+      applyTransitions(tx, {
+        negotiation,
+        events: ['claimed'],
+        data: { claimedBy: input.by, claimedAt: deps.now() },
+        details: { by: input.by },
+        actor: `human:${input.by}`,
+        at: deps.now(),
+      }),
+    );
+  } catch (error) {
+    if (error instanceof InvalidTransitionError) throw new TakeoverError(`cannot claim a negotiation in state ${negotiation.state}`);
+    throw error;
+  }
+}
+
+/**
+ * Hands a claimed negotiation back to the agent. Replies that arrived while a human held it
+ * were the human's to answer, so they are marked handled rather than answered again.
+ */
+export async function resumeNegotiation(deps: EngineCore, input: { negotiationId: string; by: string }): Promise<NegotiationState> {
+  const negotiation = await load(deps.db, input.negotiationId);
+  if (negotiation.state !== 'human_managed') throw new TakeoverError(`negotiation is not claimed (state ${negotiation.state})`);
+  return withTx(deps.db, async (tx) => {
+    await tx.inboundMessage.updateMany({ where: { negotiationId: negotiation.id, processedAt: null }, data: { processedAt: deps.now() } });
+    return applyTransitions(tx, {
+      negotiation,
+      events: ['resumed'],
+      data: { claimedBy: null, claimedAt: null },
+      details: { by: input.by },
+      actor: `human:${input.by}`,
+      at: deps.now(),
+    });
+  });
+}
+
+/** Escalates to a human with a reason: a transition, an audit entry, an alert and a metric. */
+export async function escalateNegotiation(
+  deps: EngineCore,
+  input: { negotiationId: string; reason: string; actor?: string; markInboundProcessed?: boolean },
+): Promise<boolean> {
+  const negotiation = await load(deps.db, input.negotiationId);
+  if (['escalated', 'human_managed', 'agreed', 'declined'].includes(negotiation.state)) return false;
+  await withTx(deps.db, async (tx) => {
+    if (input.markInboundProcessed) {
+      await tx.inboundMessage.updateMany({ where: { negotiationId: negotiation.id, processedAt: null }, data: { processedAt: deps.now() } });
+    }
+    await applyTransitions(tx, {
+      negotiation,
+      events: ['escalated'],
+      data: { escalationReason: input.reason },
+      details: { reason: input.reason },
+      actor: input.actor ?? 'agent',
+      at: deps.now(),
+    });
+  });
+  await alertEscalation(deps, negotiation.id, negotiation.version + 1, input.reason);
+  return true;
+}
+
+export async function alertEscalation(deps: EngineCore, negotiationId: string, version: number, reason: string): Promise<void> {
+  deps.metrics.escalations.inc({ reason: reason.split(':')[0] ?? reason });
+  const alertId = `esc-${negotiationId}-${version}`;
+  await enqueue(
+    deps.queues,
+    'alerts',
+    { alertId, kind: 'escalation', title: 'Negotiation needs a human', text: `Negotiation ${negotiationId} escalated: ${reason}`, negotiationId },
+    { jobId: jobIds.alert(alertId) },
+  );
+}
+
+/** The audit trail of a negotiation found by id, Gmail thread id or influencer email. */
+export async function auditTrail(db: Db, ref: string) {
+  const negotiation = await db.negotiation.findFirst({
+    where: { OR: [{ id: ref }, { gmailThreadId: ref }, { influencerEmail: ref.toLowerCase() }] },
+    orderBy: { createdAt: 'desc' },
+  });
+  if (!negotiation) throw new PermanentError(`no negotiation matches ${ref}`);
+  const [transitions, audits] = await Promise.all([
+    db.transition.findMany({ where: { negotiationId: negotiation.id }, orderBy: { at: 'asc' } }),
+    db.auditEntry.findMany({ where: { negotiationId: negotiation.id }, orderBy: { at: 'asc' } }),
+  ]);
+  return { negotiation, transitions, audits };
+}

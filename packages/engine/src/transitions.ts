@@ -1,0 +1,61 @@
+import { nextState, type NegotiationEvent, type NegotiationState } from '@parley/domain';
+import { Prisma, type Tx } from '@parley/db';
+import { TransientError } from '@parley/queue';
+
+/** Thrown when another step changed the negotiation since we read it; the queue retries. */
+export class VersionConflictError extends TransientError {
+  override name = 'VersionConflictError';
+  constructor(negotiationId: string) {
+    super(`negotiation ${negotiationId} changed concurrently; retrying the step`, 'version_conflict');
+  }
+}
+
+export interface TransitionInput {
+  negotiation: { id: string; state: string; version: number };
+  events: NegotiationEvent[];
+  /** Column changes written with the transition (same statement as the version check). */
+  data?: Prisma.NegotiationUpdateManyMutationInput;
+  details?: Record<string, unknown>;
+  actor: string;
+  at: Date;
+}
+
+/**
+ * Applies events to a negotiation inside the caller's transaction: validates each step of the
+ * state machine, bumps the version only if nobody else did (optimistic lock), and records
+ * every transition and one audit entry. Returns the final state.
+ */
+export async function applyTransitions(tx: Tx, input: TransitionInput): Promise<NegotiationState> {
+  const { negotiation, events, at } = input;
+  let state = negotiation.state as NegotiationState;
+  const steps: { from: NegotiationState; event: NegotiationEvent; to: NegotiationState }[] = [];
+  for (const event of events) {
+    const to = nextState(state, event);
+    steps.push({ from: state, event, to });
+    state = to;
+  }
+  const updated = await tx.negotiation.updateMany({
+    where: { id: negotiation.id, version: negotiation.version },
+    data: { ...input.data, state, version: { increment: 1 } },
+  });
+  if (updated.count !== 1) throw new VersionConflictError(negotiation.id);
+  const details = (input.details ?? {}) as Prisma.InputJsonObject;
+  for (const [i, s] of steps.entries()) {
+    await tx.transition.create({
+      // Transitions of one step share a timestamp; a millisecond apart keeps their order readable.
+      data: { negotiationId: negotiation.id, fromState: s.from, event: s.event, toState: s.to, details, at: new Date(at.getTime() + i) },
+    });
+  }
+  if (steps.length > 0) {
+    await tx.auditEntry.create({
+      data: {
+        negotiationId: negotiation.id,
+        actor: input.actor,
+        action: steps.map((s) => s.event).join('+'),
+        details: { from: negotiation.state, to: state, ...details } as Prisma.InputJsonObject,
+        at,
+      },
+    });
+  }
+  return state;
+}
