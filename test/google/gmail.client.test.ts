@@ -1,4 +1,5 @@
-import { buildMime, HistoryExpiredError } from '@parley/google';
+import http from 'node:http';
+import { buildMime, createGmailClient, createGoogleAuth, HistoryExpiredError } from '@parley/google';
 import { PermanentError, RateLimitedError, TransientError } from '@parley/queue';
 import { failure, startGoogleHarness, type GoogleHarness } from './google.harness';
 
@@ -167,8 +168,27 @@ describe('Gmail client against the sandbox', () => {
     expect((error as PermanentError).reason).toBe('not_found');
   });
 
+  it('maps a timeout to TransientError', async () => {
+    // Answers the token endpoint at once, then never answers the API call.
+    const hanging = http.createServer((req, res) => {
+      if (req.url === '/token') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: 'ya29.x', expires_in: 3599, token_type: 'Bearer' }));
+      }
+    });
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = hanging.address() as { port: number };
+      const auth = createGoogleAuth({ ...h.sandbox.env(), GOOGLE_TOKEN_URL: `http://127.0.0.1:${port}/token` });
+      const slow = createGmailClient({ auth, rootUrl: `http://127.0.0.1:${port}/`, timeoutMs: 200 });
+      const error = await failure(slow.getMessage('abc'));
+      expect(error).toBeInstanceOf(TransientError);
+    } finally {
+      hanging.closeAllConnections();
+      await new Promise<void>((resolve) => hanging.close(() => resolve()));
+    }
+  });
+
   it('maps a refused connection to TransientError', async () => {
-    const { createGmailClient } = await import('@parley/google');
     const port = h.sandbox.port;
     await h.sandbox.close();
     const offline = createGmailClient({ auth: h.auth, rootUrl: `http://127.0.0.1:${port}/` });
