@@ -7,3 +7,4 @@ export * from './campaign-ingest.handler';
 export * from './mailbox-sync.handler';
 export * from './maintenance';
 export * from './send-email.handler';
+export * from './worker-handlers';

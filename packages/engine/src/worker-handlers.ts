@@ -1,0 +1,64 @@
+import type { Redis } from 'ioredis';
+import { createClickUpClient } from '@parley/clickup';
+import { requireVars, type Env } from '@parley/config';
+import type { Db } from '@parley/db';
+import { createGmailClient, createGoogleAuth, createSheetsClient } from '@parley/google';
+import { createLlmClient } from '@parley/llm';
+import type { Logger } from '@parley/logging';
+import type { Metrics } from '@parley/metrics';
+import type { HandlerMap, Queues } from '@parley/queue';
+import { createCampaignIngestHandler } from './campaign-ingest.handler';
+import { createMailboxSyncHandler } from './mailbox-sync.handler';
+import { createNegotiationStepHandler } from './negotiation-step.handler';
+import { createSendEmailHandler } from './send-email.handler';
+import { ensureGmailWatch, escalateDuringLlmOutage, sweepFollowUps } from './maintenance';
+
+export interface EngineWiring {
+  handlers: Pick<HandlerMap, 'gmail-notifications' | 'campaign-tasks' | 'negotiation-steps' | 'outbound-email'>;
+  /** The maintenance tasks this engine owns, by task name. */
+  maintenance: {
+    'gmail-watch-renewal': () => Promise<unknown>;
+    'follow-ups': () => Promise<unknown>;
+    'stuck-sweep': () => Promise<unknown>;
+  };
+}
+
+/**
+ * Builds the integration clients from config (each validated: a missing credential fails
+ * start-up naming the variable) and the handlers that use them.
+ */
+export function createEngineWiring(config: Env, deps: { db: Db; queues: Queues; redis: Redis; metrics: Metrics; log: Logger; now?: () => Date }): EngineWiring {
+  const now = deps.now ?? (() => new Date());
+  const core = { db: deps.db, queues: deps.queues, metrics: deps.metrics, log: deps.log, now };
+  const { ANTHROPIC_API_KEY } = requireVars(config, 'the negotiation worker (Anthropic)', ['ANTHROPIC_API_KEY']);
+  const { GMAIL_MAILBOX, GMAIL_PUBSUB_TOPIC } = requireVars(config, 'the Gmail integration', ['GMAIL_MAILBOX', 'GMAIL_PUBSUB_TOPIC']);
+  const { CLICKUP_API_TOKEN } = requireVars(config, 'the ClickUp integration', ['CLICKUP_API_TOKEN']);
+  const auth = createGoogleAuth(config);
+  const rootUrl = config.GOOGLE_API_ROOT_URL;
+  const gmail = createGmailClient({ auth, ...(rootUrl ? { rootUrl } : {}) });
+  const sheets = createSheetsClient({ auth, ...(rootUrl ? { rootUrl } : {}) });
+  const clickup = createClickUpClient({ baseUrl: config.CLICKUP_API_URL, token: CLICKUP_API_TOKEN });
+  const llm = createLlmClient({
+    apiKey: ANTHROPIC_API_KEY,
+    ...(config.ANTHROPIC_BASE_URL ? { baseURL: config.ANTHROPIC_BASE_URL } : {}),
+    model: config.ANTHROPIC_MODEL,
+    timeoutMs: config.ANTHROPIC_TIMEOUT_MS,
+    metrics: deps.metrics,
+    log: deps.log,
+    defaultRateLimitWaitMs: config.RETRY_RATE_LIMIT_DEFAULT_MS,
+  });
+  const engine = { ...core, llm, mailbox: GMAIL_MAILBOX, llmOutageEscalateAfterMs: config.LLM_OUTAGE_ESCALATE_AFTER * 1000, maxFollowUps: config.MAX_FOLLOW_UPS };
+  return {
+    handlers: {
+      'gmail-notifications': createMailboxSyncHandler({ ...core, gmail, mailbox: GMAIL_MAILBOX, redis: deps.redis, prefix: config.QUEUE_PREFIX }),
+      'campaign-tasks': createCampaignIngestHandler({ ...core, clickup, sheets, triggerStatus: config.CLICKUP_TRIGGER_STATUS }),
+      'negotiation-steps': createNegotiationStepHandler(engine),
+      'outbound-email': createSendEmailHandler({ ...core, gmail, mailbox: GMAIL_MAILBOX }),
+    },
+    maintenance: {
+      'gmail-watch-renewal': () => ensureGmailWatch({ ...core, gmail, mailbox: GMAIL_MAILBOX, topic: GMAIL_PUBSUB_TOPIC }),
+      'follow-ups': () => sweepFollowUps({ ...core, followUpAfterMs: config.FOLLOW_UP_AFTER * 1000 }),
+      'stuck-sweep': () => escalateDuringLlmOutage(engine),
+    },
+  };
+}

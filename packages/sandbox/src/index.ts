@@ -1,0 +1,6 @@
+export * from './anthropic';
+export * from './clickup';
+export * from './google';
+export * from './personas';
+export * from './pubsub';
+export * from './sandbox';

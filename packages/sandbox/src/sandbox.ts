@@ -1,0 +1,87 @@
+import { startAnthropicSandbox, type AnthropicSandbox } from './anthropic';
+import { startClickUpSandbox, type ClickUpSandbox } from './clickup';
+import { startGoogleSandbox, type GoogleSandbox } from './google';
+import { attachPersonas, type Persona, type PersonasHandle } from './personas';
+import { createOidcSigner, createPubSubPusher, startCertsServer, type CertsServer, type PubSubPusher, type PushResult } from './pubsub';
+
+export interface SandboxOptions {
+  mailbox?: string;
+  /** How long a simulated influencer takes to answer. */
+  personaDelayMs?: number;
+  personas?: Record<string, Persona>;
+}
+
+export interface Sandbox {
+  anthropic: AnthropicSandbox;
+  google: GoogleSandbox;
+  clickup: ClickUpSandbox;
+  certs: CertsServer;
+  personas: PersonasHandle | null;
+  /** Every Pub/Sub push delivered to the API so far (after `connectApi`). */
+  pushes: () => PushResult[];
+  /** Starts pushing Gmail notifications to the API, signed like Pub/Sub. */
+  connectApi: (apiBaseUrl: string) => PubSubPusher;
+  /** The environment a Parley process needs to use every sandbox service. */
+  env: () => Record<string, string>;
+  close: () => Promise<void>;
+}
+
+const AUDIENCE = 'https://parley.sandbox/webhooks/gmail';
+const SERVICE_ACCOUNT = 'gmail-push@parley-sandbox.iam.gserviceaccount.com';
+const CLICKUP_TOKEN = 'pk_sandbox_token';
+const CLICKUP_SECRET = 'sandbox-clickup-webhook-secret';
+const TOPIC = 'projects/parley-sandbox/topics/gmail';
+
+/**
+ * Starts every loopback stand-in (Anthropic, Google OAuth/Gmail/Sheets, ClickUp, Pub/Sub push
+ * with OIDC certs) and wires Gmail's history to Pub/Sub pushes, as the real services are.
+ */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const signer = createOidcSigner();
+  const [anthropic, google, clickup, certs] = await Promise.all([
+    startAnthropicSandbox(),
+    startGoogleSandbox({ mailbox: options.mailbox ?? 'deals@parley.test' }),
+    startClickUpSandbox({ token: CLICKUP_TOKEN, webhookSecret: CLICKUP_SECRET }),
+    startCertsServer([signer]),
+  ]);
+  const personas = options.personas ? attachPersonas(google, { delayMs: options.personaDelayMs ?? 500, personas: options.personas }) : null;
+  const results: PushResult[] = [];
+  const inFlight = new Set<Promise<unknown>>();
+  let unsubscribe: (() => void) | null = null;
+
+  return {
+    anthropic,
+    google,
+    clickup,
+    certs,
+    personas,
+    pushes: () => [...results],
+    connectApi: (apiBaseUrl) => {
+      const pusher = createPubSubPusher({ endpoint: `${apiBaseUrl.replace(/\/$/, '')}/webhooks/gmail`, signer, audience: AUDIENCE, serviceAccount: SERVICE_ACCOUNT, maxAttempts: 8, backoffMs: 200 });
+      unsubscribe?.();
+      unsubscribe = google.onHistory((n) => {
+        const p = pusher.push(n).then((r) => results.push(r), () => undefined);
+        inFlight.add(p);
+        void p.finally(() => inFlight.delete(p));
+      });
+      return pusher;
+    },
+    env: () => ({
+      ...anthropic.env(),
+      ...google.env(),
+      GOOGLE_CERTS_URL: certs.url,
+      GMAIL_PUBSUB_TOPIC: TOPIC,
+      PUBSUB_AUDIENCE: AUDIENCE,
+      PUBSUB_SERVICE_ACCOUNT: SERVICE_ACCOUNT,
+      CLICKUP_API_URL: clickup.apiUrl,
+      CLICKUP_API_TOKEN: CLICKUP_TOKEN,
+      CLICKUP_WEBHOOK_SECRET: CLICKUP_SECRET,
+    }),
+    close: async () => {
+      unsubscribe?.();
+      personas?.detach();
+      await Promise.allSettled([...inFlight]);
+      await Promise.all([anthropic.close(), google.close(), clickup.close(), certs.close()]);
+    },
+  };
+}
