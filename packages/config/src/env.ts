@@ -75,6 +75,8 @@ export const envSchema = z.object({
   JOB_MAX_STALLED_COUNT: int(2, 0),
   LLM_OUTAGE_ESCALATE_AFTER: int(900, 1),
   FOLLOW_UP_AFTER: int(259_200, 1),
+  /** How often the maintenance sweeps (follow-ups, stuck negotiations, lost deliveries) run. */
+  MAINTENANCE_INTERVAL_MS: int(60_000, 500),
   MAX_FOLLOW_UPS: int(2, 0),
 
   /** Retry tuning (seconds in production; tests shorten them). */

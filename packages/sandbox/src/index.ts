@@ -4,3 +4,4 @@ export * from './google';
 export * from './personas';
 export * from './pubsub';
 export * from './sandbox';
+export * from './demo-campaign';

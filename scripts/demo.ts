@@ -1,0 +1,205 @@
+/**
+ * The demo: the sandbox (or real services where configured), the API and two workers as
+ * separate processes, a five-influencer campaign started by a signed ClickUp webhook, a live
+ * transcript, and a summary table. `--exit` ends once every negotiation settles, with status 0
+ * only when each reached the state its persona implies.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { openDatabase } from '@parley/db';
+import { formatMoney } from '@parley/domain';
+import { DEMO_CAMPAIGN, DEMO_INFLUENCERS, demoPersonas, expectedState, seedDemoCampaign, startSandbox } from '@parley/sandbox';
+
+const ROOT = path.resolve(__dirname, '..');
+const TSX = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs');
+const exitWhenSettled = process.argv.includes('--exit');
+const SETTLED = new Set(['agreed', 'declined', 'escalated', 'stale', 'human_managed']);
+const TIMEOUT_MS = Number(process.env.DEMO_TIMEOUT_MS ?? 240_000);
+
+const c = { dim: '\x1b[2m', bold: '\x1b[1m', green: '\x1b[32m', yellow: '\x1b[33m', cyan: '\x1b[36m', red: '\x1b[31m', reset: '\x1b[0m' };
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+function start(name: string, entry: string, env: Record<string, string>, logFile: string): ChildProcess {
+  const out = fs.openSync(logFile, 'a');
+  const child = spawn(process.execPath, [TSX, path.join(ROOT, entry)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
+  child.on('exit', (code, signal) => {
+    if (!stopping) say(`${c.red}${name} exited (${code ?? signal}); see ${path.relative(ROOT, logFile)}${c.reset}`);
+  });
+  return child;
+}
+
+async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await fetch(url).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not become ready within ${timeoutMs / 1000}s`);
+}
+
+let stopping = false;
+
+async function main(): Promise<void> {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const runId = randomBytes(3).toString('hex');
+  const dataDir = path.join(ROOT, 'data');
+  fs.mkdirSync(dataDir, { recursive: true });
+  const dbFile = path.join(dataDir, 'demo.db');
+  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(dbFile + suffix, { force: true });
+  const databaseUrl = `file:${dbFile}`;
+  const { execFileSync } = await import('node:child_process');
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/prisma/build/index.js'), 'migrate', 'deploy'], { cwd: ROOT, env: { ...process.env, DATABASE_URL: databaseUrl }, stdio: 'pipe' });
+
+  const sandbox = await startSandbox({ personas: demoPersonas(), personaDelayMs: 1500 });
+  const realLlm = Boolean(process.env.ANTHROPIC_API_KEY);
+  const sandboxEnv = sandbox.env();
+  if (realLlm) {
+    delete sandboxEnv.ANTHROPIC_API_KEY;
+    delete sandboxEnv.ANTHROPIC_BASE_URL;
+  }
+  const port = await freePort();
+  const apiUrl = `http://127.0.0.1:${port}`;
+  const adminToken = randomBytes(12).toString('hex');
+  const env: Record<string, string> = {
+    ...sandboxEnv,
+    NODE_ENV: 'production',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    REDIS_URL: redisUrl,
+    DATABASE_URL: databaseUrl,
+    PORT: String(port),
+    QUEUE_PREFIX: `parley-demo-${runId}`,
+    ADMIN_TOKEN: adminToken,
+    WORKER_CONCURRENCY: '4',
+    FOLLOW_UP_AFTER: '8',
+    MAX_FOLLOW_UPS: '1',
+    MAINTENANCE_INTERVAL_MS: '2000',
+    RETRY_TRANSIENT_BASE_MS: '500',
+    RETRY_OVERLOADED_BASE_MS: '2000',
+    RETRY_RATE_LIMIT_DEFAULT_MS: '2000',
+    SHUTDOWN_GRACE_MS: '5000',
+  };
+
+  say(`${c.bold}Parley demo${c.reset}  ${c.dim}(run ${runId})${c.reset}`);
+  say(`  LLM:     ${realLlm ? `${c.green}real Anthropic endpoint${c.reset}` : 'sandbox (set ANTHROPIC_API_KEY to use the real API)'}`);
+  say('  Gmail, Sheets, ClickUp, Pub/Sub: sandbox on loopback');
+  say(`  Slack:   ${process.env.SLACK_BOT_TOKEN ? 'real (SLACK_BOT_TOKEN set)' : 'not configured (alerts are logged)'};  Sentry: ${process.env.SENTRY_DSN ? 'real' : 'off'}`);
+  say(`  Redis:   ${new URL(redisUrl).host}   SQLite: ${path.relative(ROOT, dbFile)}   logs: data/demo-*.log\n`);
+
+  const logs = (n: string) => path.join(dataDir, `demo-${n}.log`);
+  for (const n of ['api', 'worker-1', 'worker-2']) fs.writeFileSync(logs(n), '');
+  const children = [start('api', 'apps/api/src/main.ts', env, logs('api'))];
+  await waitForHttp(`${apiUrl}/health/liveness`);
+  sandbox.connectApi(apiUrl);
+  children.push(start('worker-1', 'apps/worker/src/main.ts', env, logs('worker-1')), start('worker-2', 'apps/worker/src/main.ts', env, logs('worker-2')));
+  await waitForHttp(`${apiUrl}/health/readiness`);
+
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(children.map((ch) => new Promise((r) => (ch.exitCode !== null ? r(null) : ch.once('exit', r)))));
+    await sandbox.close();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+
+  seedDemoCampaign(sandbox);
+  say(`${c.cyan}ClickUp:${c.reset} campaign "${DEMO_CAMPAIGN.name}" is ready (CPM $${DEMO_CAMPAIGN.cpmFloor}-$${DEMO_CAMPAIGN.cpmCeiling}, ${DEMO_CAMPAIGN.maxRounds} rounds, ${DEMO_INFLUENCERS.length} influencers); sending the signed webhook`);
+  const statuses = await sandbox.clickup.sendWebhook(`${apiUrl}/webhooks/clickup`, { event: 'taskStatusUpdated', taskId: DEMO_CAMPAIGN.taskId });
+  say(`${c.dim}  webhook answered ${statuses.join(', ')}${c.reset}\n`);
+
+  const db = openDatabase(databaseUrl);
+  const seen = new Set<string>();
+  const started = Date.now();
+  for (;;) {
+    await printNew(db, seen);
+    const negotiations = await db.negotiation.findMany({ include: { campaign: true }, orderBy: { influencerName: 'asc' } });
+    const settled = negotiations.length === DEMO_INFLUENCERS.length && negotiations.every((n) => SETTLED.has(n.state));
+    if (settled || Date.now() - started > TIMEOUT_MS) {
+      const ok = printSummary(negotiations, settled);
+      if (exitWhenSettled) {
+        await db.$disconnect();
+        await shutdown(ok ? 0 : 1);
+        return;
+      }
+      say(`\nDashboard: ${apiUrl}/admin/queues  (Authorization: Bearer ${adminToken})`);
+      say(`Metrics:   ${apiUrl}/metrics        Readiness: ${apiUrl}/health/readiness`);
+      say('Serving until Ctrl-C.');
+      await new Promise(() => undefined);
+    }
+    await new Promise((r) => setTimeout(r, 400));
+  }
+}
+
+type Db = ReturnType<typeof openDatabase>;
+
+async function printNew(db: Db, seen: Set<string>): Promise<void> {
+  const [transitions, sent, inbound] = await Promise.all([
+    db.transition.findMany({ orderBy: { at: 'asc' }, include: { negotiation: true } }),
+    db.outboxEmail.findMany({ where: { status: 'sent' }, orderBy: { sentAt: 'asc' }, include: { negotiation: true } }),
+    db.inboundMessage.findMany({ orderBy: { receivedAt: 'asc' }, include: { negotiation: true } }),
+  ]);
+  const events: { at: Date; key: string; line: string }[] = [];
+  for (const m of inbound) {
+    events.push({ at: m.createdAt, key: `in-${m.id}`, line: `${c.yellow}${m.negotiation.influencerName} →${c.reset} "${firstLine(m.text)}"` });
+  }
+  for (const t of transitions) {
+    const details = (t.details ?? {}) as Record<string, unknown>;
+    const extra = typeof details.decision === 'string' ? ` (read: ${String(details.intent)}, decision: ${details.decision})` : typeof details.reason === 'string' ? ` (${details.reason})` : '';
+    events.push({ at: t.at, key: `t-${t.id}`, line: `${c.dim}   ${t.negotiation.influencerName}: ${t.fromState} --${t.event}--> ${t.toState}${extra}${c.reset}` });
+  }
+  for (const e of sent) {
+    events.push({ at: e.sentAt ?? e.createdAt, key: `out-${e.id}`, line: `${c.green}Agent → ${e.negotiation.influencerName}${c.reset} [${e.kind}] "${firstLine(e.body, 1)}"` });
+  }
+  for (const e of events.sort((a, b) => a.at.getTime() - b.at.getTime())) {
+    if (seen.has(e.key)) continue;
+    seen.add(e.key);
+    say(e.line);
+  }
+}
+
+function firstLine(text: string, skip = 0): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const line = lines[Math.min(skip, lines.length - 1)] ?? '';
+  return line.length > 110 ? `${line.slice(0, 107)}...` : line;
+}
+
+function printSummary(negotiations: { influencerEmail: string; influencerName: string; state: string; round: number; agreedRateMinor: number | null; averageViews: number; campaign: { cpmCeilingMinor: number; currency: string } }[], settled: boolean): boolean {
+  say(`\n${c.bold}Summary${settled ? '' : ' (timed out before every negotiation settled)'}${c.reset}`);
+  const rows = [['influencer', 'persona', 'final state', 'expected', 'rounds', 'agreed rate', 'ceiling']];
+  let ok = settled;
+  for (const n of negotiations) {
+    const influencer = DEMO_INFLUENCERS.find((i) => i.email === n.influencerEmail);
+    const expected = influencer ? expectedState(influencer.persona.kind) : '?';
+    const ceiling = Math.round((n.campaign.cpmCeilingMinor * n.averageViews) / 1000);
+    const good = n.state === expected && (n.agreedRateMinor === null || n.agreedRateMinor <= ceiling);
+    ok &&= good;
+    rows.push([n.influencerName, influencer?.persona.kind ?? '?', `${good ? '✓' : '✗'} ${n.state}`, expected, String(n.round), n.agreedRateMinor === null ? '-' : formatMoney(n.agreedRateMinor, n.campaign.currency), formatMoney(ceiling, n.campaign.currency)]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const [i, r] of rows.entries()) {
+    say('  ' + r.map((cell, j) => cell.padEnd(widths[j]!)).join('  '));
+    if (i === 0) say('  ' + widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+  say(ok ? `\n${c.green}Every negotiation reached the state its persona implies.${c.reset}` : `\n${c.red}Some negotiations did not reach their expected state.${c.reset}`);
+  return ok;
+}
+
+main().catch((error: unknown) => {
+  say(`${c.red}demo failed: ${error instanceof Error ? error.message : String(error)}${c.reset}`);
+  process.exit(1);
+});
