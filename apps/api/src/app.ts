@@ -1,0 +1,58 @@
+import express, { type Express } from 'express';
+import type { Redis } from 'ioredis';
+import type { Env } from '@parley/config';
+import type { Db } from '@parley/db';
+import type { Logger } from '@parley/logging';
+import type { Metrics } from '@parley/metrics';
+import type { Queues } from '@parley/queue';
+import { clickupWebhookRouter } from './clickup-webhook.route';
+import { errorHandler, notFound } from './error-handler.middleware';
+import { gmailWebhookRouter } from './gmail-webhook.route';
+import { healthRouter } from './health.route';
+import { metricsRouter } from './metrics.route';
+import { createPubSubVerifier } from './pubsub-auth.service';
+import { requestContext } from './request-context.middleware';
+
+export type ApiConfig = Pick<
+  Env,
+  'GOOGLE_CERTS_URL' | 'PUBSUB_AUDIENCE' | 'PUBSUB_SERVICE_ACCOUNT' | 'GMAIL_MAILBOX' | 'CLICKUP_WEBHOOK_SECRET' | 'METRICS_TOKEN' | 'QUEUE_PREFIX'
+>;
+
+export interface ApiDeps {
+  config: Readonly<ApiConfig>;
+  db: Db;
+  queues: Queues;
+  /** The producer connection the queues use; readiness pings it. */
+  redis: Redis;
+  metrics: Metrics;
+  log: Logger;
+  /** Clock for the worker-heartbeat window. @defaultValue Date.now */
+  now?: () => number;
+  /** Mounts further routes (Slack, admin) inside the request context, before the 404 handler. */
+  extend?: (app: Express) => void;
+}
+
+/** The ingress: verify, validate, record, enqueue, answer. No integration is called in the request path. */
+export function createApp(deps: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use(requestContext({ log: deps.log, metrics: deps.metrics }));
+  app.use(healthRouter({ db: deps.db, redis: deps.redis, prefix: deps.config.QUEUE_PREFIX, now: deps.now ?? Date.now }));
+  app.use(metricsRouter({ db: deps.db, queues: deps.queues, metrics: deps.metrics, token: deps.config.METRICS_TOKEN }));
+  app.use(
+    gmailWebhookRouter({
+      db: deps.db,
+      queues: deps.queues,
+      verify: createPubSubVerifier(deps.config),
+      mailbox: deps.config.GMAIL_MAILBOX,
+    }),
+  );
+  app.use(clickupWebhookRouter({ db: deps.db, queues: deps.queues, secret: deps.config.CLICKUP_WEBHOOK_SECRET }));
+  deps.extend?.(app);
+
+  app.use(notFound);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,97 @@
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import { ConfigError, parseEnv, type Env } from '@parley/config';
+import { openDatabase, prepareDatabase } from '@parley/db';
+import { createLogger, type Logger } from '@parley/logging';
+import { createMetrics } from '@parley/metrics';
+import { closeQueues, createQueues, createRedis, retryPolicyFromConfig } from '@parley/queue';
+import { createApp } from './app';
+import { gracefulClose } from './graceful-close';
+
+function loadConfig(): Readonly<Env> {
+  try {
+    return parseEnv(process.env, 'api');
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+// The producer has no offline queue, so webhooks arriving before the first connection would
+// get 503s; a short wait at start avoids that during a rolling restart without blocking start-up.
+const REDIS_START_WAIT_MS = 5000;
+
+function redisReady(redis: Redis, ms: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error('redis not ready'));
+    }, ms);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log: Logger = createLogger({ service: 'api', level: config.LOG_LEVEL, pretty: config.NODE_ENV === 'development' });
+
+  const db = openDatabase(config.DATABASE_URL);
+  await prepareDatabase(db);
+  const redis = createRedis(config.REDIS_URL, 'producer');
+  let redisDown = false;
+  redis.on('error', (error: Error) => {
+    // ioredis emits on every reconnect attempt; one line per outage is enough.
+    if (!redisDown) log.warn('redis unreachable; webhooks answer 503 until it is back', { error: error.message });
+    redisDown = true;
+  });
+  redis.on('ready', () => {
+    if (redisDown) log.info('redis reachable again');
+    redisDown = false;
+  });
+  await redisReady(redis, REDIS_START_WAIT_MS).catch(() => log.warn('redis not reachable yet; starting anyway (readiness reports it)'));
+  const queues = createQueues(redis, config.QUEUE_PREFIX, retryPolicyFromConfig(config));
+  // The connection's own listener above reports outages; without these BullMQ prints each error.
+  for (const queue of Object.values(queues)) queue.on('error', () => undefined);
+  const metrics = createMetrics({ defaults: true });
+  const app = createApp({ config, db, queues, redis, metrics, log });
+
+  const server = app.listen(config.PORT);
+  const closer = gracefulClose(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  // Longer than any proxy's idle timeout, so the proxy closes first and never reuses a dead socket.
+  server.keepAliveTimeout = 65_000;
+  log.info('api listening', { port: (server.address() as AddressInfo).port });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('api stopping', { signal, graceMs: config.SHUTDOWN_GRACE_MS });
+    const drained = await closer.close(config.SHUTDOWN_GRACE_MS);
+    await closeQueues(queues).catch((error: unknown) => log.warn('closing queues failed', { error: (error as Error).message }));
+    await redis.quit().catch(() => redis.disconnect());
+    await db.$disconnect();
+    log.info('api stopped', { drained });
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: reason instanceof Error ? reason.message : String(reason) }));
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`api failed to start: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,58 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Router } from 'express';
+import type { Db } from '@parley/db';
+import type { Logger } from '@parley/logging';
+import type { Metrics } from '@parley/metrics';
+import { QUEUE_NAMES, type Queues } from '@parley/queue';
+import { unauthorized, withTimeout } from './http-error';
+import { ctx } from './request-context.middleware';
+
+const COLLECT_TIMEOUT_MS = 1000;
+
+export interface MetricsDeps {
+  db: Db;
+  queues: Queues;
+  metrics: Metrics;
+  token?: string;
+}
+
+/** Compares digests so neither the length nor the content of the token leaks through timing. */
+function tokenMatches(expected: string, header: string | undefined): boolean {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  if (!match?.[1]) return false;
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(match[1]), digest(expected));
+}
+
+/**
+ * Gauges that live elsewhere (queue depth in Redis, negotiations in SQLite) are read on scrape.
+ * Either source failing leaves its gauge empty; the scrape still answers with the rest.
+ */
+async function collect(deps: MetricsDeps, log: Logger): Promise<void> {
+  const { queueDepth, negotiationsByState } = deps.metrics;
+  queueDepth.reset();
+  negotiationsByState.reset();
+  const results = await Promise.allSettled([
+    ...QUEUE_NAMES.map(async (queue) => {
+      const counts = await withTimeout(deps.queues[queue].getJobCounts(), COLLECT_TIMEOUT_MS, 'queue counts');
+      for (const [state, n] of Object.entries(counts)) queueDepth.set({ queue, state }, n);
+    }),
+    (async () => {
+      const rows = await withTimeout(deps.db.negotiation.groupBy({ by: ['state'], _count: { _all: true } }), COLLECT_TIMEOUT_MS, 'negotiation counts');
+      for (const row of rows) negotiationsByState.set({ state: row.state }, row._count._all);
+    })(),
+  ]);
+  const failed = results.filter((r) => r.status === 'rejected').length;
+  if (failed > 0) log.warn('metrics collection incomplete', { failed });
+}
+
+export function metricsRouter(deps: MetricsDeps): Router {
+  const router = Router();
+  router.get('/metrics', async (req, res) => {
+    if (deps.token && !tokenMatches(deps.token, req.get('authorization'))) throw unauthorized();
+    await collect(deps, ctx(res).log);
+    res.setHeader('Content-Type', deps.metrics.registry.contentType);
+    res.status(200).send(await deps.metrics.registry.metrics());
+  });
+  return router;
+}

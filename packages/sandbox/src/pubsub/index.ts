@@ -1,0 +1,3 @@
+export * from './certs.server';
+export * from './oidc.signer';
+export * from './pubsub.pusher';

@@ -1,0 +1,86 @@
+import { createHmac } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnTs } from '../support/processes';
+import { dropPrefix, freePort, redisUrl, uniquePrefix } from '../support/redis';
+
+const ENTRY = 'apps/api/src/main.ts';
+const SECRET = 'main-test-clickup-secret';
+
+describe('apps/api/src/main.ts', () => {
+  it('refuses to start on bad configuration, naming every bad variable in one message', async () => {
+    const proc = spawnTs(ENTRY, {
+      SLACK_BOT_TOKEN: 'xoxp-1',
+      REDIS_URL: 'http://x',
+      PORT: '99999',
+      PUBSUB_AUDIENCE: 'https://parley.example.com/webhooks/gmail',
+      PUBSUB_SERVICE_ACCOUNT: 'push@p.iam.gserviceaccount.com',
+      CLICKUP_WEBHOOK_SECRET: SECRET,
+    });
+    const code = await proc.exited;
+    expect(code).not.toBe(0);
+    const out = proc.output();
+    expect(out).toMatch(/Invalid configuration \(3 problems\)/);
+    for (const name of ['SLACK_BOT_TOKEN', 'REDIS_URL', 'PORT']) expect(out).toContain(name);
+    // One message, and the rejected token itself is not echoed.
+    expect(out.match(/Invalid configuration/g)).toHaveLength(1);
+    expect(out).not.toContain('xoxp-1');
+  });
+
+  it('starts, serves, and on SIGTERM finishes the request in flight before exiting 0', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-api-main-'));
+    const template = process.env.PARLEY_TEMPLATE_DB ?? path.resolve(__dirname, '../../tmp/template.db');
+    fs.copyFileSync(template, path.join(dir, 'parley.db'));
+    const prefix = uniquePrefix('api-main');
+    const port = await freePort();
+    const proc = spawnTs(ENTRY, {
+      REDIS_URL: redisUrl(),
+      DATABASE_URL: `file:${path.join(dir, 'parley.db')}`,
+      PORT: String(port),
+      QUEUE_PREFIX: prefix,
+      PUBSUB_AUDIENCE: 'https://parley.example.com/webhooks/gmail',
+      PUBSUB_SERVICE_ACCOUNT: 'push@p.iam.gserviceaccount.com',
+      CLICKUP_WEBHOOK_SECRET: SECRET,
+      SHUTDOWN_GRACE_MS: '10000',
+    });
+    try {
+      const line = await proc.waitForLine(/api listening/, 30_000);
+      expect(line).toContain(String(port));
+      expect((await fetch(`http://127.0.0.1:${port}/health/liveness`)).status).toBe(200);
+
+      // A webhook whose body is still arriving when SIGTERM lands.
+      const body = JSON.stringify({ event: 'taskCreated', task_id: 'task-9', webhook_id: 'wh-9', history_items: [{ id: 'h-9' }] });
+      const half = Math.floor(body.length / 2);
+      const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/webhooks/clickup',
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-signature': createHmac('sha256', SECRET).update(body).digest('hex') },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          },
+        );
+        req.on('error', reject);
+        req.write(body.slice(0, half), () => {
+          proc.child.kill('SIGTERM');
+          void proc.waitForLine(/api stopping/).then(() => req.end(body.slice(half)), reject);
+        });
+      });
+      expect(await answer).toEqual({ status: 200, text: '{"ok":true}' });
+      expect(await proc.exited).toBe(0);
+      expect(proc.output()).toMatch(/"drained":true.*"message":"api stopped"/);
+    } finally {
+      if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+      await dropPrefix(redisUrl(), prefix);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
