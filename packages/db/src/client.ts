@@ -62,11 +62,7 @@ export async function checkDatabase(db: Db): Promise<DatabaseCheck> {
   const [fk] = await db.$queryRawUnsafe<{ foreign_keys: bigint | number }[]>('PRAGMA foreign_keys');
   let writable = true;
   try {
-    await db.integrationHealth.upsert({
-      where: { name: 'db-probe' },
-      create: { name: 'db-probe' },
-      update: { lastError: null },
-    });
+    await withTx(db, (tx) => tx.integrationHealth.upsert({ where: { name: 'db-probe' }, create: { name: 'db-probe' }, update: { lastError: null } }), 1);
   } catch {
     writable = false;
   }
