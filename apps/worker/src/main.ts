@@ -1,0 +1,3 @@
+import { runWorker } from './run-worker';
+
+void runWorker(process.env);
