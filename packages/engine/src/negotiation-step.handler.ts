@@ -1,12 +1,11 @@
 import { decide, openingOffer, type Decision, type NegotiationEvent, type PricingTerms } from '@parley/domain';
 import { withTx, type Prisma } from '@parley/db';
-import type { DraftKind } from '@parley/llm';
-import { classifyError, PermanentError, type Handler, type JobContext, type JobData } from '@parley/queue';
+import { llmFailingSince, markLlmFailure, markLlmSuccess, type DraftKind } from '@parley/llm';
+import { classifyError, enqueue, jobIds, PermanentError, type Handler, type JobContext, type JobData } from '@parley/queue';
 import type { EngineDeps } from './engine-deps';
 import { enqueuePendingOutbox, writeOutbox } from './outbox';
-import { alertEscalation, escalateNegotiation } from './takeover';
+import { alertEscalation, escalateNegotiation, escalationLabel } from './takeover';
 import { applyTransitions } from './transitions';
-import { markLlmFailure, markLlmSuccess, llmFailingSince } from '@parley/llm';
 
 type StepData = JobData<'negotiation-steps'>;
 type LoadedNegotiation = NonNullable<Awaited<ReturnType<typeof loadNegotiation>>>;
@@ -36,29 +35,52 @@ export function createNegotiationStepHandler(deps: EngineDeps): Handler<'negotia
     const negotiation = await loadNegotiation(deps, data.negotiationId);
     if (!negotiation) throw new PermanentError(`negotiation ${data.negotiationId} does not exist`);
     const log = ctx.log.child({ negotiationId: negotiation.id, threadId: negotiation.gmailThreadId ?? undefined });
+    let outcome: string;
     try {
-      const outcome = await runStep(deps, negotiation, data, { ...ctx, log });
-      log.info('negotiation step', { kind: data.kind, outcome });
-      return { outcome };
-    } finally {
-      await enqueuePendingOutbox(deps, negotiation.id);
+      outcome = await runStep(deps, negotiation, data, { ...ctx, log });
+    } catch (error) {
+      // Whatever failed, what an earlier run committed still gets its jobs; a failure here
+      // must not hide the step's own error (the next run tries again).
+      await enqueueAfterCommit(deps, negotiation.id).catch((e: unknown) => log.warn('could not enqueue follow-up jobs', { error: (e as Error).message }));
+      throw error;
     }
+    await enqueueAfterCommit(deps, negotiation.id);
+    log.info('negotiation step', { kind: data.kind, outcome });
+    return { outcome };
   };
 }
 
+/**
+ * The jobs a commit implies (a send per pending outbox row, the alert for an escalation),
+ * enqueued after every run under deterministic ids, not only by the run that committed: a
+ * crash between a commit and these enqueues is healed by the job's next run (a stalled job
+ * restarts, a duplicate arrives), and a repeat collapses onto the existing job.
+ */
+async function enqueueAfterCommit(deps: EngineDeps, negotiationId: string): Promise<void> {
+  await enqueuePendingOutbox(deps, negotiationId);
+  await alertEscalation(deps, negotiationId);
+}
+
+/**
+ * A step must not commit once its job belongs to another worker (lock lost, or handed back at
+ * shutdown); the version check would catch most such cases, this catches them earlier.
+ */
+function assertStillOwned(ctx: JobContext): void {
+  if (ctx.signal?.aborted) throw new Error(`job ${ctx.jobId} is no longer owned by this worker: ${String(ctx.signal.reason ?? 'aborted')}`);
+}
+
+/** States in which the agent no longer writes to the influencer. */
+const NOT_THE_AGENTS = new Set(['human_managed', 'escalated', 'agreed', 'declined']);
+
 async function runStep(deps: EngineDeps, negotiation: LoadedNegotiation, data: StepData, ctx: JobContext): Promise<string> {
-  if (negotiation.state === 'human_managed') return skipForHuman(deps, negotiation, ctx);
-  if (['agreed', 'declined', 'escalated'].includes(negotiation.state)) {
-    await withTx(deps.db, (tx) =>
-      tx.inboundMessage.updateMany({ where: { negotiationId: negotiation.id, processedAt: null }, data: { processedAt: deps.now() } }),
-    );
-    return `skipped: negotiation is ${negotiation.state}`;
-  }
+  if (NOT_THE_AGENTS.has(negotiation.state)) return forwardToHuman(deps, negotiation, ctx);
   try {
-    return data.kind === 'open' ? await openStep(deps, negotiation) : data.kind === 'reply' ? await replyStep(deps, negotiation) : await followUpStep(deps, negotiation);
+    if (data.kind === 'open') return await openStep(deps, negotiation, ctx);
+    if (data.kind === 'reply') return await replyStep(deps, negotiation, ctx);
+    return await followUpStep(deps, negotiation, ctx);
   } catch (error) {
-    if (!(error instanceof Error) || !isLlmFailure(error)) throw error;
-    return onLlmFailure(deps, negotiation, error, ctx);
+    if (!(error instanceof Error) || !isLlmOutage(error)) throw error;
+    return onLlmOutage(deps, negotiation, error, ctx);
   }
 }
 
@@ -78,46 +100,88 @@ async function viaLlm<T>(deps: EngineDeps, call: () => Promise<T>): Promise<T> {
   return result;
 }
 
-function isLlmFailure(error: Error): boolean {
-  return llmErrors.has(error) && classifyError(error) !== 'permanent';
+/**
+ * An LLM failure that says the model is unavailable (overloaded, 5xx, timeout, reset). A 429
+ * says it is up and we are over quota: the queue pauses for it, and past the restart cap it
+ * becomes a dead letter with an alert, so it neither starts nor extends the outage clock.
+ * Permanent failures (400, 401, invalid output) go straight to a dead letter.
+ */
+function isLlmOutage(error: Error): boolean {
+  const cls = classifyError(error);
+  return llmErrors.has(error) && (cls === 'overloaded' || cls === 'transient');
 }
 
 /** Records the outage; past LLM_OUTAGE_ESCALATE_AFTER the negotiation goes to a human instead of going silent. */
-async function onLlmFailure(deps: EngineDeps, negotiation: LoadedNegotiation, error: Error, ctx: JobContext): Promise<string> {
+async function onLlmOutage(deps: EngineDeps, negotiation: LoadedNegotiation, error: Error, ctx: JobContext): Promise<string> {
   await markLlmFailure(deps.db, deps.now(), error.message.slice(0, 300));
   const since = await llmFailingSince(deps.db);
-  if (since && deps.now().getTime() - since.getTime() >= deps.llmOutageEscalateAfterMs && since !== null) {
-    const seconds = Math.round((deps.now().getTime() - since.getTime()) / 1000);
-    await escalateNegotiation(deps, { negotiationId: negotiation.id, reason: `llm_unavailable: the LLM has failed for ${seconds}s`, markInboundProcessed: true });
-    await ctx.note(`escalated: LLM unavailable for ${seconds}s`);
-    return 'escalated: llm unavailable';
-  }
-  throw error;
+  const failingMs = since === null ? 0 : deps.now().getTime() - since.getTime();
+  if (since === null || failingMs < deps.llmOutageEscalateAfterMs) throw error;
+  const seconds = Math.round(failingMs / 1000);
+  assertStillOwned(ctx);
+  const escalated = await escalateNegotiation(deps, { negotiationId: negotiation.id, reason: `llm_unavailable: the LLM has failed for ${seconds}s`, markInboundProcessed: true });
+  await ctx.note(`escalated: LLM unavailable for ${seconds}s`);
+  return escalated ? 'escalated: llm unavailable' : 'skipped: no longer with the agent';
 }
 
-async function skipForHuman(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: JobContext): Promise<string> {
-  const unread = await deps.db.inboundMessage.findMany({ where: { negotiationId: negotiation.id, processedAt: null }, select: { id: true, gmailMessageId: true } });
-  if (unread.length === 0) return 'skipped: human-managed';
+const FORWARD_CHARS = 1_500;
+
+/**
+ * A negotiation the agent no longer acts on (claimed, escalated, agreed, declined): its new
+ * replies are marked seen, audited, and put in front of a human in an alert, never answered.
+ */
+async function forwardToHuman(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: JobContext): Promise<string> {
+  const state = negotiation.state;
+  const claimed = state === 'human_managed';
+  const unread = await deps.db.inboundMessage.findMany({
+    where: { negotiationId: negotiation.id, processedAt: null },
+    orderBy: [{ receivedAt: 'asc' }, { createdAt: 'asc' }],
+    select: { id: true, gmailMessageId: true, text: true },
+  });
+  if (unread.length === 0) return claimed ? 'skipped: human-managed' : `skipped: negotiation is ${state}`;
+  assertStillOwned(ctx);
+
+  // The alert goes first, under an id derived from the first reply: a crash before the commit
+  // below repeats the same id on the next run (no second alert), and none can be lost. It
+  // carries the reply itself, since forwarding it is the point (alert texts are never logged).
+  const alertId = `fwd-${unread[0]?.gmailMessageId ?? ctx.jobId}`;
+  const quoted = unread.map((u) => `> ${u.text.slice(0, FORWARD_CHARS).replace(/\n/g, '\n> ')}`).join('\n\n');
+  await enqueue(
+    deps.queues,
+    'alerts',
+    {
+      alertId,
+      kind: claimed ? 'takeover_reply' : state === 'escalated' ? 'escalation' : 'info',
+      title: claimed ? 'New reply on a claimed thread' : `New reply on a negotiation that is ${state}`,
+      text: `${negotiation.influencerName} wrote on negotiation ${negotiation.id}${claimed ? `, claimed by ${negotiation.claimedBy ?? 'a human'}` : ''}:\n\n${quoted}`,
+      negotiationId: negotiation.id,
+    },
+    { jobId: jobIds.alert(alertId) },
+  );
+
+  // Marked and audited once, however many runs got this far: the check is inside the write lock.
   await withTx(deps.db, async (tx) => {
-    await tx.inboundMessage.updateMany({ where: { id: { in: unread.map((u) => u.id) } }, data: { processedAt: deps.now() } });
+    const still = await tx.inboundMessage.findMany({ where: { id: { in: unread.map((u) => u.id) }, processedAt: null }, select: { id: true, gmailMessageId: true } });
+    if (still.length === 0) return;
+    await tx.inboundMessage.updateMany({ where: { id: { in: still.map((u) => u.id) } }, data: { processedAt: deps.now() } });
     await tx.auditEntry.create({
-      data: { negotiationId: negotiation.id, actor: 'agent', action: 'reply_forwarded_to_claimer', details: { claimedBy: negotiation.claimedBy, messages: unread.map((u) => u.gmailMessageId) } },
+      data: {
+        negotiationId: negotiation.id,
+        actor: 'agent',
+        action: claimed ? 'reply_forwarded_to_claimer' : 'reply_forwarded',
+        details: { state, claimedBy: negotiation.claimedBy, messages: still.map((u) => u.gmailMessageId) },
+      },
     });
   });
-  const alertId = `fwd-${unread[0]?.gmailMessageId ?? ctx.jobId}`;
-  await deps.queues.alerts.add(
-    'alert',
-    { alertId, kind: 'takeover_reply', title: 'New reply on a claimed thread', text: `A new reply arrived on negotiation ${negotiation.id}, claimed by ${negotiation.claimedBy ?? 'a human'}.`, negotiationId: negotiation.id },
-    { jobId: `alert.${alertId}` },
-  );
-  return 'skipped: human-managed (reply forwarded)';
+  return claimed ? 'skipped: human-managed (reply forwarded)' : `skipped: negotiation is ${state} (reply forwarded)`;
 }
 
-async function openStep(deps: EngineDeps, negotiation: LoadedNegotiation): Promise<string> {
+async function openStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: JobContext): Promise<string> {
   if (negotiation.state !== 'new') return 'skipped: already opened';
   const terms = termsOf(negotiation);
   const offer = openingOffer(terms);
   const draft = await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: 'opening', priceMinor: offer }));
+  assertStillOwned(ctx);
   await withTx(deps.db, async (tx) => {
     await applyTransitions(tx, {
       negotiation,
@@ -162,7 +226,7 @@ function planFor(decision: Decision, negotiation: LoadedNegotiation, askedMinor:
 }
 
 /** Answers every unanswered inbound message of the thread, in order, with one email. */
-async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation): Promise<string> {
+async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: JobContext): Promise<string> {
   const unread = await deps.db.inboundMessage.findMany({ where: { negotiationId: negotiation.id, processedAt: null }, orderBy: [{ receivedAt: 'asc' }, { createdAt: 'asc' }] });
   if (unread.length === 0) return 'skipped: no unanswered message';
   const terms = termsOf(negotiation);
@@ -174,6 +238,7 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation): Prom
   const draft = wanted ? await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: wanted.kind, priceMinor: wanted.priceMinor, influencerMessages: unread.map((m) => m.text) })) : null;
   const last = unread[unread.length - 1];
   const threadSubject = await deps.db.outboxEmail.findFirst({ where: { negotiationId: negotiation.id }, orderBy: { createdAt: 'asc' }, select: { subject: true } });
+  assertStillOwned(ctx);
   await withTx(deps.db, async (tx) => {
     await applyTransitions(tx, {
       negotiation,
@@ -204,22 +269,25 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation): Prom
     }
   });
   if (decision.action === 'accept') deps.metrics.dealsClosed.inc();
-  if (plan.escalation) await alertEscalation(deps, negotiation.id, negotiation.version + 1, plan.escalation);
+  // The escalation's alert is enqueued with the send jobs, after the commit (enqueueAfterCommit).
+  if (plan.escalation) deps.metrics.escalations.inc({ reason: escalationLabel(plan.escalation) });
   return `${reading.intent} -> ${decision.action}`;
 }
 
 /** A polite nudge after silence; past MAX_FOLLOW_UPS the negotiation goes stale. */
-async function followUpStep(deps: EngineDeps, negotiation: LoadedNegotiation): Promise<string> {
+async function followUpStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: JobContext): Promise<string> {
   if (!['awaiting_reply', 'counter_sent'].includes(negotiation.state)) return `skipped: state ${negotiation.state}`;
   const pendingReplies = await deps.db.inboundMessage.count({ where: { negotiationId: negotiation.id, processedAt: null } });
   if (pendingReplies > 0) return 'skipped: a reply is waiting';
   if (negotiation.followUps >= deps.maxFollowUps) {
+    assertStillOwned(ctx);
     await withTx(deps.db, (tx) => applyTransitions(tx, { negotiation, events: ['went_stale'], details: { followUps: negotiation.followUps }, actor: 'agent', at: deps.now() }));
     return 'stale';
   }
   const n = negotiation.followUps + 1;
   const draft = await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: 'follow_up', priceMinor: negotiation.currentOfferMinor }));
   const first = await deps.db.outboxEmail.findFirst({ where: { negotiationId: negotiation.id }, orderBy: { createdAt: 'asc' }, select: { subject: true } });
+  assertStillOwned(ctx);
   await withTx(deps.db, async (tx) => {
     await applyTransitions(tx, { negotiation, events: ['follow_up_queued'], data: { followUps: n }, details: { followUp: n }, actor: 'agent', at: deps.now() });
     await writeOutbox(

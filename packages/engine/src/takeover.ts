@@ -2,7 +2,7 @@ import { InvalidTransitionError, type NegotiationState } from '@parley/domain';
 import { withTx, type Db } from '@parley/db';
 import { enqueue, jobIds, PermanentError } from '@parley/queue';
 import type { EngineCore } from './engine-deps';
-import { applyTransitions } from './transitions';
+import { applyTransitions, retryOnConflict } from './transitions';
 
 /** Raised for an operator command that cannot apply (unknown thread, wrong state). */
 export class TakeoverError extends Error {
@@ -20,24 +20,26 @@ async function load(db: Db, negotiationId: string) {
  * Claiming one that the same person already holds is a no-op.
  */
 export async function claimNegotiation(deps: EngineCore, input: { negotiationId: string; by: string }): Promise<NegotiationState> {
-  const negotiation = await load(deps.db, input.negotiationId);
-  if (negotiation.state === 'human_managed' && negotiation.claimedBy === input.by) return 'human_managed';
-  if (negotiation.state === 'human_managed') throw new TakeoverError(`already claimed by ${negotiation.claimedBy ?? 'someone'}`);
-  try {
-    return await withTx(deps.db, (tx) =>
-      applyTransitions(tx, {
-        negotiation,
-        events: ['claimed'],
-        data: { claimedBy: input.by, claimedAt: deps.now() },
-        details: { by: input.by },
-        actor: `human:${input.by}`,
-        at: deps.now(),
-      }),
-    );
-  } catch (error) {
-    if (error instanceof InvalidTransitionError) throw new TakeoverError(`cannot claim a negotiation in state ${negotiation.state}`);
-    throw error;
-  }
+  return retryOnConflict(async () => {
+    const negotiation = await load(deps.db, input.negotiationId);
+    if (negotiation.state === 'human_managed' && negotiation.claimedBy === input.by) return 'human_managed';
+    if (negotiation.state === 'human_managed') throw new TakeoverError(`already claimed by ${negotiation.claimedBy ?? 'someone'}`);
+    try {
+      return await withTx(deps.db, (tx) =>
+        applyTransitions(tx, {
+          negotiation,
+          events: ['claimed'],
+          data: { claimedBy: input.by, claimedAt: deps.now() },
+          details: { by: input.by },
+          actor: `human:${input.by}`,
+          at: deps.now(),
+        }),
+      );
+    } catch (error) {
+      if (error instanceof InvalidTransitionError) throw new TakeoverError(`cannot claim a negotiation in state ${negotiation.state}`);
+      throw error;
+    }
+  });
 }
 
 /**
@@ -45,17 +47,19 @@ export async function claimNegotiation(deps: EngineCore, input: { negotiationId:
  * were the human's to answer, so they are marked handled rather than answered again.
  */
 export async function resumeNegotiation(deps: EngineCore, input: { negotiationId: string; by: string }): Promise<NegotiationState> {
-  const negotiation = await load(deps.db, input.negotiationId);
-  if (negotiation.state !== 'human_managed') throw new TakeoverError(`negotiation is not claimed (state ${negotiation.state})`);
-  return withTx(deps.db, async (tx) => {
-    await tx.inboundMessage.updateMany({ where: { negotiationId: negotiation.id, processedAt: null }, data: { processedAt: deps.now() } });
-    return applyTransitions(tx, {
-      negotiation,
-      events: ['resumed'],
-      data: { claimedBy: null, claimedAt: null },
-      details: { by: input.by },
-      actor: `human:${input.by}`,
-      at: deps.now(),
+  return retryOnConflict(async () => {
+    const negotiation = await load(deps.db, input.negotiationId);
+    if (negotiation.state !== 'human_managed') throw new TakeoverError(`negotiation is not claimed (state ${negotiation.state})`);
+    return withTx(deps.db, async (tx) => {
+      await tx.inboundMessage.updateMany({ where: { negotiationId: negotiation.id, processedAt: null }, data: { processedAt: deps.now() } });
+      return applyTransitions(tx, {
+        negotiation,
+        events: ['resumed'],
+        data: { claimedBy: null, claimedAt: null },
+        details: { by: input.by },
+        actor: `human:${input.by}`,
+        at: deps.now(),
+      });
     });
   });
 }
@@ -65,34 +69,73 @@ export async function escalateNegotiation(
   deps: EngineCore,
   input: { negotiationId: string; reason: string; actor?: string; markInboundProcessed?: boolean },
 ): Promise<boolean> {
-  const negotiation = await load(deps.db, input.negotiationId);
-  if (['escalated', 'human_managed', 'agreed', 'declined'].includes(negotiation.state)) return false;
-  await withTx(deps.db, async (tx) => {
-    if (input.markInboundProcessed) {
-      await tx.inboundMessage.updateMany({ where: { negotiationId: negotiation.id, processedAt: null }, data: { processedAt: deps.now() } });
-    }
-    await applyTransitions(tx, {
-      negotiation,
-      events: ['escalated'],
-      data: { escalationReason: input.reason },
-      details: { reason: input.reason },
-      actor: input.actor ?? 'agent',
-      at: deps.now(),
+  const escalated = await retryOnConflict(async () => {
+    const negotiation = await load(deps.db, input.negotiationId);
+    if (['escalated', 'human_managed', 'agreed', 'declined'].includes(negotiation.state)) return false;
+    await withTx(deps.db, async (tx) => {
+      if (input.markInboundProcessed) {
+        await tx.inboundMessage.updateMany({ where: { negotiationId: negotiation.id, processedAt: null }, data: { processedAt: deps.now() } });
+      }
+      await applyTransitions(tx, {
+        negotiation,
+        events: ['escalated'],
+        data: { escalationReason: input.reason },
+        details: { reason: input.reason },
+        actor: input.actor ?? 'agent',
+        at: deps.now(),
+      });
     });
+    return true;
   });
-  await alertEscalation(deps, negotiation.id, negotiation.version + 1, input.reason);
+  if (!escalated) return false;
+  deps.metrics.escalations.inc({ reason: escalationLabel(input.reason) });
+  await alertEscalation(deps, input.negotiationId);
   return true;
 }
 
-export async function alertEscalation(deps: EngineCore, negotiationId: string, version: number, reason: string): Promise<void> {
-  deps.metrics.escalations.inc({ reason: reason.split(':')[0] ?? reason });
-  const alertId = `esc-${negotiationId}-${version}`;
+/** An escalation whose alert is older than this is not re-sent by a later run of a step. */
+const ESCALATION_ALERT_WINDOW_MS = 86_400_000;
+
+/**
+ * Enqueues the alert for the negotiation's current escalation. The alert id comes from the
+ * escalation's transition, so calling this again (every run of a step does, which heals a
+ * crash between the commit and this enqueue) never alerts twice for one escalation.
+ * Returns false when the negotiation is not escalated (any more) or the escalation is old.
+ */
+export async function alertEscalation(deps: EngineCore, negotiationId: string): Promise<boolean> {
+  const negotiation = await deps.db.negotiation.findUnique({ where: { id: negotiationId }, select: { state: true, escalationReason: true } });
+  if (negotiation?.state !== 'escalated') return false;
+  const transition = await deps.db.transition.findFirst({ where: { negotiationId, toState: 'escalated' }, orderBy: { at: 'desc' }, select: { id: true, at: true } });
+  if (!transition || deps.now().getTime() - transition.at.getTime() > ESCALATION_ALERT_WINDOW_MS) return false;
+  const reason = negotiation.escalationReason ?? 'no reason recorded';
+  const alertId = escalationAlertId(transition.id);
   await enqueue(
     deps.queues,
     'alerts',
     { alertId, kind: 'escalation', title: 'Negotiation needs a human', text: `Negotiation ${negotiationId} escalated: ${reason}`, negotiationId },
     { jobId: jobIds.alert(alertId) },
   );
+  return true;
+}
+
+export function escalationAlertId(transitionId: string): string {
+  return `esc-${transitionId}`;
+}
+
+const ESCALATION_LABELS: [RegExp, string][] = [
+  [/^llm_unavailable/, 'llm_unavailable'],
+  [/^hostile/, 'hostile'],
+  [/^unclear/, 'unclear'],
+  [/above ceiling/, 'above_ceiling'],
+  [/^reply names/, 'currency'],
+  [/asked rate/, 'invalid_ask'],
+  [/terms are invalid|no valid current offer/, 'invalid_terms'],
+  [/^policy refused/, 'policy_guard'],
+];
+
+/** The bounded metric label for an escalation reason (reasons carry numbers and currencies). */
+export function escalationLabel(reason: string): string {
+  return ESCALATION_LABELS.find(([re]) => re.test(reason))?.[1] ?? 'other';
 }
 
 /** The audit trail of a negotiation found by id, Gmail thread id or influencer email. */

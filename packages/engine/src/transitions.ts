@@ -59,3 +59,18 @@ export async function applyTransitions(tx: Tx, input: TransitionInput): Promise<
   }
   return state;
 }
+
+/**
+ * Runs `fn` again when it hits a version conflict (it must re-read the negotiation each time).
+ * For cheap writes with no LLM call in them (claim, resume, escalate): a human's command or
+ * the outage sweep should not fail because a step committed a moment earlier.
+ */
+export async function retryOnConflict<T>(fn: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!(error instanceof VersionConflictError) || attempt >= attempts) throw error;
+    }
+  }
+}

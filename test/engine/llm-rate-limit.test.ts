@@ -1,0 +1,65 @@
+import type { AnthropicFault } from '../../packages/sandbox/src/anthropic';
+import { waitFor } from '../support/wait';
+import { createEngineHarness, seedNegotiation, snapshot, type EngineHarness } from './engine-harness';
+
+/**
+ * A 429 pauses the whole `negotiation-steps` queue for exactly the wait the API asked for:
+ * no other step (here: another negotiation's opening, enqueued during the pause, with a free
+ * worker slot) calls the LLM meanwhile, and the retry spends no attempt.
+ */
+describe('LLM 429: the queue pauses for the asked wait', () => {
+  let h: EngineHarness;
+
+  beforeAll(async () => {
+    // rateLimitDefaultMs (the "no header" wait) shortened from 30 s.
+    h = await createEngineHarness('eng-429', { policy: { transientBaseMs: 200, transientAttempts: 4, overloadedBaseMs: 500, overloadedCapMs: 5_000, overloadedAttempts: 5, rateLimitDefaultMs: 1_500, rateLimitMax: 5 } });
+    await h.start({ concurrency: 2 });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it.each<[string, AnthropicFault, number]>([
+    ['retry-after: 3', { status: 429, retryAfter: 3 }, 3_000],
+    ['retry-after-ms: 2500', { status: 429, retryAfterMs: 2_500 }, 2_500],
+    ['no header (the default wait)', { status: 429 }, 1_500],
+  ])('%s', async (_label, fault, waitMs) => {
+    h.sandbox.reset();
+    h.sandbox.faults([fault]);
+    const a = await seedNegotiation(h.db);
+    const b = await seedNegotiation(h.db);
+    const jobA = await h.step({ negotiationId: a.id, kind: 'open' });
+
+    // Once the 429 has been turned into a pause, a second negotiation's step arrives.
+    await waitFor('the rate-limited job back in wait', async () => {
+      const { logs } = await h.queues['negotiation-steps'].getJobLogs(jobA);
+      return logs.some((l) => l.startsWith('rate limited by anthropic'));
+    });
+    const jobB = await h.step({ negotiationId: b.id, kind: 'open' });
+    await h.finished(jobA, 30_000);
+    await h.finished(jobB, 30_000);
+
+    const calls = h.sandbox.calls();
+    expect(calls[0]?.status).toBe(429);
+    const limitedAt = Date.parse(calls[0]?.at ?? '');
+    // Nothing reached the LLM until the wait was over, from either negotiation.
+    const later = calls.slice(1);
+    expect(later.length).toBe(2);
+    for (const c of later) expect(Date.parse(c.at) - limitedAt).toBeGreaterThanOrEqual(waitMs);
+    expect(later.every((c) => c.status === 200)).toBe(true);
+
+    const job = await h.job(jobA);
+    expect((job.finishedOn ?? 0) - limitedAt).toBeGreaterThanOrEqual(waitMs);
+    // The paused start did not count as an attempt (BullMQ counts it as a start only).
+    expect(job.attemptsMade).toBe(1);
+    expect(job.attemptsStarted).toBe(2);
+    const { logs } = await h.queues['negotiation-steps'].getJobLogs(jobA);
+    expect(logs).toContain(`rate limited by anthropic: queue paused ${waitMs} ms (restart 1 of 5)`);
+    expect((await snapshot(h.db, a.id)).negotiation.state).toBe('outreach_sent');
+    expect((await snapshot(h.db, b.id)).negotiation.state).toBe('outreach_sent');
+  });
+
+  it('does not count a rate limit as an LLM outage', async () => {
+    expect(await h.db.integrationHealth.findUnique({ where: { name: 'anthropic' } })).toBeNull();
+  });
+});
