@@ -124,6 +124,27 @@ describe('worker processes under kill -9 and SIGTERM (real Redis, SQLite, proces
     expect(await db.deadLetter.count({ where: { jobId: 'step.slow-3000-kill' } })).toBe(0);
   });
 
+  it('dead-letters a job that stalled past the limit without running its handler again', async () => {
+    const workers = await Promise.all([startWorker({ JOB_MAX_STALLED_COUNT: '0' }), startWorker({ JOB_MAX_STALLED_COUNT: '0' })]);
+    await add('slow-3000-stall');
+    const [first] = await waitFor('the job started', async () => {
+      const starts = await rows('job-start', 'step.slow-3000-stall');
+      return starts.length > 0 ? starts : undefined;
+    });
+    const victim = workers.find((w) => w.pid === first?.pid);
+    if (!victim) throw new Error(`no worker with pid ${first?.pid}`);
+    process.kill(victim.pid, 'SIGKILL');
+    await victim.exited;
+
+    await waitFor('the job failed', async () => (await state('step.slow-3000-stall')) === 'failed', 45_000);
+    const deadLetters = await db.deadLetter.findMany({ where: { jobId: 'step.slow-3000-stall' } });
+    expect(deadLetters).toHaveLength(1);
+    expect(deadLetters[0]?.errorClass).toBe('stalled');
+    expect(deadLetters[0]?.errorMessage).toMatch(/stalled 1 times \(limit 0\)/);
+    expect(await rows('job-start', 'step.slow-3000-stall')).toHaveLength(1);
+    expect(await rows('job-effect', 'step.slow-3000-stall')).toHaveLength(0);
+  });
+
   it('keeps one dead letter and one alert when the process dies between the row and failing the job', async () => {
     const workers = await Promise.all([startWorker(), startWorker()]);
     await add('crashrow-x');

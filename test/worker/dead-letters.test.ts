@@ -1,4 +1,6 @@
 import { PermanentError, recordDeadLetter, replayDeadLetter, ReplayError, type JobContext } from '@parley/queue';
+import { Redis } from 'ioredis';
+import { redisUrl } from '../support/redis';
 import { waitFor } from '../support/wait';
 import { counterValue, createHarness, type Harness } from './harness';
 
@@ -112,6 +114,31 @@ describe('dead letters (real Redis and SQLite)', () => {
     await completed(a.jobId);
     expect(calls.get('replay-twice')).toBe(2);
     await expect(replayDeadLetter(h, 'no-such-row')).rejects.toBeInstanceOf(ReplayError);
+  });
+
+  it("records a dead letter when BullMQ itself gives up on a job (its own stall limit)", async () => {
+    // No worker on campaign-tasks yet: mark the waiting job the way BullMQ's stalled-job
+    // script does when a job passes its own limit, then let a worker pick it up.
+    const payload = { webhookId: 'w', taskId: 't', event: 'taskStatusUpdated', historyItemId: 'h' };
+    await h.queues['campaign-tasks'].add('campaign-ingest', payload, { jobId: 'clickup.w.t.h' });
+    const redis = new Redis(redisUrl());
+    await redis.hset(`${h.prefix}:campaign-tasks:clickup.w.t.h`, 'defa', 'job stalled more than allowable limit');
+    await redis.quit();
+    let called = false;
+    await h.start({
+      handlers: {
+        'campaign-tasks': async () => {
+          called = true;
+        },
+      },
+      only: ['campaign-tasks'],
+    });
+    const row = await waitFor('dead letter row', () => h.db.deadLetter.findUnique({ where: { queue_jobId: { queue: 'campaign-tasks', jobId: 'clickup.w.t.h' } } }));
+    expect(row).toMatchObject({ errorClass: 'stalled', jobName: 'campaign-ingest', payload });
+    expect(row.errorMessage).toContain('stalled more than allowable limit');
+    expect(called).toBe(false);
+    expect(await h.queues['campaign-tasks'].getJobState('clickup.w.t.h')).toBe('failed');
+    expect(await h.queues.alerts.getJob(`alert.dl-${row.id}`)).toBeDefined();
   });
 
   it('is idempotent when recording repeats after a crash, and restores a lost alert', async () => {

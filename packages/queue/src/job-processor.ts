@@ -86,7 +86,8 @@ async function decide(
       const final = new PermanentError(`rate limited ${restarts} times in a row (cap ${policy.rateLimitMax}): ${error.message}`, 'rate_limit_cap');
       return deadLetter(options, queue, job, 'rate_limited', final, log, note);
     }
-    const waitMs = Math.max(1, Math.round(error.waitMs));
+    // The client read the wait from the response; without a usable one, the policy's default.
+    const waitMs = Number.isFinite(error.waitMs) && error.waitMs > 0 ? Math.round(error.waitMs) : policy.rateLimitDefaultMs;
     options.metrics.jobRetries.inc({ queue, reason: 'rate_limited' });
     log.warn('retry decision', { errorClass: cls, waitMs, source: error.source, restarts, decision: 'pause queue' });
     await note(`rate limited by ${error.source}: queue paused ${waitMs} ms (restart ${restarts} of ${policy.rateLimitMax})`);
