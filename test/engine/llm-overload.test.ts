@@ -1,6 +1,7 @@
 import { escalateDuringLlmOutage } from '@parley/engine';
 import { llmFailingSince } from '@parley/llm';
 import type { AnthropicFault } from '../../packages/sandbox/src/anthropic';
+import { waitFor } from '../support/wait';
 import { callTimes, createEngineHarness, escalationAlert, plannedDelays, seedNegotiation, snapshot, type EngineHarness } from './engine-harness';
 
 const gaps = (times: number[]) => times.slice(1).map((t, i) => t - (times[i] ?? t));
@@ -86,6 +87,13 @@ describe('LLM 529 forever: a dead letter, then a human', () => {
     expect(await escalateDuringLlmOutage(at(window - 1))).toBe(0);
     expect(await escalateDuringLlmOutage(at(window))).toBe(1);
     expect(await escalateDuringLlmOutage(at(window + 1_000))).toBe(0);
+
+    // The same on the real clock, with a short window: a second negotiation whose step also died.
+    const other = await seedNegotiation(h.db);
+    expect(await escalateDuringLlmOutage({ ...h.deps, llmOutageEscalateAfterMs: 60_000 })).toBe(0);
+    const escalatedLater = await waitFor('the outage window to pass', () => escalateDuringLlmOutage({ ...h.deps, llmOutageEscalateAfterMs: 1_000 }), 10_000);
+    expect(escalatedLater).toBe(1);
+    expect((await snapshot(h.db, other.id)).negotiation.state).toBe('escalated');
 
     const s = await snapshot(h.db, id);
     expect(s.negotiation.state).toBe('escalated');

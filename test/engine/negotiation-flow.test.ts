@@ -2,6 +2,7 @@ import { ceilingPrice, formatMoney, findMoneyAmounts, toMinor } from '@parley/do
 import { withTx } from '@parley/db';
 import { applyTransitions, termsOf } from '@parley/engine';
 import { jobIds } from '@parley/queue';
+import { waitFor } from '../support/wait';
 import { addReply, createEngineHarness, escalationAlert, snapshot, seedNegotiation, type EngineHarness } from './engine-harness';
 
 type Snapshot = Awaited<ReturnType<typeof snapshot>>;
@@ -180,5 +181,21 @@ describe('negotiation steps through the real runtime, SDK and sandbox', () => {
       expect(o.body).toContain(formatMoney(200_000, 'USD'));
     }
     expect(s.transitions.map((t) => t.event)).toEqual(['outreach_queued', 'email_delivered', 'follow_up_queued', 'follow_up_queued', 'went_stale']);
+  });
+
+  it('drops a follow-up when a reply arrives while it is being drafted', async () => {
+    const { id } = await seedNegotiation(h.db);
+    await h.finished(await h.step({ negotiationId: id, kind: 'open' }));
+    const opened = await h.db.negotiation.findUniqueOrThrow({ where: { id } });
+    await withTx(h.db, (tx) => applyTransitions(tx, { negotiation: opened, events: ['email_delivered'], actor: 'agent', at: new Date() }));
+    h.sandbox.reset();
+    h.sandbox.faults([{ delayMs: 1_000 }]);
+    const jobId = await h.step({ negotiationId: id, kind: 'follow_up' }, jobIds.followUp(id, 1));
+    await waitFor('the follow-up draft requested', () => h.sandbox.calls().length >= 1);
+    await addReply(h.db, id, 'Sorry for the delay! My rate would be $3,500.00.');
+    expect(await h.finished(jobId)).toEqual({ outcome: 'skipped: a reply arrived' });
+    const s = await snapshot(h.db, id);
+    expect(s.negotiation).toMatchObject({ state: 'awaiting_reply', followUps: 0 });
+    expect(s.outbox.map((o) => o.kind)).toEqual(['opening']);
   });
 });

@@ -288,7 +288,9 @@ async function followUpStep(deps: EngineDeps, negotiation: LoadedNegotiation, ct
   const draft = await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: 'follow_up', priceMinor: negotiation.currentOfferMinor }));
   const first = await deps.db.outboxEmail.findFirst({ where: { negotiationId: negotiation.id }, orderBy: { createdAt: 'asc' }, select: { subject: true } });
   assertStillOwned(ctx);
-  await withTx(deps.db, async (tx) => {
+  const written = await withTx(deps.db, async (tx) => {
+    // A reply that arrived while the nudge was being drafted makes it moot; its own step answers it.
+    if ((await tx.inboundMessage.count({ where: { negotiationId: negotiation.id, processedAt: null } })) > 0) return false;
     await applyTransitions(tx, { negotiation, events: ['follow_up_queued'], data: { followUps: n }, details: { followUp: n }, actor: 'agent', at: deps.now() });
     await writeOutbox(
       tx,
@@ -305,6 +307,7 @@ async function followUpStep(deps: EngineDeps, negotiation: LoadedNegotiation, ct
       },
       deps.mailbox,
     );
+    return true;
   });
-  return `follow-up ${n}`;
+  return written ? `follow-up ${n}` : 'skipped: a reply arrived';
 }
