@@ -3,6 +3,7 @@ export * from './contracts';
 export * from './dead-letters';
 export * from './errors';
 export * from './handlers';
+export * from './log-throttle';
 export * from './policy';
 export * from './queues';
 export * from './worker-runtime';

@@ -5,6 +5,7 @@ import { QUEUE_NAMES, type QueueName } from './contracts';
 import { recordDeadLetter } from './dead-letters';
 import { classifyError, PermanentError } from './errors';
 import { deadLettered, plannedDelays, processJob, type ProcessorOptions } from './job-processor';
+import { throttledWarn } from './log-throttle';
 import { backoffDelay } from './policy';
 
 export interface WorkerRuntimeOptions extends ProcessorOptions {
@@ -43,6 +44,7 @@ export function startWorkers(options: WorkerRuntimeOptions): WorkerRuntime {
   const missing = QUEUE_NAMES.filter((q) => typeof options.handlers[q] !== 'function');
   if (missing.length > 0) throw new Error(`no handler registered for queue(s): ${missing.join(', ')}`);
 
+  const warn = throttledWarn(options.log);
   // In-flight jobs with their lock tokens, so shutdown can hand them back.
   const inFlight = new Map<Worker, Map<string, { job: Job; token: string }>>();
 
@@ -88,7 +90,7 @@ export function startWorkers(options: WorkerRuntimeOptions): WorkerRuntime {
       for (const id of jobIds) worker.cancelJob(id, 'lock lost');
       options.log.warn('job lock lost; another worker may run the job', { queue, jobIds });
     });
-    worker.on('error', (err) => options.log.warn('worker error', { queue, error: err.message }));
+    worker.on('error', (err) => warn(`worker:${queue}`, 'worker error', err.message, { queue }));
     return worker;
   });
 
