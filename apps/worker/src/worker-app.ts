@@ -9,6 +9,7 @@ import {
   createRedis,
   retryPolicyFromConfig,
   startWorkers,
+  throttledWarn,
   type DeadLetterInfo,
   type HandlerMap,
   type QueueName,
@@ -17,18 +18,37 @@ import {
 } from '@parley/queue';
 import type { Redis } from 'ioredis';
 import { scheduleDeliverySweep } from './delivery-sweep.handler';
-import { createHandlers, type HandlerDeps } from './handlers';
+import { createHandlers, type HandlerDeps, type MaintenanceTask } from './handlers';
+import { scheduleMaintenance, startAliveFile } from './maintenance-schedule';
 import { initSentry, type ErrorReporter } from './sentry';
 
 export interface WorkerAppOptions {
   log?: Logger;
-  /** Handlers for the queues this build does not implement itself (see handlers.ts). */
-  handlers?: (deps: HandlerDeps) => Partial<HandlerMap>;
-  maintenanceTasks?: HandlerDeps['maintenanceTasks'];
+  /**
+   * The integrations: handlers for the queues that talk to the outside world, their
+   * maintenance tasks, and what runs once at start (the Gmail watch). Production passes
+   * `engineWiring` (main.ts); tests may pass fixtures or nothing.
+   */
+  wiring?: (ctx: WiringContext) => Wiring;
   /** Only these queues get workers in this process (default: all). */
   only?: QueueName[];
   /** Called for each new dead letter, after Sentry. */
   onDeadLetter?: (info: DeadLetterInfo) => void;
+}
+
+export interface WiringContext {
+  config: Readonly<Env>;
+  db: Db;
+  queues: Queues;
+  redis: Redis;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export interface Wiring {
+  handlers?: Partial<HandlerMap>;
+  maintenanceTasks?: HandlerDeps['maintenanceTasks'];
+  onStart?: () => Promise<unknown>;
 }
 
 export interface WorkerApp {
@@ -60,9 +80,15 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
     const producerRedis = createRedis(config.REDIS_URL, 'producer');
     connections.push(workerRedis, producerRedis);
     const queues = createQueues(producerRedis, config.QUEUE_PREFIX, retryPolicyFromConfig(config));
+    // Without a listener BullMQ prints each connection error to stderr.
+    const warn = throttledWarn(log);
+    for (const queue of Object.values(queues)) queue.on('error', (err) => warn(`queue:${queue.name}`, 'queue connection error', err.message, { queue: queue.name }));
     const metrics = createMetrics({ defaults: true });
-    const deps: HandlerDeps = { db, queues, log, maintenanceTasks: options.maintenanceTasks };
-    const handlers = createHandlers(deps, options.handlers?.(deps) ?? {});
+    const wiring = options.wiring?.({ config, db, queues, redis: producerRedis, metrics, log }) ?? {};
+    const deps: HandlerDeps = { db, queues, log, maintenanceTasks: wiring.maintenanceTasks };
+    const handlers = createHandlers(deps, wiring.handlers ?? {});
+    // Runs before the workers so a campaign step never races the first watch (which seeds the cursor).
+    await wiring.onStart?.();
 
     const onDeadLetter = (info: DeadLetterInfo) => {
       sentry?.onDeadLetter(info);
@@ -86,10 +112,15 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
       onDeadLetter,
     });
     await Promise.all(runtime.workers.map((w) => w.waitUntilReady()));
-    if (!options.only || options.only.includes('maintenance')) await scheduleDeliverySweep(queues);
+    if (!options.only || options.only.includes('maintenance')) {
+      await scheduleDeliverySweep(queues);
+      await scheduleMaintenance(queues, Object.keys(wiring.maintenanceTasks ?? {}) as MaintenanceTask[], config.MAINTENANCE_INTERVAL_MS);
+    }
+    const alive = startAliveFile(config.PARLEY_ALIVE_FILE);
     log.info('worker ready', { workerId, queues: runtime.workers.map((w) => w.name), concurrency: config.WORKER_CONCURRENCY });
 
     const close = async (graceMs: number) => {
+      alive.stop();
       const outcome = await runtime.close(graceMs);
       await closeQueues(queues).catch((e: unknown) => log.warn('closing queues failed', { error: (e as Error).message }));
       await quitAll(connections);

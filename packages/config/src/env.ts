@@ -77,6 +77,8 @@ export const envSchema = z.object({
   FOLLOW_UP_AFTER: int(259_200, 1),
   /** How often the maintenance sweeps (follow-ups, stuck negotiations, lost deliveries) run. */
   MAINTENANCE_INTERVAL_MS: int(60_000, 500),
+  /** A worker touches this file every few seconds (the container healthcheck reads its age). */
+  PARLEY_ALIVE_FILE: optionalString,
   MAX_FOLLOW_UPS: int(2, 0),
 
   /** Retry tuning (seconds in production; tests shorten them). */

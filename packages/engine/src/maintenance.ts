@@ -55,7 +55,12 @@ export async function escalateDuringLlmOutage(deps: EngineCore & { llmOutageEsca
   const seconds = Math.round((deps.now().getTime() - since.getTime()) / 1000);
   let n = 0;
   for (const w of waiting) {
-    if (await escalateNegotiation(deps, { negotiationId: w.id, reason: `llm_unavailable: the LLM has failed for ${seconds}s`, markInboundProcessed: true })) n += 1;
+    try {
+      if (await escalateNegotiation(deps, { negotiationId: w.id, reason: `llm_unavailable: the LLM has failed for ${seconds}s`, markInboundProcessed: true })) n += 1;
+    } catch (error) {
+      // One negotiation that cannot be escalated now (a concurrent step) must not hold back the rest.
+      deps.log.warn('could not escalate during LLM outage', { negotiationId: w.id, error: (error as Error).message });
+    }
   }
   return n;
 }
