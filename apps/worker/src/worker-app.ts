@@ -113,7 +113,7 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
     });
     await Promise.all(runtime.workers.map((w) => w.waitUntilReady()));
     if (!options.only || options.only.includes('maintenance')) {
-      await scheduleDeliverySweep(queues);
+      await scheduleDeliverySweep(queues, config.MAINTENANCE_INTERVAL_MS);
       await scheduleMaintenance(queues, Object.keys(wiring.maintenanceTasks ?? {}) as MaintenanceTask[], config.MAINTENANCE_INTERVAL_MS);
     }
     const alive = startAliveFile(config.PARLEY_ALIVE_FILE);
