@@ -15,7 +15,7 @@ import { openDatabase, prepareDatabase } from '@parley/db';
 import { createLogger } from '@parley/logging';
 import { createMetrics } from '@parley/metrics';
 import { closeQueues, createQueues, createRedis, jobIds } from '@parley/queue';
-import { header, measure, table } from './bench-support';
+import { header, measure, table, type Timing } from './bench-support';
 
 const N = Number(process.env.BENCH_N ?? 1500);
 
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   // Warm-up, then alternate the cases so drift on a shared machine hits both alike.
   await measure('warm', 200, 4, (i) => post(i, 'w'));
   await measure('warm', 200, 4, (i) => add(i, 'w'));
-  const rows = [];
+  const rows: Timing[] = [];
   const rss0 = process.memoryUsage().rss;
   for (const round of [1, 2]) {
     rows.push(await measure(`bare queue.add, sequential (round ${round})`, N, 1, (i) => add(i, `s${round}`)));

@@ -14,7 +14,6 @@ import { formatMoney } from '@parley/domain';
 import { DEMO_CAMPAIGN, DEMO_INFLUENCERS, demoPersonas, expectedState, seedDemoCampaign, startSandbox } from '@parley/sandbox';
 
 const ROOT = path.resolve(__dirname, '..');
-const TSX = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs');
 const exitWhenSettled = process.argv.includes('--exit');
 const SETTLED = new Set(['agreed', 'declined', 'escalated', 'stale', 'human_managed']);
 const TIMEOUT_MS = Number(process.env.DEMO_TIMEOUT_MS ?? 240_000);
@@ -33,7 +32,7 @@ async function freePort(): Promise<number> {
 
 function start(name: string, entry: string, env: Record<string, string>, logFile: string): ChildProcess {
   const out = fs.openSync(logFile, 'a');
-  const child = spawn(process.execPath, [TSX, path.join(ROOT, entry)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
   child.on('exit', (code, signal) => {
     if (!stopping) say(`${c.red}${name} exited (${code ?? signal}); see ${path.relative(ROOT, logFile)}${c.reset}`);
   });

@@ -26,9 +26,8 @@ function loadDotEnv(file) {
 ensureDependencies();
 const env = { ...loadDotEnv(path.join(ROOT, '.env')), ...process.env };
 migrate(env.DATABASE_URL ?? 'file:./data/parley.db');
-const tsx = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs');
 const children = ['apps/api/src/main.ts', 'apps/worker/src/main.ts'].map((entry) =>
-  spawn(process.execPath, [tsx, path.join(ROOT, entry)], { cwd: ROOT, env, stdio: 'inherit' }),
+  spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env, stdio: 'inherit' }),
 );
 let exiting = false;
 for (const child of children) {

@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '../..');
-const TSX_CLI = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs');
 
 export interface Spawned {
   child: ChildProcess;
@@ -13,9 +12,12 @@ export interface Spawned {
   waitForLine: (pattern: RegExp, timeoutMs?: number) => Promise<string>;
 }
 
-/** Runs a TypeScript entry point in its own Node process (through tsx), like production does. */
+/**
+ * Runs a TypeScript entry point in its own Node process with tsx's loader (`node --import tsx`),
+ * like production does. `child.pid` is the process itself (not a launcher), so a SIGKILL lands.
+ */
 export function spawnTs(entry: string, env: Record<string, string | undefined>, args: string[] = []): Spawned {
-  const child = spawn(process.execPath, [TSX_CLI, path.resolve(ROOT, entry), ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(ROOT, entry), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

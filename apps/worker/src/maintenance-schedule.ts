@@ -5,13 +5,12 @@ import type { MaintenanceTask } from './handlers';
 /**
  * Repeatable maintenance jobs, one scheduler id per task so every worker process upserts the
  * same schedule instead of adding its own (BullMQ job schedulers are idempotent by id).
- * The Gmail watch renewal runs hourly but only calls Gmail when the persisted expiration is
- * within 24 h; the sweeps run every `intervalMs`.
+ * Each runs every `intervalMs`; the Gmail watch renewal reads the persisted expiration and only
+ * calls Gmail when it is missing or within 24 h, so running it often costs one SQLite read.
  */
 export async function scheduleMaintenance(queues: Queues, tasks: MaintenanceTask[], intervalMs: number): Promise<void> {
   for (const task of tasks) {
-    const every = task === 'gmail-watch-renewal' ? Math.max(intervalMs, 3_600_000) : intervalMs;
-    await queues.maintenance.upsertJobScheduler(`maintenance-${task}`, { every }, { name: JOBS.maintenance.name, data: { task } });
+    await queues.maintenance.upsertJobScheduler(`maintenance-${task}`, { every: intervalMs }, { name: JOBS.maintenance.name, data: { task } });
   }
 }
 

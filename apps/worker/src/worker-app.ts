@@ -88,7 +88,9 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
     const deps: HandlerDeps = { db, queues, log, maintenanceTasks: wiring.maintenanceTasks };
     const handlers = createHandlers(deps, wiring.handlers ?? {});
     // Runs before the workers so a campaign step never races the first watch (which seeds the cursor).
-    await wiring.onStart?.();
+    // A failure here (Gmail down at start) is logged, not fatal: the renewal task retries it on
+    // every maintenance interval, and a crash loop would not make Gmail answer sooner.
+    await wiring.onStart?.().catch((error: unknown) => log.error('start-up task failed; maintenance will retry it', { error: (error as Error).message }));
 
     const onDeadLetter = (info: DeadLetterInfo) => {
       sentry?.onDeadLetter(info);

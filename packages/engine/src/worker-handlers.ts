@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { createClickUpClient } from '@parley/clickup';
-import { requireVars, type Env } from '@parley/config';
+import { ConfigError, requireVars, type Env } from '@parley/config';
 import type { Db } from '@parley/db';
 import { createGmailClient, createGoogleAuth, createSheetsClient } from '@parley/google';
 import { createLlmClient } from '@parley/llm';
@@ -30,9 +30,8 @@ export interface EngineWiring {
 export function createEngineWiring(config: Env, deps: { db: Db; queues: Queues; redis: Redis; metrics: Metrics; log: Logger; now?: () => Date }): EngineWiring {
   const now = deps.now ?? (() => new Date());
   const core = { db: deps.db, queues: deps.queues, metrics: deps.metrics, log: deps.log, now };
-  const { ANTHROPIC_API_KEY } = requireVars(config, 'the negotiation worker (Anthropic)', ['ANTHROPIC_API_KEY']);
-  const { GMAIL_MAILBOX, GMAIL_PUBSUB_TOPIC } = requireVars(config, 'the Gmail integration', ['GMAIL_MAILBOX', 'GMAIL_PUBSUB_TOPIC']);
-  const { CLICKUP_API_TOKEN } = requireVars(config, 'the ClickUp integration', ['CLICKUP_API_TOKEN']);
+  assertWorkerIntegrations(config);
+  const { ANTHROPIC_API_KEY, GMAIL_MAILBOX, GMAIL_PUBSUB_TOPIC, CLICKUP_API_TOKEN } = requireVars(config, 'the worker', ['ANTHROPIC_API_KEY', 'GMAIL_MAILBOX', 'GMAIL_PUBSUB_TOPIC', 'CLICKUP_API_TOKEN']);
   const auth = createGoogleAuth(config);
   const rootUrl = config.GOOGLE_API_ROOT_URL;
   const gmail = createGmailClient({ auth, ...(rootUrl ? { rootUrl } : {}) });
@@ -61,4 +60,22 @@ export function createEngineWiring(config: Env, deps: { db: Db; queues: Queues; 
       'stuck-sweep': () => escalateDuringLlmOutage(engine),
     },
   };
+}
+
+/** Every integration setting a worker needs, checked together so one message names them all. */
+export function assertWorkerIntegrations(config: Env): void {
+  const problems: string[] = [];
+  const need = (name: keyof Env, what: string) => {
+    if (config[name] === undefined) problems.push(`${String(name)}: required by the worker for ${what}; set it in the environment`);
+  };
+  need('ANTHROPIC_API_KEY', 'the LLM');
+  need('GMAIL_MAILBOX', 'sending and reading email');
+  need('GMAIL_PUBSUB_TOPIC', 'the Gmail watch');
+  need('CLICKUP_API_TOKEN', 'reading campaign tasks');
+  if (config.GOOGLE_TOKEN_JSON === undefined) {
+    for (const name of ['GOOGLE_CLIENT_ID', 'GOOGLE_CLIENT_SECRET', 'GOOGLE_REFRESH_TOKEN'] as const) {
+      need(name, 'Google OAuth (or set GOOGLE_TOKEN_JSON instead)');
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
 }
