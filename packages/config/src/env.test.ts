@@ -1,4 +1,6 @@
-import { ConfigError, parseEnv } from './env';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, envSchema, parseEnv } from './env';
 
 describe('parseEnv', () => {
   it('applies defaults for an empty environment', () => {
@@ -32,5 +34,15 @@ describe('parseEnv', () => {
 
   it('treats empty strings as unset', () => {
     expect(parseEnv({ SLACK_BOT_TOKEN: '', PORT: '' }).PORT).toBe(3000);
+  });
+});
+
+describe('.env.example', () => {
+  it('documents every variable of the schema, and nothing else', () => {
+    const text = fs.readFileSync(path.resolve(__dirname, '../../../.env.example'), 'utf8');
+    const documented = new Set(text.split('\n').map((l) => /^([A-Z][A-Z0-9_]*)=/.exec(l)?.[1]).filter((v): v is string => Boolean(v)));
+    const known = new Set(Object.keys(envSchema.shape));
+    expect([...known].filter((k) => !documented.has(k))).toEqual([]);
+    expect([...documented].filter((k) => !known.has(k))).toEqual([]);
   });
 });
