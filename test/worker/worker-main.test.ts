@@ -70,7 +70,7 @@ describe('the worker process (runWorker)', () => {
     });
 
     it('dead-letters work it has no handler for, reports it to Sentry, logs the alert, schedules the sweep, and stops on SIGTERM', async () => {
-      const worker = spawnTs(PLAIN, { REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix, DATABASE_URL: dbUrl, SENTRY_DSN: sentry.dsn, LOG_LEVEL: 'info' });
+      const worker = spawnTs(PLAIN, { REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix, DATABASE_URL: dbUrl, SENTRY_DSN: sentry.dsn, LOG_LEVEL: 'info', WORKER_METRICS_PORT: '0' });
       try {
         const ready = await worker.waitForLine(/worker ready/, 60_000);
         const pid = Number(/"workerId":"[^"]*-(\d+)"/.exec(ready)?.[1]);
@@ -92,6 +92,12 @@ describe('the worker process (runWorker)', () => {
         expect(event).toContain('"queue":"negotiation-steps"');
         expect(event).toContain('"errorClass":"permanent"');
         expect(event).toContain('step.n1.open');
+
+        // The worker serves its own registry: the dead letter and the job outcome are in it.
+        const metricsUrl = String((JSON.parse(await worker.waitForLine(/worker metrics served/)) as { url: string }).url);
+        const scrape = await (await fetch(metricsUrl)).text();
+        expect(scrape).toMatch(/parley_dead_letters_total\{queue="negotiation-steps"\} 1/);
+        expect(scrape).toMatch(/parley_job_duration_seconds_count\{queue="negotiation-steps",outcome="permanent"\} 1/);
 
         process.kill(pid, 'SIGTERM');
         expect(await worker.exited).toBe(0);

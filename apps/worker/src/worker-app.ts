@@ -20,6 +20,7 @@ import type { Redis } from 'ioredis';
 import { scheduleDeliverySweep } from './delivery-sweep.handler';
 import { createHandlers, type HandlerDeps, type MaintenanceTask } from './handlers';
 import { scheduleMaintenance, startAliveFile } from './maintenance-schedule';
+import { startMetricsServer } from './metrics-server';
 import { initSentry, type ErrorReporter } from './sentry';
 
 export interface WorkerAppOptions {
@@ -119,10 +120,13 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
       await scheduleMaintenance(queues, Object.keys(wiring.maintenanceTasks ?? {}) as MaintenanceTask[], config.MAINTENANCE_INTERVAL_MS);
     }
     const alive = startAliveFile(config.PARLEY_ALIVE_FILE);
+    const metricsServer = await startMetricsServer(metrics, config.WORKER_METRICS_PORT, config.METRICS_TOKEN);
+    if (metricsServer.url) log.info('worker metrics served', { url: metricsServer.url });
     log.info('worker ready', { workerId, queues: runtime.workers.map((w) => w.name), concurrency: config.WORKER_CONCURRENCY });
 
     const close = async (graceMs: number) => {
       alive.stop();
+      await metricsServer.close();
       const outcome = await runtime.close(graceMs);
       await closeQueues(queues).catch((e: unknown) => log.warn('closing queues failed', { error: (e as Error).message }));
       await quitAll(connections);

@@ -61,6 +61,8 @@ export const envSchema = z.object({
   SENTRY_DSN: url('the project DSN from Sentry').optional(),
   ADMIN_TOKEN: z.string().trim().min(16, { message: 'must be at least 16 characters' }).optional(),
   METRICS_TOKEN: optionalString,
+  /** When set, each worker serves its own metrics on this port (0 = any free port). */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 
   QUEUE_PREFIX: z
     .string()
