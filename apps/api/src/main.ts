@@ -5,6 +5,7 @@ import { openDatabase, prepareDatabase } from '@parley/db';
 import { createLogger, type Logger } from '@parley/logging';
 import { createMetrics } from '@parley/metrics';
 import { closeQueues, createQueues, createRedis, retryPolicyFromConfig } from '@parley/queue';
+import { mountAdmin } from './admin';
 import { createApp } from './app';
 import { gracefulClose } from './graceful-close';
 
@@ -61,7 +62,16 @@ async function main(): Promise<void> {
   // The connection's own listener above reports outages; without these BullMQ prints each error.
   for (const queue of Object.values(queues)) queue.on('error', () => undefined);
   const metrics = createMetrics({ defaults: true });
-  const app = createApp({ config, db, queues, redis, metrics, log });
+  const app = createApp({
+    config,
+    db,
+    queues,
+    redis,
+    metrics,
+    log,
+    extend: (server) =>
+      mountAdmin(server, { token: config.ADMIN_TOKEN, db, queues, redis, prefix: config.QUEUE_PREFIX, log, followUpAfterMs: config.FOLLOW_UP_AFTER * 1000 }),
+  });
 
   const server = app.listen(config.PORT);
   const closer = gracefulClose(server);

@@ -1,0 +1,116 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Request, RequestHandler, Response } from 'express';
+import { ctx } from '../request-context.middleware';
+
+export type AdminAuthMethod = 'bearer' | 'basic';
+
+/** What the admin routes keep in `res.locals` once the caller is authenticated. */
+export interface AdminLocals {
+  adminAuth?: AdminAuthMethod;
+}
+
+export function adminLocals(res: Response): AdminLocals {
+  return res.locals as AdminLocals;
+}
+
+export const ADMIN_REALM = 'Basic realm="parley"';
+
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/** Equal-length digests, so neither the token's length nor its content leaks through timing. */
+export function secretMatches(expected: string, given: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/**
+ * The secret a request presents: `Authorization: Bearer <token>`, or HTTP Basic with the token
+ * as the password (any user name, so a browser's login prompt works).
+ */
+export function presentedSecret(header: string | undefined): { method: AdminAuthMethod; secret: string } | undefined {
+  if (!header) return undefined;
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (bearer?.[1]) return { method: 'bearer', secret: bearer[1] };
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!basic?.[1]) return undefined;
+  const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  return { method: 'basic', secret: decoded.slice(colon + 1) };
+}
+
+/** Every /admin request: the token, or 401 with a Basic challenge (the browser then prompts). */
+export function adminAuth(token: string): RequestHandler {
+  return (req, res, next) => {
+    const presented = presentedSecret(req.get('authorization'));
+    if (presented && secretMatches(token, presented.secret)) {
+      adminLocals(res).adminAuth = presented.method;
+      next();
+      return;
+    }
+    // The reason only: never the header, which carries the guess.
+    ctx(res).log.warn('admin request refused', { reason: presented ? 'wrong token' : 'no credentials' });
+    res.setHeader('WWW-Authenticate', ADMIN_REALM);
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(401).json({ error: 'unauthorized', requestId: ctx(res).requestId });
+  };
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Browsers attach cached Basic credentials to cross-site requests too, so a state-changing
+ * request (ours and bull-board's) must come from a page of this origin. Modern browsers say
+ * where a request comes from in `Sec-Fetch-Site` and `Origin`; a request carrying neither is
+ * not a browser's cross-site request (curl, scripts) and is judged by its credentials alone.
+ */
+export function sameOriginOnly(): RequestHandler {
+  return (req, res, next) => {
+    if (SAFE_METHODS.has(req.method) || isSameOrigin(req)) {
+      next();
+      return;
+    }
+    ctx(res).log.warn('admin request refused', { reason: 'cross-origin' });
+    res.status(403).json({ error: 'cross-origin request refused', requestId: ctx(res).requestId });
+  };
+}
+
+export function isSameOrigin(req: Request): boolean {
+  const site = req.get('sec-fetch-site');
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  const origin = req.get('origin');
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === req.get('host');
+  } catch {
+    // "null" (sandboxed frames, some redirects) and garbage are never our own pages.
+    return false;
+  }
+}
+
+/** How long a page's form token stays valid: a dashboard tab left open over a working day. */
+export const CSRF_TTL_MS = 12 * 3_600_000;
+
+export interface CsrfTokens {
+  issue: (now: number) => string;
+  verify: (value: unknown, now: number) => boolean;
+}
+
+/**
+ * Per-page form tokens, stateless: `<issued ms>.<HMAC>` keyed by a digest of ADMIN_TOKEN, so
+ * every API replica accepts the others' tokens and a token changes when ADMIN_TOKEN does.
+ */
+export function csrfTokens(adminToken: string): CsrfTokens {
+  const key = createHash('sha256').update(`parley-admin-csrf:${adminToken}`).digest();
+  const mac = (issued: string) => createHmac('sha256', key).update(`csrf:${issued}`).digest('hex');
+  return {
+    issue: (now) => `${now}.${mac(String(now))}`,
+    verify: (value, now) => {
+      if (typeof value !== 'string') return false;
+      const match = /^(\d{10,16})\.([0-9a-f]{64})$/.exec(value);
+      if (!match?.[1] || !match[2]) return false;
+      const issued = Number(match[1]);
+      if (issued > now + 60_000 || now - issued > CSRF_TTL_MS) return false;
+      return timingSafeEqual(Buffer.from(match[2], 'hex'), Buffer.from(mac(match[1]), 'hex'));
+    },
+  };
+}

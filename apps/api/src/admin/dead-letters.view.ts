@@ -1,0 +1,22 @@
+import { formatTime, html, layout } from './html';
+import type { DeadLetterList } from './dead-letters.service';
+import { negotiationLink, noticeBlock, queueJobLink, replayForm, type Notice } from './stuck.view';
+
+export function deadLettersPage(list: DeadLetterList, csrf: string, notice?: Notice): string {
+  const body = html`${noticeBlock(notice)}<h1>Dead letters</h1>
+<p class="muted">${list.pending} not replayed, ${list.total} in all${list.total > list.entries.length ? `; the newest ${list.entries.length} are shown` : ''}.
+A replay adds the stored payload again under a new job id; the failed original stays as it was.</p>
+${
+  list.entries.length === 0
+    ? html`<p class="notice">No dead letters.</p>`
+    : html`<table class="dead-letters"><thead><tr><th>failed at</th><th>queue</th><th>job</th><th>error</th><th>attempts</th><th>negotiation</th><th>replayed</th><th></th></tr></thead><tbody>
+${list.entries.map(
+  (d) => html`<tr id="dl-${d.id}" data-dead-letter="${d.id}"><td class="num">${formatTime(d.failedAt)}</td><td>${d.queue}</td>
+<td><code>${d.jobId}</code><br><span class="muted">${d.jobName}</span></td><td><strong>${d.errorClass}</strong><br>${d.errorMessage}</td><td class="num">${d.attempts}</td>
+<td>${negotiationLink(d.negotiationId ? list.negotiations[d.negotiationId] : undefined, d.negotiationId)}</td>
+<td class="replayed">${d.replayedAt ? html`${formatTime(d.replayedAt)}<br>${queueJobLink(d.queue, d.replayJobId ?? undefined)}` : html`no`}</td>
+<td>${d.replayedAt ? html`` : replayForm(d.id, csrf, '/admin/dead-letters')}</td></tr>`,
+)}</tbody></table>`
+}`;
+  return layout('Dead letters', body);
+}
