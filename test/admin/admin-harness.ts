@@ -34,11 +34,13 @@ export interface AdminHarnessOptions {
   /** ADMIN_TOKEN; `null` leaves it unset. */
   token?: string | null;
   thresholds?: AdminDeps['thresholds'];
+  /** A private Redis (outage tests); default: the shared one. */
+  redisUrl?: string;
 }
 
 /** The API with the dashboard mounted, in-process on port 0, on its own Redis prefix and SQLite file. */
 export async function startAdmin(options: AdminHarnessOptions = {}): Promise<AdminHarness> {
-  const url = redisUrl();
+  const url = options.redisUrl ?? redisUrl();
   const prefix = uniquePrefix('admin');
   const database = await createTestDatabase();
   const redis = createRedis(url, 'producer');
