@@ -61,6 +61,7 @@ describe('admin dashboard: authentication and request safety', () => {
 
   it('mounts bull-board over all six queues', async () => {
     const page = await fetch(`${h.url}/admin/queues`, { headers: bearer() });
+    expect(page.headers.get('x-powered-by')).toBeNull();
     expect(await page.text()).toContain('/admin/queues/');
     const res = await fetch(`${h.url}/admin/queues/api/queues`, { headers: bearer() });
     const body = (await res.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
@@ -116,6 +117,17 @@ describe('admin dashboard: authentication and request safety', () => {
       const again = await fetch(`${h.url}/admin/dead-letters/${deadLetterId}/replay`, { method: 'POST', headers: { ...bearer(), accept: 'application/json' } });
       expect(again.status).toBe(200);
       expect(await again.json()).toMatchObject({ deadLetterId, outcome: 'already' });
+    });
+
+    it('behind a proxy that rewrites Host, takes the public host from X-Forwarded-Host', async () => {
+      const negotiationId = await seedNegotiation(h.db, await seedCampaign(h.db), { influencerName: 'Proxy Pia' });
+      await seedDeadLetter(h.db, { queue: 'negotiation-steps', jobId: `step.${negotiationId}.open`, payload: { negotiationId, kind: 'open' } });
+      const page = await (await fetch(`${h.url}/admin/dead-letters`, { headers: basic() })).text();
+      const body = `csrf=${encodeURIComponent(csrfFrom(page))}`;
+      const proxied = await replay({ ...basic(), origin: 'https://parley.example.com', 'x-forwarded-host': 'parley.example.com' }, body);
+      expect(proxied.status).toBe(303);
+      const forged = await replay({ ...basic(), origin: 'https://evil.example', 'x-forwarded-host': 'parley.example.com' }, body);
+      expect(forged.status).toBe(403);
     });
 
     it('never redirects off the dashboard', async () => {

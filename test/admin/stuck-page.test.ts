@@ -81,6 +81,16 @@ describe('stuck negotiations page (real SQLite and Redis)', () => {
     await recorded.job.moveToFailed(new Error('permanent'), recorded.token);
     ids.recordedDeadLetter = await seedDeadLetter(db, { queue: 'negotiation-steps', jobId: 'step.failed-recorded', payload: { negotiationId: healthy.failedRecorded, kind: 'open' }, replayedAt: ago(MIN) });
 
+    // Retried in bull-board (same job id) and completed: its dead letter is resolved, not listed.
+    healthy.retriedInBoard = await neg('Retried Rhea');
+    await addJob(h.queues, 'negotiation-steps', { negotiationId: healthy.retriedInBoard, kind: 'open' }, 'step.retried-in-board', 0, 1);
+    const firstRun = await take(steps, 'step.retried-in-board');
+    await firstRun.job.moveToFailed(new Error('permanent'), firstRun.token);
+    await seedDeadLetter(db, { queue: 'negotiation-steps', jobId: 'step.retried-in-board', payload: { negotiationId: healthy.retriedInBoard, kind: 'open' } });
+    await (await h.queues['negotiation-steps'].getJob('step.retried-in-board'))?.retry();
+    const secondRun = await take(steps, 'step.retried-in-board');
+    await secondRun.job.moveToCompleted('ok', secondRun.token, false);
+
     bad.job_active = await neg('Active Al');
     await addJob(h.queues, 'negotiation-steps', { negotiationId: bad.job_active, kind: 'open' }, 'step.active-long');
     await take(steps, 'step.active-long');
@@ -190,14 +200,18 @@ describe('stuck negotiations page (real SQLite and Redis)', () => {
     const list = (await (await fetch(`${h.url}/admin/dead-letters`, { headers: { ...bearer(), accept: 'application/json' } })).json()) as {
       total: number;
       pending: number;
-      entries: { id: string; queue: string; jobId: string; jobName: string; errorClass: string; errorMessage: string; attempts: number; failedAt: string; replayedAt: string | null; negotiationId?: string }[];
+      entries: { id: string; queue: string; jobId: string; jobName: string; errorClass: string; errorMessage: string; attempts: number; failedAt: string; replayedAt: string | null; negotiationId?: string; jobState?: string }[];
     };
-    expect(list).toMatchObject({ total: 3, pending: 1 });
+    expect(list).toMatchObject({ total: 4, pending: 2 });
     const entry = list.entries.find((e) => e.id === ids.deadLetter);
     expect(entry).toMatchObject({ queue: 'negotiation-steps', jobName: 'negotiation-step', errorClass: 'permanent', attempts: 1, replayedAt: null, negotiationId: bad.dead_letter });
     expect(entry?.errorMessage).toBe('PermanentError: 400 from ***@creator.example');
     const page = await (await fetch(`${h.url}/admin/dead-letters`, { headers: basic() })).text();
-    expect([...page.matchAll(/class="replay"/g)]).toHaveLength(1);
+    // Replay stays offered for a row whose job was retried in bull-board; the row says so.
+    expect([...page.matchAll(/class="replay"/g)]).toHaveLength(2);
+    expect(list.entries.find((e) => e.jobId === 'step.retried-in-board')).toMatchObject({ jobState: 'completed', replayedAt: null });
+    expect(list.entries.find((e) => e.id === ids.deadLetter)).toMatchObject({ jobState: 'unknown' });
+    expect(page).toContain('retried in the queue view');
     expect(page).toContain(`href="/admin/negotiations/${bad.dead_letter}"`);
   });
 });

@@ -79,8 +79,11 @@ export function isSameOrigin(req: Request): boolean {
   if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
   const origin = req.get('origin');
   if (origin === undefined) return true;
+  // Behind a proxy that rewrites Host, the public host arrives in X-Forwarded-Host. Trusting
+  // it is safe here: a cross-site page can make a browser send credentials, not custom headers.
+  const hosts = [req.get('host'), req.get('x-forwarded-host')?.split(',')[0]?.trim()].filter((h): h is string => Boolean(h));
   try {
-    return new URL(origin).host === req.get('host');
+    return hosts.includes(new URL(origin).host);
   } catch {
     // "null" (sandboxed frames, some redirects) and garbage are never our own pages.
     return false;

@@ -151,7 +151,7 @@ export function adminRouter(deps: AdminDeps & { token: string }): Router {
   });
 
   router.get('/dead-letters', async (req, res) => {
-    const list = await listDeadLetters(deps.db);
+    const list = await listDeadLetters(deps.db, deps.queues);
     if (wantsJson(req)) {
       res.json(list);
       return;

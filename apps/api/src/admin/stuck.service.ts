@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Db } from '@parley/db';
-import { heartbeatKey, type Queues } from '@parley/queue';
+import { heartbeatKey, type QueueName, type Queues } from '@parley/queue';
 import { withTimeout } from '../http-error';
 import { scanJobs, type QueueSummary } from './job-problems';
 import type { JobRef, NegotiationLabel, Problem } from './problem.types';
-import { findRecordProblems } from './record-problems';
+import { findRecordProblems, type RecordProblem } from './record-problems';
 import type { StuckThresholds } from './thresholds';
 
 /** Same window as readiness: a worker that has not beaten for this long is gone. */
@@ -47,6 +47,23 @@ export async function resolveNegotiations(db: Db, items: { negotiationId?: strin
   return Object.fromEntries(rows.map((r) => [r.id, { id: r.id, influencerName: r.influencerName, campaignName: r.campaign.name, state: r.state }]));
 }
 
+/**
+ * A dead letter whose failed job was retried in bull-board (same job id) is no longer failed in
+ * Redis: it completed, or it is running or waiting again (the job checks cover it from there).
+ * Only rows whose job is still failed, or gone from Redis, stay listed. Redis unreadable: all stay.
+ */
+async function withoutRetriedDeadLetters(queues: Queues, records: RecordProblem[]): Promise<RecordProblem[]> {
+  const letters = records.filter((p) => p.kind === 'dead_letter' && p.queue && p.jobId);
+  if (letters.length === 0) return records;
+  try {
+    const states = await withTimeout(Promise.all(letters.map((p) => queues[p.queue as QueueName].getJobState(p.jobId ?? ''))), 3000, 'dead letter job states');
+    const retried = new Set(letters.filter((_p, i) => states[i] !== 'failed' && states[i] !== 'unknown'));
+    return records.filter((p) => !retried.has(p));
+  } catch {
+    return records;
+  }
+}
+
 /** Everything that needs an operator, oldest first. */
 export async function findStuck(deps: StuckDeps): Promise<StuckReport> {
   const generatedAt = deps.now();
@@ -55,7 +72,7 @@ export async function findStuck(deps: StuckDeps): Promise<StuckReport> {
     findRecordProblems(deps),
     withTimeout(deps.redis.zcount(heartbeatKey(deps.prefix), generatedAt.getTime() - WORKER_SEEN_WINDOW_MS, '+inf'), 1000, 'worker heartbeats').catch(() => null),
   ]);
-  const items = [...jobs.problems, ...records];
+  const items = [...jobs.problems, ...(await withoutRetriedDeadLetters(deps.queues, records))];
   const negotiations = await resolveNegotiations(deps.db, items);
   // A job or dead letter naming a negotiation that does not exist keeps its row, without the link.
   const problems: Problem[] = items.map(({ ref: _ref, ...p }) => (p.negotiationId && !negotiations[p.negotiationId] ? { ...p, negotiationId: undefined } : p));
