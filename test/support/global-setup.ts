@@ -9,7 +9,6 @@ export default function globalSetup(): void {
   const template = path.join(root, 'tmp', 'template.db');
   // SQLite creates the file but not its directory (a fresh clone has no tmp/).
   fs.mkdirSync(path.dirname(template), { recursive: true });
-  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(template + suffix, { force: true });
   execFileSync(process.execPath, [path.join(root, 'node_modules/prisma/build/index.js'), 'migrate', 'deploy'], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: `file:${template}` },
