@@ -104,7 +104,9 @@ async function waitForRedis(url: string, timeoutMs = 10_000): Promise<void> {
       if (Date.now() > deadline) throw new Error(`redis at ${url} did not answer: ${(error as Error).message}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     } finally {
-      redis.disconnect();
+      // A connection that already ended must not be disconnected again: ioredis would start a
+      // reconnect timer that outlives the test and keeps jest from exiting.
+      if (redis.status !== 'end') redis.disconnect();
     }
   }
 }
