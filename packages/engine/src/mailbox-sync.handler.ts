@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { withTx } from '@parley/db';
 import { HistoryExpiredError, type GmailClient, type ParsedMessage } from '@parley/google';
@@ -21,13 +20,20 @@ const big = (v: string | null | undefined) => (v ? BigInt(v) : 0n);
  * notification that arrives during a sync is not lost: the API raised the mailbox's highest
  * notified history id before enqueuing, and the lock holder re-reads it after releasing, so
  * either this job or the running sync covers it.
+ *
+ * The lock is held in the name of the job, not of the process: when the process running a
+ * sync dies, the jobs that found the lock taken have already completed ("covered"), and the
+ * one job that will run again is the dead sync itself (BullMQ restarts a stalled job under
+ * the same id). It takes its own lock back instead of counting itself as covered, so what the
+ * others left to it is synced at once rather than when the lock expires and some later
+ * notification happens to come.
  */
 export function createMailboxSyncHandler(deps: SyncDeps): Handler<'gmail-notifications'> {
   return async (data, ctx) => {
     if (data.mailbox.toLowerCase() !== deps.mailbox.toLowerCase()) return { outcome: 'ignored: other mailbox' };
     let passes = 0;
     for (;;) {
-      const lock = await acquire(deps);
+      const lock = await acquire(deps, ctx.jobId);
       if (!lock) return { outcome: 'covered by the running sync', passes };
       try {
         passes += await syncUntilCaughtUp(deps, ctx);
@@ -40,12 +46,18 @@ export function createMailboxSyncHandler(deps: SyncDeps): Handler<'gmail-notific
   };
 }
 
-async function acquire(deps: SyncDeps): Promise<{ release: () => Promise<void> } | null> {
+// Takes the lock when it is free or already ours (a rerun of the same job); 0 when another job holds it.
+const ACQUIRE = "if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 2 end return 0";
+const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+
+async function acquire(deps: SyncDeps, owner: string): Promise<{ release: () => Promise<void> } | null> {
   const key = `${deps.prefix}:parley:lock:mailbox:${deps.mailbox.toLowerCase()}`;
-  const token = randomUUID();
+  const token = `job:${owner}`;
   const ttl = deps.lockTtlMs ?? 60_000;
-  if ((await deps.redis.set(key, token, 'PX', ttl, 'NX')) !== 'OK') return null;
-  const renew = setInterval(() => void deps.redis.pexpire(key, ttl).catch(() => undefined), Math.floor(ttl / 3));
+  const got = Number(await deps.redis.eval(ACQUIRE, 1, key, token, String(ttl)));
+  if (got === 0) return null;
+  if (got === 2) deps.log.warn('mailbox lock taken back from an earlier run of this job', { jobId: owner });
+  const renew = setInterval(() => void deps.redis.eval(RENEW, 1, key, token, String(ttl)).catch(() => undefined), Math.floor(ttl / 3));
   renew.unref();
   return {
     release: async () => {
@@ -80,21 +92,47 @@ async function syncUntilCaughtUp(deps: SyncDeps, ctx: JobContext): Promise<numbe
   }
 }
 
-/** Fetches the added messages that belong to a tracked negotiation thread and are not ours or already recorded. */
-async function fetchTracked(deps: SyncDeps, added: { id: string; threadId: string; labelIds: string[] }[]): Promise<ParsedMessage[]> {
+/** An inbound message and the negotiation it belongs to. */
+interface Found {
+  message: ParsedMessage;
+  negotiationId: string;
+}
+
+/**
+ * Emails Gmail may have accepted without our bookkeeping knowing it: the sender died between
+ * Gmail's answer and marking the row sent, so the negotiation has no thread yet. A reply in
+ * such a thread is still ours: it names our Message-ID in In-Reply-To or References.
+ */
+async function unrecordedSends(deps: SyncDeps): Promise<{ negotiationId: string; messageIdHdr: string }[]> {
+  return deps.db.outboxEmail.findMany({ where: { status: 'pending', negotiation: { gmailThreadId: null } }, select: { negotiationId: true, messageIdHdr: true } });
+}
+
+const bareId = (v: string) => v.trim().replace(/^<|>$/g, '').toLowerCase();
+
+function answeredSend(message: ParsedMessage, sends: { negotiationId: string; messageIdHdr: string }[]): string | undefined {
+  const refs = new Set([message.inReplyTo ?? '', ...(message.references ?? '').split(/\s+/)].filter(Boolean).map(bareId));
+  return sends.find((s) => refs.has(bareId(s.messageIdHdr)))?.negotiationId;
+}
+
+/** Fetches the added messages that belong to a negotiation and are not ours or already recorded. */
+async function fetchTracked(deps: SyncDeps, added: { id: string; threadId: string; labelIds: string[] }[]): Promise<Found[]> {
   const candidates = added.filter((m) => !m.labelIds.includes('SENT') && !m.labelIds.includes('DRAFT'));
   if (candidates.length === 0) return [];
-  const threads = new Set(
-    (await deps.db.negotiation.findMany({ where: { gmailThreadId: { in: [...new Set(candidates.map((m) => m.threadId))] } }, select: { gmailThreadId: true } })).map((n) => n.gmailThreadId),
+  const byThread = new Map(
+    (await deps.db.negotiation.findMany({ where: { gmailThreadId: { in: [...new Set(candidates.map((m) => m.threadId))] } }, select: { id: true, gmailThreadId: true } })).map((n) => [n.gmailThreadId, n.id]),
   );
   const known = new Set(
     (await deps.db.inboundMessage.findMany({ where: { gmailMessageId: { in: candidates.map((m) => m.id) } }, select: { gmailMessageId: true } })).map((m) => m.gmailMessageId),
   );
-  const out: ParsedMessage[] = [];
+  const sends = candidates.some((m) => !byThread.has(m.threadId)) ? await unrecordedSends(deps) : [];
+  const out: Found[] = [];
   for (const m of candidates) {
-    if (!threads.has(m.threadId) || known.has(m.id)) continue;
+    const tracked = byThread.get(m.threadId);
+    if (known.has(m.id) || (!tracked && sends.length === 0)) continue;
     const message = await deps.gmail.getMessage(m.id);
-    if (!isOurs(message, deps.mailbox)) out.push(message);
+    if (isOurs(message, deps.mailbox)) continue;
+    const negotiationId = tracked ?? answeredSend(message, sends);
+    if (negotiationId) out.push({ message, negotiationId });
   }
   return out;
 }
@@ -104,16 +142,15 @@ function isOurs(message: ParsedMessage, mailbox: string): boolean {
 }
 
 /** Records new inbound messages and advances the cursor in one transaction, then enqueues their steps. */
-async function record(deps: SyncDeps, messages: ParsedMessage[], cursor: string | null): Promise<void> {
-  const negotiations = await deps.db.negotiation.findMany({ where: { gmailThreadId: { in: messages.map((m) => m.threadId) } }, select: { id: true, gmailThreadId: true } });
-  const byThread = new Map(negotiations.map((n) => [n.gmailThreadId, n.id]));
+async function record(deps: SyncDeps, found: Found[], cursor: string | null): Promise<void> {
   const created: { negotiationId: string; gmailMessageId: string }[] = [];
   await withTx(deps.db, async (tx) => {
-    for (const m of messages) {
-      const negotiationId = byThread.get(m.threadId);
-      if (!negotiationId) continue;
+    for (const { message: m, negotiationId } of found) {
       const exists = await tx.inboundMessage.findUnique({ where: { gmailMessageId: m.id }, select: { id: true } });
       if (exists) continue;
+      // A reply in the thread of an unrecorded send makes that thread the negotiation's, so our
+      // answer (and the recovered send's bookkeeping) stay in it.
+      await tx.negotiation.updateMany({ where: { id: negotiationId, gmailThreadId: null }, data: { gmailThreadId: m.threadId } });
       await tx.inboundMessage.create({
         data: { gmailMessageId: m.id, negotiationId, gmailThreadId: m.threadId, messageIdHdr: m.messageIdHdr, fromDomain: emailDomain(m.from), subject: m.subject, text: m.text, receivedAt: m.internalDate },
       });
@@ -140,20 +177,35 @@ export async function enqueueUnanswered(deps: EngineCore): Promise<void> {
   }
 }
 
+/**
+ * A resync reads the threads of open negotiations and of settled ones changed within this
+ * window: a reply to an agreed or declined deal still has to reach a human, but reading every
+ * thread ever opened would grow without bound. A cursor goes stale after days, not months.
+ */
+const RESYNC_SETTLED_WITHIN_MS = 30 * 86_400_000;
+
 /** Reads every tracked thread in full (cursor missing or too old) and restarts the cursor. */
 async function fullResync(deps: SyncDeps, ctx: JobContext, highest: string | null, why: string): Promise<void> {
   ctx.log.warn('full mailbox resync', { reason: why });
   await ctx.note(`full resync: ${why}`);
-  const tracked = await deps.db.negotiation.findMany({ where: { gmailThreadId: { not: null }, state: { notIn: ['agreed', 'declined'] } }, select: { gmailThreadId: true } });
-  const messages: ParsedMessage[] = [];
-  for (const t of tracked) {
-    if (!t.gmailThreadId) continue;
-    for (const m of await deps.gmail.getThread(t.gmailThreadId)) if (!isOurs(m, deps.mailbox)) messages.push(m);
+  const recent = new Date(deps.now().getTime() - RESYNC_SETTLED_WITHIN_MS);
+  const tracked = await deps.db.negotiation.findMany({
+    where: { gmailThreadId: { not: null }, OR: [{ state: { notIn: ['agreed', 'declined'] } }, { updatedAt: { gte: recent } }] },
+    select: { id: true, gmailThreadId: true },
+  });
+  const threads = new Map(tracked.flatMap((t) => (t.gmailThreadId ? [[t.gmailThreadId, t.id] as const] : [])));
+  for (const send of await unrecordedSends(deps)) {
+    const sent = await deps.gmail.findByMessageIdHeader(send.messageIdHdr);
+    if (sent && !threads.has(sent.threadId)) threads.set(sent.threadId, send.negotiationId);
   }
-  const known = new Set((await deps.db.inboundMessage.findMany({ where: { gmailMessageId: { in: messages.map((m) => m.id) } }, select: { gmailMessageId: true } })).map((m) => m.gmailMessageId));
+  const found: Found[] = [];
+  for (const [threadId, negotiationId] of threads) {
+    for (const m of await deps.gmail.getThread(threadId)) if (!isOurs(m, deps.mailbox)) found.push({ message: m, negotiationId });
+  }
+  const known = new Set((await deps.db.inboundMessage.findMany({ where: { gmailMessageId: { in: found.map((f) => f.message.id) } }, select: { gmailMessageId: true } })).map((m) => m.gmailMessageId));
   // Without a newer id to start from, the highest notified one is safe: anything at or before it
   // is in the threads just read, and anything after it will be listed (and deduplicated) next time.
   const cursor = highest ?? (await deps.db.mailboxSync.findUnique({ where: { mailbox: deps.mailbox } }))?.historyCursor ?? null;
   if (!cursor) throw new TransientError('no history id known yet for the mailbox (waiting for a notification or watch)');
-  await record(deps, messages.filter((m) => !known.has(m.id)), cursor);
+  await record(deps, found.filter((f) => !known.has(f.message.id)), cursor);
 }

@@ -1,5 +1,6 @@
 import type { Persona, PersonaKind } from './personas';
 import { EXPECTED_OUTCOME } from './personas';
+import type { SandboxFieldValue } from './clickup';
 import type { Sandbox } from './sandbox';
 
 export interface DemoInfluencer {
@@ -38,27 +39,42 @@ export function expectedState(kind: PersonaKind): string {
   return EXPECTED_OUTCOME[kind];
 }
 
+export interface SeedOptions {
+  influencers?: DemoInfluencer[];
+  /** Rows appended to the roster as given (e.g. invalid ones). */
+  extraRows?: string[][];
+  taskId?: string;
+  /** Another campaign beside the demo's: its own roster sheet and name. */
+  sheetId?: string;
+  name?: string;
+  /** The task's ClickUp status. @defaultValue 'ready' */
+  status?: string;
+  /** Custom fields to change; `null` leaves a field unset, a key absent from the task is added. */
+  fields?: Record<string, SandboxFieldValue>;
+  /** Custom fields to leave out of the task altogether. */
+  omitFields?: string[];
+}
+
 /** Creates the campaign task and its roster sheet in the sandbox (the webhook is sent separately). */
-export function seedDemoCampaign(sandbox: Pick<Sandbox, 'clickup' | 'google'>, options: { influencers?: DemoInfluencer[]; extraRows?: string[][]; taskId?: string } = {}): void {
+export function seedDemoCampaign(sandbox: Pick<Sandbox, 'clickup' | 'google'>, options: SeedOptions = {}): void {
   const influencers = options.influencers ?? DEMO_INFLUENCERS;
   const c = DEMO_CAMPAIGN;
   const taskId = options.taskId ?? c.taskId;
-  sandbox.google.setSheet(c.sheetId, c.range, [
+  const sheetId = options.sheetId ?? c.sheetId;
+  sandbox.google.setSheet(sheetId, c.range, [
     ['name', 'email', 'platform', 'average_views', 'deliverables', 'notes'],
     ...influencers.map((i) => [i.name, i.email, i.platform, i.averageViews.toLocaleString('en-US'), i.deliverables, '']),
     ...(options.extraRows ?? []),
   ]);
-  sandbox.clickup.upsertTask({
-    id: taskId,
-    name: c.name,
-    status: 'ready',
-    customFields: {
-      'CPM Floor': c.cpmFloor,
-      'CPM Ceiling': c.cpmCeiling,
-      'Max Rounds': c.maxRounds,
-      'Roster Sheet': `https://docs.google.com/spreadsheets/d/${c.sheetId}/edit#gid=0`,
-      'Roster Range': c.range,
-      Currency: 'USD',
-    },
-  });
+  const fields: Record<string, SandboxFieldValue> = {
+    'CPM Floor': c.cpmFloor,
+    'CPM Ceiling': c.cpmCeiling,
+    'Max Rounds': c.maxRounds,
+    'Roster Sheet': `https://docs.google.com/spreadsheets/d/${sheetId}/edit#gid=0`,
+    'Roster Range': c.range,
+    Currency: 'USD',
+    ...options.fields,
+  };
+  for (const name of options.omitFields ?? []) delete fields[name];
+  sandbox.clickup.upsertTask({ id: taskId, name: options.name ?? c.name, status: options.status ?? 'ready', customFields: fields });
 }

@@ -11,6 +11,13 @@ export interface SandboxOptions {
   personas?: Record<string, Persona>;
 }
 
+export interface PushOptions {
+  /** Deliveries per notification before Pub/Sub gives up. @defaultValue 8 */
+  maxAttempts?: number;
+  /** First redelivery delay, doubled each time. @defaultValue 200 */
+  backoffMs?: number;
+}
+
 export interface Sandbox {
   anthropic: AnthropicSandbox;
   google: GoogleSandbox;
@@ -20,7 +27,16 @@ export interface Sandbox {
   /** Every Pub/Sub push delivered to the API so far (after `connectApi`). */
   pushes: () => PushResult[];
   /** Starts pushing Gmail notifications to the API, signed like Pub/Sub. */
-  connectApi: (apiBaseUrl: string) => PubSubPusher;
+  connectApi: (apiBaseUrl: string, options?: PushOptions) => PubSubPusher;
+  /** Stops the automatic pushes `connectApi` started (pushes already under way finish). */
+  disconnectApi: () => void;
+  /**
+   * A pusher signed like the automatic one but driven by hand: tests that choose the order,
+   * the duplicates and the timing of notifications push `google.notifications()` themselves.
+   */
+  pusherFor: (apiBaseUrl: string, options?: PushOptions) => PubSubPusher;
+  /** Resolves once every automatic push under way has been answered or given up. */
+  pushesSettled: () => Promise<void>;
   /** The environment a Parley process needs to use every sandbox service. */
   env: () => Record<string, string>;
   close: () => Promise<void>;
@@ -48,6 +64,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const results: PushResult[] = [];
   const inFlight = new Set<Promise<unknown>>();
   let unsubscribe: (() => void) | null = null;
+  const pusherFor = (apiBaseUrl: string, push: PushOptions = {}) =>
+    createPubSubPusher({
+      endpoint: `${apiBaseUrl.replace(/\/$/, '')}/webhooks/gmail`,
+      signer,
+      audience: AUDIENCE,
+      serviceAccount: SERVICE_ACCOUNT,
+      maxAttempts: push.maxAttempts ?? 8,
+      backoffMs: push.backoffMs ?? 200,
+    });
 
   return {
     anthropic,
@@ -56,8 +81,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     certs,
     personas,
     pushes: () => [...results],
-    connectApi: (apiBaseUrl) => {
-      const pusher = createPubSubPusher({ endpoint: `${apiBaseUrl.replace(/\/$/, '')}/webhooks/gmail`, signer, audience: AUDIENCE, serviceAccount: SERVICE_ACCOUNT, maxAttempts: 8, backoffMs: 200 });
+    connectApi: (apiBaseUrl, push) => {
+      const pusher = pusherFor(apiBaseUrl, push);
       unsubscribe?.();
       unsubscribe = google.onHistory((n) => {
         const p = pusher.push(n).then((r) => results.push(r), () => undefined);
@@ -65,6 +90,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         void p.finally(() => inFlight.delete(p));
       });
       return pusher;
+    },
+    disconnectApi: () => {
+      unsubscribe?.();
+      unsubscribe = null;
+    },
+    pusherFor,
+    pushesSettled: async () => {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
     env: () => ({
       ...anthropic.env(),

@@ -1,0 +1,101 @@
+import type { Db } from '@parley/db';
+import { findMoneyAmounts, priceAtCpm, toMinor } from '@parley/domain';
+import type { GoogleSandbox, MailView } from '@parley/sandbox';
+
+const addressIn = (header: string) => (/<([^>]+)>/.exec(header)?.[1] ?? header).trim().toLowerCase();
+
+/** Every message of the mailbox to or from this address (ours and theirs), oldest first. */
+export function mailWith(google: GoogleSandbox, threads: string[], address: string): MailView[] {
+  const seen = new Map<string, MailView>();
+  for (const m of google.sent()) if (addressIn(m.to) === address) seen.set(m.id, m);
+  for (const t of threads) for (const m of google.messagesInThread(t)) if (addressIn(m.from) === address || addressIn(m.to) === address) seen.set(m.id, m);
+  return [...seen.values()].sort((a, b) => a.date.getTime() - b.date.getTime());
+}
+
+export interface IntegrityReport {
+  /** Per influencer email: the messages of their thread (ours and theirs). */
+  threads: Map<string, MailView[]>;
+  inboundCount: number;
+  outboundCount: number;
+}
+
+/**
+ * The invariants of a finished (or paused) loop, checked against the sandbox's Gmail and the
+ * database; throws on the first violation with what was found.
+ *
+ * - one Gmail thread per negotiation, and every email to or from the influencer in it;
+ * - every reply (ours after the opening, and theirs) carries In-Reply-To a message of that
+ *   thread and References containing it;
+ * - every outbox row marked sent is exactly one Gmail message (by Message-ID), and every
+ *   email Gmail sent is an outbox row;
+ * - every inbound Gmail message is exactly one InboundMessage, processed, and answered or
+ *   forwarded exactly once;
+ * - no amount in our emails and no agreed rate above the ceiling price.
+ */
+export async function checkLoopIntegrity(db: Db, google: GoogleSandbox): Promise<IntegrityReport> {
+  const fail = (what: string, detail: unknown): never => {
+    throw new Error(`${what}: ${JSON.stringify(detail, null, 1)}`);
+  };
+  const negotiations = await db.negotiation.findMany({ include: { campaign: true, outbox: true, inbound: true } });
+  const threadIds = negotiations.map((n) => n.gmailThreadId).filter((t): t is string => t !== null);
+  if (new Set(threadIds).size !== threadIds.length) fail('two negotiations share a thread', threadIds);
+  const allThreads = [...new Set([...threadIds, ...google.sent().map((m) => m.threadId)])];
+  const transitions = await db.transition.findMany({ where: { event: 'reply_received' } });
+  const forwards = await db.auditEntry.findMany({ where: { action: { in: ['reply_forwarded', 'reply_forwarded_to_claimer'] } } });
+  const threads = new Map<string, MailView[]>();
+  let inboundCount = 0;
+  let outboundCount = 0;
+
+  for (const n of negotiations) {
+    const mail = mailWith(google, allThreads, n.influencerEmail);
+    threads.set(n.influencerEmail, mail);
+    if (mail.length === 0) continue;
+    if (!n.gmailThreadId) fail('a negotiation with mail has no thread', { negotiation: n.id, mail: mail.length });
+    const stray = mail.filter((m) => m.threadId !== n.gmailThreadId);
+    if (stray.length > 0) fail(`emails of ${n.influencerName} outside the negotiation's thread`, stray.map((m) => ({ id: m.id, threadId: m.threadId, subject: m.subject })));
+
+    const byMessageId = new Map(mail.map((m) => [m.messageIdHdr, m]));
+    for (const [i, m] of mail.entries()) {
+      if (i === 0) continue;
+      if (!m.inReplyTo || !byMessageId.has(m.inReplyTo)) fail(`a reply without In-Reply-To a message of its thread (${n.influencerName})`, { direction: m.direction, inReplyTo: m.inReplyTo });
+      if (!m.references?.split(/\s+/).includes(m.inReplyTo ?? '')) fail(`References does not include In-Reply-To (${n.influencerName})`, { references: m.references, inReplyTo: m.inReplyTo });
+    }
+
+    const outbound = mail.filter((m) => m.direction === 'outbound');
+    outboundCount += outbound.length;
+    for (const row of n.outbox.filter((r) => r.status === 'sent')) {
+      const copies = outbound.filter((m) => m.messageIdHdr === row.messageIdHdr);
+      if (copies.length !== 1) fail(`outbox row ${row.id} is ${copies.length} Gmail messages`, copies.map((c) => c.id));
+      if (copies[0]?.id !== row.gmailMessageId) fail(`outbox row ${row.id} records another Gmail message`, { recorded: row.gmailMessageId, found: copies[0]?.id });
+    }
+    const unknown = outbound.filter((m) => !n.outbox.some((r) => r.messageIdHdr === m.messageIdHdr));
+    if (unknown.length > 0) fail(`emails sent to ${n.influencerName} with no outbox row`, unknown.map((m) => m.messageIdHdr));
+
+    const inbound = mail.filter((m) => m.direction === 'inbound');
+    inboundCount += inbound.length;
+    const recorded = n.inbound.map((r) => r.gmailMessageId).sort();
+    if (JSON.stringify(recorded) !== JSON.stringify(inbound.map((m) => m.id).sort())) fail(`inbound of ${n.influencerName} not recorded exactly once`, { gmail: inbound.map((m) => m.id), recorded });
+    for (const row of n.inbound) {
+      if (!row.processedAt) fail(`an inbound message of ${n.influencerName} was never processed`, row.gmailMessageId);
+      const answered = transitions.filter((t) => t.negotiationId === n.id && detailMessages(t.details).includes(row.gmailMessageId)).length;
+      const forwarded = forwards.filter((a) => a.negotiationId === n.id && detailMessages(a.details).includes(row.gmailMessageId)).length;
+      if (answered + forwarded !== 1) fail(`inbound ${row.gmailMessageId} of ${n.influencerName} handled ${answered + forwarded} times`, { answered, forwarded });
+    }
+
+    const ceiling = priceAtCpm(n.campaign.cpmCeilingMinor, n.averageViews);
+    if (n.agreedRateMinor !== null && n.agreedRateMinor > ceiling) fail(`agreed rate above the ceiling for ${n.influencerName}`, { agreed: n.agreedRateMinor, ceiling });
+    for (const row of n.outbox) {
+      for (const amount of findMoneyAmounts(row.body)) {
+        const minor = toMinor(amount.major, n.campaign.currency);
+        if (minor > ceiling) fail(`our email to ${n.influencerName} states ${amount.text}, above the ceiling`, { ceiling, kind: row.kind });
+      }
+    }
+  }
+  return { threads, inboundCount, outboundCount };
+}
+
+function detailMessages(details: unknown): string[] {
+  if (typeof details !== 'object' || details === null) return [];
+  const messages = (details as { messages?: unknown }).messages;
+  return Array.isArray(messages) ? messages.filter((m): m is string => typeof m === 'string') : [];
+}

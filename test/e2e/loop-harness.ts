@@ -1,0 +1,263 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import type { Redis } from 'ioredis';
+import type { Db } from '@parley/db';
+import { closeQueues, createQueues, createRedis, jobIds, type Queues, type QueueName } from '@parley/queue';
+import { startSandbox, type Persona, type PubSubPusher, type PushResult, type Sandbox } from '@parley/sandbox';
+import type { HistoryNotification } from '@parley/sandbox';
+import { createTestDatabase } from '../support/db';
+import { spawnTs, type Spawned } from '../support/processes';
+import { dropPrefix, freePort, redisUrl, startPrivateRedis, uniquePrefix, type PrivateRedis } from '../support/redis';
+import { waitFor } from '../support/wait';
+import { startGoogleGate, type GoogleGate } from './google-gate';
+
+export const SETTLED_STATES: ReadonlySet<string> = new Set(['agreed', 'declined', 'escalated', 'stale', 'human_managed']);
+
+const WORK_QUEUES: QueueName[] = ['gmail-notifications', 'campaign-tasks', 'negotiation-steps', 'outbound-email', 'alerts'];
+
+/**
+ * One API or worker process. Depending on how it is started, tsx runs the app in the spawned
+ * process or relaunches it as a child: `pid` is the process that runs the app either way.
+ */
+export interface LoopProcess {
+  name: string;
+  spawned: Spawned;
+  pid: number;
+  exited: Promise<number | string>;
+  output: () => string;
+}
+
+export interface LoopHarnessOptions {
+  /** Names the Redis prefix and the processes' logs. */
+  label: string;
+  personas?: Record<string, Persona>;
+  /** How long a simulated influencer takes to answer. @defaultValue 800 */
+  personaDelayMs?: number;
+  /**
+   * Push each Gmail notification to the API as Pub/Sub would (after `start`). Off: nothing is
+   * pushed unless the test calls `push`, in the order and as often as it likes.
+   */
+  autoPush?: boolean;
+  /** A private redis-server with AOF (kill and restart tests) instead of the shared Redis. */
+  privateRedis?: { appendfsync: 'always' | 'everysec' };
+  /** Extra or overriding environment for every process. */
+  env?: Record<string, string>;
+}
+
+export interface LoopHarness {
+  sandbox: Sandbox;
+  /** The proxy the processes reach Gmail and Sheets through (can hold chosen answers). */
+  gate: GoogleGate;
+  /** The test's own connection to the processes' SQLite file. */
+  db: Db;
+  /** The processes' queues, for inspecting jobs (a fail-fast connection of the test's own). */
+  queues: Queues;
+  prefix: string;
+  redisUrl: string;
+  privateRedis: PrivateRedis | null;
+  apiUrl: string;
+  /** The environment every process gets (plus `extra`). */
+  env: (extra?: Record<string, string>) => Record<string, string>;
+  /** The API and `workers` worker processes, each waited for until it serves. */
+  start: (workers?: number) => Promise<void>;
+  startApi: () => Promise<LoopProcess>;
+  startWorker: (extra?: Record<string, string>) => Promise<LoopProcess>;
+  /** Processes started and not yet seen to exit. */
+  running: () => LoopProcess[];
+  /** Sends a signal to the app process and waits for it (and its tsx parent) to exit. */
+  kill: (p: LoopProcess, signal?: NodeJS.Signals) => Promise<void>;
+  killAll: (signal?: NodeJS.Signals) => Promise<void>;
+  /** Pushes a notification by hand, signed like Pub/Sub; the same `messageId` is a redelivery. */
+  push: (n: HistoryNotification, messageId?: string) => Promise<PushResult>;
+  /** Sends the signed ClickUp webhook for a task (`times` identical deliveries). */
+  webhook: (taskId: string, options?: { event?: string; historyItemId?: string; times?: number }) => Promise<number[]>;
+  /** Waits until `count` negotiations exist and every one is in a settled state. */
+  waitForSettled: (count: number, timeoutMs?: number) => Promise<void>;
+  /** Waits until no job is waiting, active or delayed (the repeatable maintenance aside). */
+  waitForIdle: (timeoutMs?: number) => Promise<void>;
+  /** The stored BullMQ job (or undefined). */
+  job: (queue: QueueName, jobId: string) => ReturnType<Queues[QueueName]['getJob']>;
+  close: () => Promise<void>;
+}
+
+/** The pids of a process's children (Linux /proc). */
+function childPids(pid: number): number[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // A zombie has exited; it only waits for its parent to collect it.
+    return !/^\d+ \(.*\) [ZX] /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Blocks (synchronously) until the process is gone. Used from inside a sandbox listener that
+ * must not let the sandbox answer before the killed process is dead.
+ */
+export function killNow(pid: number): void {
+  process.kill(pid, 'SIGKILL');
+  const deadline = Date.now() + 5000;
+  while (isAlive(pid) && Date.now() < deadline) {
+    // Spin: a SIGKILL completes within microseconds to milliseconds.
+  }
+}
+
+export async function createLoopHarness(options: LoopHarnessOptions): Promise<LoopHarness> {
+  const database = await createTestDatabase();
+  const privateRedis = options.privateRedis ? await startPrivateRedis({ appendfsync: options.privateRedis.appendfsync }) : null;
+  const url = privateRedis?.url ?? redisUrl();
+  const prefix = uniquePrefix(`e2e-${options.label}`);
+  const sandbox = await startSandbox({ personas: options.personas, personaDelayMs: options.personaDelayMs ?? 800 });
+  const gate = await startGoogleGate(sandbox.google.url);
+  const port = await freePort();
+  const apiUrl = `http://127.0.0.1:${port}`;
+  const pusher: PubSubPusher = sandbox.pusherFor(apiUrl, { maxAttempts: 10 });
+  const connection: Redis = createRedis(url, 'producer');
+  connection.on('error', () => undefined);
+  const queues = createQueues(connection, prefix);
+  for (const q of Object.values(queues)) q.on('error', () => undefined);
+  const processes: LoopProcess[] = [];
+  let workerCount = 0;
+
+  const env = (extra: Record<string, string> = {}): Record<string, string> => ({
+    ...sandbox.env(),
+    GOOGLE_API_ROOT_URL: gate.url,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    REDIS_URL: url,
+    DATABASE_URL: database.url,
+    QUEUE_PREFIX: prefix,
+    PORT: String(port),
+    ADMIN_TOKEN: randomBytes(12).toString('hex'),
+    WORKER_CONCURRENCY: '4',
+    FOLLOW_UP_AFTER: '12',
+    MAX_FOLLOW_UPS: '1',
+    MAINTENANCE_INTERVAL_MS: '1000',
+    RETRY_TRANSIENT_BASE_MS: '300',
+    RETRY_OVERLOADED_BASE_MS: '1000',
+    RETRY_RATE_LIMIT_DEFAULT_MS: '1000',
+    // A killed worker's jobs run elsewhere within seconds (lock expiry + one stalled check).
+    JOB_LOCK_DURATION_MS: '4000',
+    JOB_STALLED_INTERVAL_MS: '1000',
+    SHUTDOWN_GRACE_MS: '3000',
+    ...options.env,
+    ...extra,
+  });
+
+  const track = (name: string, spawned: Spawned): LoopProcess => {
+    const p: LoopProcess = { name, spawned, pid: 0, exited: spawned.exited, output: spawned.output };
+    processes.push(p);
+    return p;
+  };
+
+  // Called once the app has logged that it serves: by then a relaunched app is running.
+  const appPid = (p: LoopProcess): number => {
+    const pid = p.spawned.child.pid ?? 0;
+    return childPids(pid)[0] ?? pid;
+  };
+
+  const startApi = async (): Promise<LoopProcess> => {
+    const p = track('api', spawnTs('apps/api/src/main.ts', env()));
+    await p.spawned.waitForLine(/api listening/, 90_000);
+    p.pid = appPid(p);
+    return p;
+  };
+
+  const startWorker = async (extra: Record<string, string> = {}): Promise<LoopProcess> => {
+    workerCount += 1;
+    const p = track(`worker-${workerCount}`, spawnTs('apps/worker/src/main.ts', env(extra)));
+    const ready = await p.spawned.waitForLine(/worker ready/, 90_000);
+    // workerId is `<host>-<pid>` of the process that runs the worker.
+    p.pid = Number(/"workerId":"[^"]*-(\d+)"/.exec(ready)?.[1]) || appPid(p);
+    return p;
+  };
+
+  const running = () => processes.filter((p) => p.spawned.child.exitCode === null && p.spawned.child.signalCode === null);
+
+  const kill = async (p: LoopProcess, signal: NodeJS.Signals = 'SIGKILL') => {
+    const pid = p.pid || childPids(p.spawned.child.pid ?? 0)[0];
+    if (pid && isAlive(pid)) process.kill(pid, signal);
+    else if (running().includes(p)) p.spawned.child.kill(signal);
+    await p.exited;
+  };
+
+  const killAll = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    await Promise.all(running().map((p) => kill(p, signal)));
+  };
+
+  return {
+    sandbox,
+    gate,
+    db: database.db,
+    queues,
+    prefix,
+    redisUrl: url,
+    privateRedis,
+    apiUrl,
+    env,
+    start: async (workers = 2) => {
+      await startApi();
+      if (options.autoPush) sandbox.connectApi(apiUrl, { maxAttempts: 10 });
+      await Promise.all(Array.from({ length: workers }, () => startWorker()));
+    },
+    startApi,
+    startWorker,
+    running,
+    kill,
+    killAll,
+    push: (n, messageId) => pusher.push({ ...n, ...(messageId ? { messageId } : {}) }),
+    webhook: (taskId, o = {}) =>
+      sandbox.clickup.sendWebhook(`${apiUrl}/webhooks/clickup`, { event: o.event ?? 'taskStatusUpdated', taskId, ...(o.historyItemId ? { historyItemId: o.historyItemId } : {}) }, { times: o.times ?? 1 }),
+    waitForSettled: async (count, timeoutMs = 180_000) => {
+      await waitFor(
+        `${count} negotiations settled`,
+        async () => {
+          const all = await database.db.negotiation.findMany({ select: { state: true } });
+          return all.length === count && all.every((n) => SETTLED_STATES.has(n.state));
+        },
+        timeoutMs,
+        250,
+      );
+    },
+    waitForIdle: async (timeoutMs = 60_000) => {
+      await waitFor(
+        'the queues to drain',
+        async () => {
+          for (const q of WORK_QUEUES) {
+            const counts = await queues[q].getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+            if (Object.values(counts).some((c) => c > 0)) return false;
+          }
+          return true;
+        },
+        timeoutMs,
+        250,
+      );
+    },
+    job: (queue, jobId) => queues[queue].getJob(jobId),
+    close: async () => {
+      sandbox.disconnectApi();
+      await killAll();
+      await sandbox.close();
+      await gate.close();
+      await closeQueues(queues).catch(() => undefined);
+      connection.disconnect();
+      await database.cleanup();
+      if (privateRedis) await privateRedis.stop();
+      else await dropPrefix(url, prefix);
+    },
+  };
+}
+
+/** The id of the mailbox-sync job a notification's push became. */
+export function syncJobId(messageId: string): string {
+  return jobIds.mailboxSync(messageId);
+}

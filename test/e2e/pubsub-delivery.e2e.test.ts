@@ -1,0 +1,151 @@
+import { DEMO_CAMPAIGN, DEMO_INFLUENCERS, PHRASES, randomMessageId, seedDemoCampaign } from '@parley/sandbox';
+import { waitFor } from '../support/wait';
+import { replyAs, type InfluencerReply } from './influencer-mail';
+import { checkLoopIntegrity } from './loop-assertions';
+import { createLoopHarness, syncJobId, type LoopHarness } from './loop-harness';
+
+jest.setTimeout(240_000);
+
+const [ava, carl, greta, otto, sam] = DEMO_INFLUENCERS as [(typeof DEMO_INFLUENCERS)[number], (typeof DEMO_INFLUENCERS)[number], (typeof DEMO_INFLUENCERS)[number], (typeof DEMO_INFLUENCERS)[number], (typeof DEMO_INFLUENCERS)[number]];
+const HISTORY_LIST = { method: 'GET', path: /^\/gmail\/v1\/users\/[^/]+\/history$/ };
+
+/**
+ * Pub/Sub as it really behaves: at least once, in any order, sometimes while a sync is
+ * running, and Gmail's history expiring under a stale cursor. The test pushes every
+ * notification itself (nothing is pushed automatically), in the order it chooses.
+ */
+describe('Gmail notifications duplicated, reordered, concurrent and stale (API + 2 workers)', () => {
+  let h: LoopHarness;
+
+  const offerOf = async (email: string) => (await h.db.negotiation.findFirstOrThrow({ where: { influencerEmail: email } })).currentOfferMinor ?? 0;
+  const inboundIds = async () => (await h.db.inboundMessage.findMany({ select: { gmailMessageId: true } })).map((m) => m.gmailMessageId).sort();
+  const processed = (ids: string[]) => async () => (await h.db.inboundMessage.count({ where: { gmailMessageId: { in: ids }, processedAt: { not: null } } })) === ids.length;
+  const settle = async (ids: string[]) => {
+    await waitFor(`${ids.length} replies processed`, processed(ids), 120_000, 200);
+    await h.waitForIdle(120_000);
+  };
+
+  beforeAll(async () => {
+    // No follow-ups during the test: every email is an answer to a reply the test sent.
+    h = await createLoopHarness({ label: 'pubsub', env: { FOLLOW_UP_AFTER: '3600' } });
+    await h.start(2);
+    seedDemoCampaign(h.sandbox);
+    expect(await h.webhook(DEMO_CAMPAIGN.taskId)).toEqual([200]);
+    await waitFor(
+      'every opening email sent',
+      async () => (await h.db.negotiation.count({ where: { state: 'awaiting_reply' } })) === DEMO_INFLUENCERS.length,
+      120_000,
+      200,
+    );
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('processes each reply exactly once when every notification arrives twice and out of order', async () => {
+    const replies: [InfluencerReply, string][] = [
+      replyAs(h.sandbox.google, ava, PHRASES.accept(await offerOf(ava.email))),
+      replyAs(h.sandbox.google, carl, PHRASES.counter(130_000)),
+      // Two replies before we answer: one step reads both and sends one email.
+      replyAs(h.sandbox.google, greta, 'Before I answer: does the fee include usage rights?'),
+      replyAs(h.sandbox.google, greta, PHRASES.counter(120_000)),
+    ].map((r) => [r, randomMessageId()]);
+    const [r1, r2, r3, r4] = replies as [[InfluencerReply, string], [InfluencerReply, string], [InfluencerReply, string], [InfluencerReply, string]];
+
+    // Newest first, each delivered twice under its Pub/Sub message id, two of them at once.
+    const order = [r4, r2, r4, r3, r1, r2, r1, r3];
+    const statuses = await Promise.all(order.slice(0, 2).map(([r, id]) => h.push(r.notification, id)));
+    for (const [r, id] of order.slice(2)) statuses.push(await h.push(r.notification, id));
+    expect(statuses.map((s) => s.status)).toEqual(Array(order.length).fill(204));
+    await settle(replies.map(([r]) => r.id));
+
+    expect(await inboundIds()).toEqual(replies.map(([r]) => r.id).sort());
+    await checkLoopIntegrity(h.db, h.sandbox.google);
+    // One sync job per Pub/Sub message id, however often it was delivered.
+    expect(await h.db.webhookDelivery.count({ where: { queue: 'gmail-notifications' } })).toBe(4);
+    for (const [, id] of replies) expect(await h.queues['gmail-notifications'].getJobState(syncJobId(id))).toBe('completed');
+    expect(await h.queues['gmail-notifications'].getCompletedCount()).toBe(4);
+
+    // Greta's two messages were read together and answered with one email.
+    const gretaNeg = await h.db.negotiation.findFirstOrThrow({ where: { influencerEmail: greta.email }, include: { transitions: true, outbox: true } });
+    const read = gretaNeg.transitions.filter((t) => t.event === 'reply_received');
+    expect(read).toHaveLength(1);
+    expect((read[0]?.details as { messages: string[] }).messages).toEqual([r3[0].id, r4[0].id]);
+    expect(gretaNeg.outbox.filter((o) => o.kind !== 'opening').map((o) => o.id)).toEqual([`${gretaNeg.id}.r-${r4[0].id}`]);
+    for (const who of [ava, carl]) {
+      const n = await h.db.negotiation.findFirstOrThrow({ where: { influencerEmail: who.email }, include: { outbox: true } });
+      expect(n.outbox.filter((o) => o.kind !== 'opening')).toHaveLength(1);
+    }
+    expect((await h.db.negotiation.findFirstOrThrow({ where: { influencerEmail: ava.email } })).state).toBe('agreed');
+    expect(await h.db.deadLetter.count()).toBe(0);
+  });
+
+  it('does not lose a notification that arrives while a sync is running', async () => {
+    const held = h.gate.hold(HISTORY_LIST);
+    const first = replyAs(h.sandbox.google, carl, PHRASES.accept(await offerOf(carl.email)));
+    const firstId = randomMessageId();
+    expect((await h.push(first.notification, firstId)).status).toBe(204);
+    // The sync has read Gmail's history (with only the first reply in it) and holds the lock.
+    const listed = await held.arrived;
+    expect(listed.body).toContain(first.id);
+
+    const second = replyAs(h.sandbox.google, greta, PHRASES.accept(await offerOf(greta.email)));
+    const secondId = randomMessageId();
+    expect((await h.push(second.notification, secondId)).status).toBe(204);
+    // Its own job finds the mailbox being synced and leaves it to the running sync.
+    await waitFor('the second notification\'s job to finish', async () => (await h.queues['gmail-notifications'].getJobState(syncJobId(secondId))) === 'completed', 60_000, 100);
+    expect((await h.job('gmail-notifications', syncJobId(secondId)))?.returnvalue).toMatchObject({ outcome: 'covered by the running sync' });
+    expect(await h.queues['gmail-notifications'].getJobState(syncJobId(firstId))).toBe('active');
+    expect(await h.db.inboundMessage.count({ where: { gmailMessageId: second.id } })).toBe(0);
+
+    held.release();
+    await settle([first.id, second.id]);
+    // The running sync went round again because the notified history id had moved past its cursor.
+    const running = await h.job('gmail-notifications', syncJobId(firstId));
+    expect(running?.returnvalue).toMatchObject({ outcome: 'synced' });
+    expect((running?.returnvalue as { passes: number }).passes).toBeGreaterThanOrEqual(2);
+    await checkLoopIntegrity(h.db, h.sandbox.google);
+    const states = await h.db.negotiation.findMany({ where: { influencerEmail: { in: [carl.email, greta.email] } }, select: { state: true } });
+    expect(states.map((s) => s.state)).toEqual(['agreed', 'agreed']);
+  });
+
+  it('falls back to a thread resync when the cursor is older than Gmail\'s history, losing and repeating nothing', async () => {
+    const before = replyAs(h.sandbox.google, otto, PHRASES.counter(90_000));
+    expect((await h.push(before.notification)).status).toBe(204);
+    await settle([before.id]);
+
+    const fromSam = replyAs(h.sandbox.google, sam, PHRASES.accept(await offerOf(sam.email)));
+    const fromOtto = replyAs(h.sandbox.google, otto, PHRASES.accept(await offerOf(otto.email)));
+    // A reply on a thread that is already agreed: no answer, but a human must see it.
+    const fromAva = replyAs(h.sandbox.google, ava, 'Thanks! I will send the draft by Friday.');
+    // Gmail keeps no history before these replies: the stored cursor now answers 404.
+    h.sandbox.google.expireHistoryBefore(fromSam.historyId);
+    const ottoId = randomMessageId();
+    expect((await h.push(fromOtto.notification, ottoId)).status).toBe(204);
+    expect((await h.push(fromSam.notification)).status).toBe(204);
+    expect((await h.push(fromOtto.notification, ottoId)).status).toBe(204);
+    await settle([fromSam.id, fromOtto.id, fromAva.id]);
+
+    const { logs } = await h.queues['gmail-notifications'].getJobLogs(syncJobId(ottoId));
+    expect(logs).toContain('full resync: history cursor too old (404)');
+    expect(h.sandbox.google.requests().some((r) => r.status === 404 && /\/history$/.test(r.path))).toBe(true);
+    expect(await h.db.inboundMessage.count({ where: { negotiation: { influencerEmail: otto.email } } })).toBe(2);
+    const forwarded = await h.db.auditEntry.findMany({ where: { action: 'reply_forwarded' } });
+    expect(forwarded.filter((a) => JSON.stringify(a.details).includes(fromAva.id))).toHaveLength(1);
+
+    // The cursor the resync left behind works: the next notification is an ordinary history read.
+    const after = replyAs(h.sandbox.google, sam, 'Great, talk soon!');
+    const afterId = randomMessageId();
+    expect((await h.push(after.notification, afterId)).status).toBe(204);
+    await settle([after.id]);
+    expect((await h.queues['gmail-notifications'].getJobLogs(syncJobId(afterId))).logs).toEqual([]);
+
+    await checkLoopIntegrity(h.db, h.sandbox.google);
+    const states = await h.db.negotiation.findMany({ where: { influencerEmail: { in: [otto.email, sam.email] } }, select: { influencerEmail: true, state: true }, orderBy: { influencerEmail: 'asc' } });
+    expect(states).toEqual([
+      { influencerEmail: otto.email, state: 'agreed' },
+      { influencerEmail: sam.email, state: 'agreed' },
+    ]);
+    expect(await h.db.deadLetter.count()).toBe(0);
+  });
+});
