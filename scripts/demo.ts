@@ -135,7 +135,8 @@ async function main(): Promise<void> {
         await shutdown(ok ? 0 : 1);
         return;
       }
-      say(`\nDashboard: ${apiUrl}/admin/queues  (Authorization: Bearer ${adminToken})`);
+      say(`\nDashboard: ${apiUrl}/admin/   (stuck negotiations, timelines, dead letters)  and  ${apiUrl}/admin/queues  (queues)`);
+      say(`           sign in with any user name and the password ${adminToken}`);
       say(`Metrics:   ${apiUrl}/metrics        Readiness: ${apiUrl}/health/readiness`);
       say('Serving until Ctrl-C.');
       await new Promise(() => undefined);
