@@ -67,6 +67,9 @@ describe('a worker killed at the worst moment (API + one worker at a time)', () 
     const recovered = await h.db.outboxEmail.findUniqueOrThrow({ where: { id: row.id }, include: { negotiation: true } });
     expect(recovered).toMatchObject({ status: 'sent', gmailMessageId: sent.id, gmailThreadId: sent.threadId });
     expect(recovered.negotiation).toMatchObject({ state: 'agreed', gmailThreadId: sent.threadId, agreedRateMinor: row.negotiation.currentOfferMinor });
+    // The recovered send does not make the opening our latest email again: later emails were answered since.
+    const latest = h.sandbox.google.messagesInThread(sent.threadId).filter((m) => m.direction === 'outbound').at(-1);
+    expect(recovered.negotiation.lastMessageIdHdr).toBe(latest?.messageIdHdr);
     const job = await h.job('outbound-email', jobIds.sendEmail(row.id));
     expect(job?.returnvalue).toMatchObject({ outcome: 'recorded existing', gmailMessageId: sent.id });
     expect(job?.stalledCounter).toBe(1);

@@ -46,10 +46,13 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
     await withTx(deps.db, async (tx) => {
       await tx.outboxEmail.update({ where: { id: row.id }, data: { status: 'sent', gmailMessageId: sent.id, gmailThreadId: sent.threadId, sentAt: deps.now() } });
       const fresh = await tx.negotiation.findUniqueOrThrow({ where: { id: negotiation.id } });
+      // A send recorded late (its worker died after Gmail accepted it) may come after a later
+      // email of the thread was sent and recorded: that one stays the thread's latest.
+      const superseded = (await tx.outboxEmail.count({ where: { negotiationId: negotiation.id, status: 'sent', createdAt: { gt: row.createdAt } } })) > 0;
       await applyTransitions(tx, {
         negotiation: fresh,
         events: fresh.state === negotiation.state ? events : [],
-        data: { gmailThreadId: fresh.gmailThreadId ?? sent.threadId, lastMessageIdHdr: row.messageIdHdr, lastOutboundAt: deps.now() },
+        data: { gmailThreadId: fresh.gmailThreadId ?? sent.threadId, ...(superseded ? {} : { lastMessageIdHdr: row.messageIdHdr, lastOutboundAt: deps.now() }) },
         details: { outboxId: row.id, kind: row.kind, gmailMessageId: sent.id },
         actor: 'agent',
         at: deps.now(),
