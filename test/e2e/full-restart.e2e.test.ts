@@ -8,7 +8,8 @@ jest.setTimeout(360_000);
 
 /**
  * Every process dies at once in the middle of a campaign: the API and both workers by
- * SIGKILL, and Redis by SIGKILL too (a private redis-server with AOF, `appendfsync always`).
+ * SIGKILL, and Redis by SIGKILL too (a private redis-server with AOF and `appendfsync
+ * everysec`, as deployed: a killed redis-server has written its AOF, only the fsync is late).
  * Everything restarts on the same data: the campaign finishes with the outcome it would have
  * had, with no email sent twice and no reply lost or answered twice. Meanwhile the sandbox's
  * influencers keep answering and its Pub/Sub keeps redelivering until the API is back.
@@ -21,7 +22,7 @@ describe('a restart of every process mid-campaign (API, 2 workers, Redis with AO
       label: 'restart',
       personas: demoPersonas(),
       autoPush: true,
-      privateRedis: { appendfsync: 'always' },
+      privateRedis: { appendfsync: 'everysec' },
       // Long enough that the restart itself never makes a follow-up due before a reply is read.
       env: { FOLLOW_UP_AFTER: '30' },
     });

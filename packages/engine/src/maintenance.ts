@@ -64,3 +64,39 @@ export async function escalateDuringLlmOutage(deps: EngineCore & { llmOutageEsca
   }
   return n;
 }
+
+/** Younger records may still get their job from the normal flow (a commit enqueues just after). */
+const LOST_JOB_GRACE_MS = 5_000;
+
+/**
+ * Enqueues again, under their deterministic ids, the jobs that SQLite says should exist: the
+ * opening step of a negotiation still `new`, the send of a pending outbox row, the step for an
+ * unanswered inbound message. Redis with AOF `everysec` can lose the last second of jobs when
+ * the machine (not just the process) dies; the ingress's own deliveries are covered by the
+ * delivery sweep, these are the ones workers enqueue. A job that still exists in any state
+ * (waiting, active, delayed, completed, failed) makes the add a no-op, and a job that became a
+ * dead letter is left to a human's replay.
+ */
+export async function healLostJobs(deps: EngineCore): Promise<number> {
+  const before = new Date(deps.now().getTime() - LOST_JOB_GRACE_MS);
+  const [fresh, pending, unanswered] = await Promise.all([
+    deps.db.negotiation.findMany({ where: { state: 'new', createdAt: { lt: before } }, select: { id: true } }),
+    deps.db.outboxEmail.findMany({ where: { status: 'pending', createdAt: { lt: before } }, select: { id: true } }),
+    deps.db.inboundMessage.findMany({ where: { processedAt: null, createdAt: { lt: before } }, select: { negotiationId: true, gmailMessageId: true } }),
+  ]);
+  const wanted = [
+    ...fresh.map((n) => ({ queue: 'negotiation-steps' as const, jobId: jobIds.negotiationStep(n.id), data: { negotiationId: n.id, kind: 'open' as const } })),
+    ...pending.map((o) => ({ queue: 'outbound-email' as const, jobId: jobIds.sendEmail(o.id), data: { outboxId: o.id } })),
+    ...unanswered.map((m) => ({ queue: 'negotiation-steps' as const, jobId: jobIds.negotiationStep(m.negotiationId, m.gmailMessageId), data: { negotiationId: m.negotiationId, kind: 'reply' as const, gmailMessageId: m.gmailMessageId } })),
+  ];
+  if (wanted.length === 0) return 0;
+  const dead = new Set((await deps.db.deadLetter.findMany({ where: { jobId: { in: wanted.map((w) => w.jobId) } }, select: { jobId: true } })).map((d) => d.jobId));
+  let restored = 0;
+  for (const w of wanted) {
+    if (dead.has(w.jobId) || (await deps.queues[w.queue].getJob(w.jobId))) continue;
+    await enqueue(deps.queues, w.queue, w.data, { jobId: w.jobId });
+    restored += 1;
+    deps.log.warn('lost job enqueued again', { queue: w.queue, jobId: w.jobId });
+  }
+  return restored;
+}

@@ -11,7 +11,7 @@ import { createCampaignIngestHandler } from './campaign-ingest.handler';
 import { createMailboxSyncHandler } from './mailbox-sync.handler';
 import { createNegotiationStepHandler } from './negotiation-step.handler';
 import { createSendEmailHandler } from './send-email.handler';
-import { ensureGmailWatch, escalateDuringLlmOutage, sweepFollowUps } from './maintenance';
+import { ensureGmailWatch, escalateDuringLlmOutage, healLostJobs, sweepFollowUps } from './maintenance';
 
 export interface EngineWiring {
   handlers: Pick<HandlerMap, 'gmail-notifications' | 'campaign-tasks' | 'negotiation-steps' | 'outbound-email'>;
@@ -57,7 +57,7 @@ export function createEngineWiring(config: Env, deps: { db: Db; queues: Queues; 
     maintenance: {
       'gmail-watch-renewal': () => ensureGmailWatch({ ...core, gmail, mailbox: GMAIL_MAILBOX, topic: GMAIL_PUBSUB_TOPIC }),
       'follow-ups': () => sweepFollowUps({ ...core, followUpAfterMs: config.FOLLOW_UP_AFTER * 1000 }),
-      'stuck-sweep': () => escalateDuringLlmOutage(engine),
+      'stuck-sweep': async () => ({ escalated: await escalateDuringLlmOutage(engine), restoredJobs: await healLostJobs(core) }),
     },
   };
 }
