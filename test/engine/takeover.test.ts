@@ -1,3 +1,4 @@
+import { withTx } from '@parley/db';
 import { auditTrail, claimNegotiation, resumeNegotiation, TakeoverError } from '@parley/engine';
 import { waitFor } from '../support/wait';
 import { addReply, createEngineHarness, seedNegotiation, snapshot, type EngineHarness } from './engine-harness';
@@ -13,10 +14,35 @@ describe('human takeover: claim, forward, resume', () => {
     await h.close();
   });
 
+  /** What the send handler records once Gmail accepted the opening email (no Gmail in these tests). */
+  async function markOpeningSent(id: string): Promise<void> {
+    await withTx(h.db, async (tx) => {
+      await tx.outboxEmail.updateMany({ where: { negotiationId: id }, data: { status: 'sent', sentAt: new Date(), gmailThreadId: `thread-${id}` } });
+      await tx.negotiation.update({ where: { id }, data: { gmailThreadId: `thread-${id}` } });
+    });
+  }
+
+  it('a negotiation claimed before its opening email went out starts over from the opening offer on resume', async () => {
+    const { id } = await seedNegotiation(h.db);
+    await h.finished(await h.step({ negotiationId: id, kind: 'open' }));
+    // The opening email is drafted but not sent when the human claims the thread.
+    expect(await claimNegotiation(h.deps, { negotiationId: id, by: 'U7' })).toBe('human_managed');
+    expect(await resumeNegotiation(h.deps, { negotiationId: id, by: 'U7' })).toBe('new');
+    const reset = await snapshot(h.db, id);
+    expect(reset.negotiation).toMatchObject({ state: 'new', currentOfferMinor: null, claimedBy: null });
+    expect(reset.outbox).toHaveLength(0);
+    // The resume enqueued a fresh open step (the first one's id is spent); it drafts the opening again.
+    await waitFor('opening drafted again', async () => (await snapshot(h.db, id)).negotiation.state === 'outreach_sent', 30_000);
+    const reopened = await snapshot(h.db, id);
+    expect(reopened.outbox.map((o) => [o.kind, o.status])).toEqual([['opening', 'pending']]);
+    expect(reopened.transitions.map((t) => t.event)).toEqual(['outreach_queued', 'claimed', 'resumed_before_outreach', 'outreach_queued']);
+  });
+
   it('leaves a claimed negotiation to its human, forwards replies, and hands it back on resume', async () => {
     const seeded = await seedNegotiation(h.db);
     const id = seeded.id;
     await h.finished(await h.step({ negotiationId: id, kind: 'open' }));
+    await markOpeningSent(id);
 
     expect(await claimNegotiation(h.deps, { negotiationId: id, by: 'U042' })).toBe('human_managed');
     // The same person claiming again is a no-op; someone else cannot take it from them.

@@ -44,6 +44,7 @@ const ALLOWED: [NegotiationState, NegotiationEvent, NegotiationState][] = [
   ['human_managed', 'claimed', 'human_managed'],
   ['stale', 'claimed', 'human_managed'],
   ['human_managed', 'resumed', 'awaiting_reply'],
+  ['human_managed', 'resumed_before_outreach', 'new'],
 ];
 
 describe('negotiation state machine', () => {
@@ -73,7 +74,7 @@ describe('negotiation state machine', () => {
   });
 
   it('never lets the agent act on a human-managed thread except through resume', () => {
-    const agentEvents = NEGOTIATION_EVENTS.filter((e) => e !== 'claimed' && e !== 'resumed');
+    const agentEvents = NEGOTIATION_EVENTS.filter((e) => e !== 'claimed' && e !== 'resumed' && e !== 'resumed_before_outreach');
     for (const e of agentEvents) expect(canTransition('human_managed', e)).toBe(false);
   });
 });

@@ -31,6 +31,7 @@ export const NEGOTIATION_EVENTS = [
   'escalated',
   'claimed',
   'resumed',
+  'resumed_before_outreach',
 ] as const;
 
 export type NegotiationEvent = (typeof NEGOTIATION_EVENTS)[number];
@@ -81,6 +82,8 @@ function buildTable(): Record<NegotiationState, Table> {
     'human_managed',
   );
   on(['human_managed'], 'resumed', 'awaiting_reply');
+  // Claimed before the opening email went out: the agent starts over from the opening offer.
+  on(['human_managed'], 'resumed_before_outreach', 'new');
   return t;
 }
 

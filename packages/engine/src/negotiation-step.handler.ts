@@ -114,7 +114,7 @@ function isLlmOutage(error: Error): boolean {
 /** Records the outage; past LLM_OUTAGE_ESCALATE_AFTER the negotiation goes to a human instead of going silent. */
 async function onLlmOutage(deps: EngineDeps, negotiation: LoadedNegotiation, error: Error, ctx: JobContext): Promise<string> {
   await markLlmFailure(deps.db, deps.now(), error.message.slice(0, 300));
-  const since = await llmFailingSince(deps.db);
+  const since = await llmFailingSince(deps.db, { now: deps.now() });
   const failingMs = since === null ? 0 : deps.now().getTime() - since.getTime();
   if (since === null || failingMs < deps.llmOutageEscalateAfterMs) throw error;
   const seconds = Math.round(failingMs / 1000);

@@ -44,24 +44,37 @@ export async function claimNegotiation(deps: EngineCore, input: { negotiationId:
 
 /**
  * Hands a claimed negotiation back to the agent. Replies that arrived while a human held it
- * were the human's to answer, so they are marked handled rather than answered again.
+ * were the human's to answer, so they are marked handled rather than answered again. A
+ * negotiation claimed before any email of ours went out starts over from the opening offer
+ * (unsent drafts are dropped), so it is never left waiting for a reply to nothing.
  */
 export async function resumeNegotiation(deps: EngineCore, input: { negotiationId: string; by: string }): Promise<NegotiationState> {
-  return retryOnConflict(async () => {
+  const state = await retryOnConflict(async () => {
     const negotiation = await load(deps.db, input.negotiationId);
     if (negotiation.state !== 'human_managed') throw new TakeoverError(`negotiation is not claimed (state ${negotiation.state})`);
     return withTx(deps.db, async (tx) => {
+      const sent = await tx.outboxEmail.count({ where: { negotiationId: negotiation.id, status: 'sent' } });
+      // A draft Gmail accepted but we never recorded keeps its Message-ID when redrafted (the
+      // outbox id is the same), so the send handler's lookup still finds it: no second email.
+      const beforeOutreach = sent === 0;
       await tx.inboundMessage.updateMany({ where: { negotiationId: negotiation.id, processedAt: null }, data: { processedAt: deps.now() } });
+      if (beforeOutreach) await tx.outboxEmail.deleteMany({ where: { negotiationId: negotiation.id, status: { not: 'sent' } } });
       return applyTransitions(tx, {
         negotiation,
-        events: ['resumed'],
-        data: { claimedBy: null, claimedAt: null },
+        events: [beforeOutreach ? 'resumed_before_outreach' : 'resumed'],
+        data: { claimedBy: null, claimedAt: null, ...(beforeOutreach ? { currentOfferMinor: null, round: 0 } : {}) },
         details: { by: input.by },
         actor: `human:${input.by}`,
         at: deps.now(),
       });
     });
   });
+  if (state === 'new') {
+    // The original open step's job id is spent (completed jobs are kept), so this one is new.
+    const fresh = await load(deps.db, input.negotiationId);
+    await enqueue(deps.queues, 'negotiation-steps', { negotiationId: fresh.id, kind: 'open' }, { jobId: jobIds.negotiationStep(fresh.id, `reopen-${fresh.version}`) });
+  }
+  return state;
 }
 
 /** Escalates to a human with a reason: a transition, an audit entry, an alert and a metric. */

@@ -25,3 +25,24 @@ describe('checkDraftPrice', () => {
     expect(checkDraftPrice(email('Our $1,250.00 offer stands.'), null, 'USD')).toBe('the email must not state any amount of money, but it states "$1,250.00"');
   });
 });
+
+describe('checkDraftPrice on amounts written loosely', () => {
+  it.each([
+    ['a bare number with a thousands separator', 'We offer $1,250.00; we paid others 1,800.'],
+    ['a symbol after the number', 'We offer $1,250.00, not 1800$.'],
+    ['a lower-case code', 'We offer $1,250.00 (others: 1,800 usd).'],
+    ['a European format', 'We offer $1,250.00, roughly 1.200 € for you.'],
+    ['a code glued to the digits', 'We offer $1,250.00, up from usd1800.'],
+    ['a bare three-digit number', 'We offer $1,250.00 and could add 300 later.'],
+  ])('rejects %s', (_label, body) => {
+    expect(checkDraftPrice(email(body), 125_000, 'USD')).toMatch(/reads as another amount|only amount it may state/);
+  });
+
+  it('keeps audience sizes, deliverable counts and years', () => {
+    expect(checkDraftPrice(email('For 2 reels in 2026 reaching your 12,500 average views (50k views per post), we offer $1,250.00.'), 125_000, 'USD')).toBeNull();
+  });
+
+  it('rejects a loose amount when no money may be stated at all', () => {
+    expect(checkDraftPrice(email('Thanks, we understand the 1800 dollars did not work.'), null, 'USD')).toMatch(/must not state any amount/);
+  });
+});

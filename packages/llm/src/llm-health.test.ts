@@ -1,5 +1,5 @@
 import { createTestDatabase } from '../../../test/support/db';
-import { LLM_HEALTH_NAME, llmFailingSince, markLlmFailure, markLlmSuccess } from './llm-health';
+import { LLM_HEALTH_NAME, LLM_OUTAGE_STALE_AFTER_MS, llmFailingSince, markLlmFailure, markLlmSuccess } from './llm-health';
 
 describe('LLM outage tracking', () => {
   let t: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -38,5 +38,18 @@ describe('LLM outage tracking', () => {
     expect(since!.getTime() - at.getTime()).toBeLessThan(10);
     await Promise.all([markLlmSuccess(t.db), markLlmSuccess(t.db)]);
     expect(await llmFailingSince(t.db)).toBeNull();
+  });
+
+  it('forgets an outage whose last failure is older than the staleness window', async () => {
+    const first = new Date('2030-01-01T00:00:00Z');
+    await markLlmFailure(t.db, first, 'Anthropic 500');
+    const last = new Date('2030-01-01T00:05:00Z');
+    await markLlmFailure(t.db, last, 'Anthropic 500');
+    expect(await llmFailingSince(t.db, { now: new Date(last.getTime() + LLM_OUTAGE_STALE_AFTER_MS) })).toEqual(first);
+    expect(await llmFailingSince(t.db, { now: new Date(last.getTime() + LLM_OUTAGE_STALE_AFTER_MS + 1) })).toBeNull();
+    // A failure after the quiet spell starts a new outage rather than reviving the old one.
+    const morning = new Date('2030-01-01T09:00:00Z');
+    await markLlmFailure(t.db, morning, 'Anthropic 529');
+    expect(await llmFailingSince(t.db, { now: new Date('2030-01-01T09:00:01Z') })).toEqual(morning);
   });
 });
