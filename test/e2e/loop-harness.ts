@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Db } from '@parley/db';
 import { closeQueues, createQueues, createRedis, jobIds, type Queues, type QueueName } from '@parley/queue';
-import { startSandbox, type Persona, type PubSubPusher, type PushResult, type Sandbox } from '@parley/sandbox';
-import type { HistoryNotification } from '@parley/sandbox';
+import { startSandbox, type HistoryNotification, type Persona, type PubSubPusher, type PushResult, type Sandbox } from '@parley/sandbox';
 import { createTestDatabase } from '../support/db';
 import { spawnTs, type Spawned } from '../support/processes';
 import { dropPrefix, freePort, redisUrl, startPrivateRedis, uniquePrefix, type PrivateRedis } from '../support/redis';
@@ -64,13 +64,17 @@ export interface LoopHarness {
   startWorker: (extra?: Record<string, string>) => Promise<LoopProcess>;
   /** Processes started and not yet seen to exit. */
   running: () => LoopProcess[];
-  /** Sends a signal to the app process and waits for it (and its tsx parent) to exit. */
+  /** Sends a signal to the app process (SIGKILL unless told) and waits for it and its tsx parent to exit. */
   kill: (p: LoopProcess, signal?: NodeJS.Signals) => Promise<void>;
+  /** SIGTERM: the process shuts down gracefully (drains or hands its jobs back) and exits. */
+  stop: (p: LoopProcess) => Promise<void>;
   killAll: (signal?: NodeJS.Signals) => Promise<void>;
   /** Pushes a notification by hand, signed like Pub/Sub; the same `messageId` is a redelivery. */
   push: (n: HistoryNotification, messageId?: string) => Promise<PushResult>;
   /** Sends the signed ClickUp webhook for a task (`times` identical deliveries). */
   webhook: (taskId: string, options?: { event?: string; historyItemId?: string; times?: number }) => Promise<number[]>;
+  /** Every process's output so far, by name (JSON log lines). */
+  logs: () => Record<string, string>;
   /** Waits until `count` negotiations exist and every one is in a settled state. */
   waitForSettled: (count: number, timeoutMs?: number) => Promise<void>;
   /** Waits until no job is waiting, active or delayed (the repeatable maintenance aside). */
@@ -125,6 +129,7 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
   connection.on('error', () => undefined);
   const queues = createQueues(connection, prefix);
   for (const q of Object.values(queues)) q.on('error', () => undefined);
+  const adminToken = randomBytes(12).toString('hex');
   const processes: LoopProcess[] = [];
   let workerCount = 0;
 
@@ -137,7 +142,7 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
     DATABASE_URL: database.url,
     QUEUE_PREFIX: prefix,
     PORT: String(port),
-    ADMIN_TOKEN: randomBytes(12).toString('hex'),
+    ADMIN_TOKEN: adminToken,
     WORKER_CONCURRENCY: '4',
     FOLLOW_UP_AFTER: '12',
     MAX_FOLLOW_UPS: '1',
@@ -214,6 +219,8 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
     running,
     kill,
     killAll,
+    stop: (p) => kill(p, 'SIGTERM'),
+    logs: () => Object.fromEntries(processes.map((p, i) => [`${p.name}#${i}`, p.output()])),
     push: (n, messageId) => pusher.push({ ...n, ...(messageId ? { messageId } : {}) }),
     webhook: (taskId, o = {}) =>
       sandbox.clickup.sendWebhook(`${apiUrl}/webhooks/clickup`, { event: o.event ?? 'taskStatusUpdated', taskId, ...(o.historyItemId ? { historyItemId: o.historyItemId } : {}) }, { times: o.times ?? 1 }),
@@ -244,9 +251,14 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
     },
     job: (queue, jobId) => queues[queue].getJob(jobId),
     close: async () => {
+      // The sandbox first, while the API still answers the pushes it has under way.
       sandbox.disconnectApi();
-      await killAll();
       await sandbox.close();
+      await killAll();
+      if (process.env.E2E_LOG_DIR) {
+        fs.mkdirSync(process.env.E2E_LOG_DIR, { recursive: true });
+        for (const [i, p] of processes.entries()) fs.writeFileSync(path.join(process.env.E2E_LOG_DIR, `${prefix}-${i}-${p.name}.log`), p.output());
+      }
       await gate.close();
       await closeQueues(queues).catch(() => undefined);
       connection.disconnect();
