@@ -34,6 +34,9 @@ export interface WorkerRuntime {
 }
 
 const HEARTBEAT_MS = 10_000;
+
+/** Queues whose in-flight jobs are never handed back at shutdown (see close()). */
+const HOLD_AT_SHUTDOWN: ReadonlySet<string> = new Set(['outbound-email']);
 export const heartbeatKey = (prefix: string) => `${prefix}:parley:workers`;
 
 const BULLMQ_GAVE_UP = /stalled more than allowable limit|started more than allowable limit/;
@@ -117,6 +120,13 @@ export function startWorkers(options: WorkerRuntimeOptions): WorkerRuntime {
       if (!drained) {
         for (const [worker, running] of inFlight) {
           for (const [id, { job, token }] of running) {
+            if (HOLD_AT_SHUTDOWN.has(worker.name)) {
+              // An external side effect may still be in flight (a Gmail send cannot be taken
+              // back): let the lock expire after this process exits, so the rerun's
+              // Message-ID lookup sees whatever the first attempt did.
+              options.log.warn('leaving a job to expire instead of handing it back', { queue: worker.name, jobId: id });
+              continue;
+            }
             try {
               await job.moveToWait(token);
               handedBack.push(id);
