@@ -1,5 +1,5 @@
 import { jobIds, type QueueName } from '@parley/queue';
-import { DEMO_INFLUENCERS, PHRASES, seedDemoCampaign } from '@parley/sandbox';
+import { DEMO_CAMPAIGN, DEMO_INFLUENCERS, PHRASES, seedDemoCampaign } from '@parley/sandbox';
 import { waitFor } from '../support/wait';
 import { replyAs } from './influencer-mail';
 import { checkLoopIntegrity } from './loop-assertions';
@@ -48,7 +48,7 @@ describe('jobs that Redis lost after a worker enqueued them (API + 2 workers)', 
       'negotiation-steps',
       async () => jobIds.negotiationStep((await negotiationOf(ava.email)).id),
       async () => {
-        expect(await h.webhook('demo-task-1')).toEqual([200]);
+        expect(await h.webhook(DEMO_CAMPAIGN.taskId)).toEqual([200]);
       },
     );
     await waitFor('both opening emails sent', async () => (await h.db.outboxEmail.count({ where: { status: 'sent' } })) === 2, 60_000, 200);

@@ -1,4 +1,4 @@
-import { DEMO_INFLUENCERS, PHRASES, randomMessageId, seedDemoCampaign, type MailView } from '@parley/sandbox';
+import { DEMO_CAMPAIGN, DEMO_INFLUENCERS, PHRASES, randomMessageId, seedDemoCampaign, type MailView } from '@parley/sandbox';
 import { jobIds } from '@parley/queue';
 import { waitFor } from '../support/wait';
 import { replyAs } from './influencer-mail';
@@ -42,7 +42,7 @@ describe('a worker killed at the worst moment (API + one worker at a time)', () 
       killNow(worker.pid);
     });
     seedDemoCampaign(h.sandbox, { influencers });
-    expect(await h.webhook('demo-task-1')).toEqual([200]);
+    expect(await h.webhook(DEMO_CAMPAIGN.taskId)).toEqual([200]);
     await worker.exited;
     stop();
     const sent = killed as MailView | null;
