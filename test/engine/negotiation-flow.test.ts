@@ -166,8 +166,19 @@ describe('negotiation steps through the real runtime, SDK and sandbox', () => {
     const opened = await h.db.negotiation.findUniqueOrThrow({ where: { id } });
     await withTx(h.db, (tx) => applyTransitions(tx, { negotiation: opened, events: ['email_delivered'], data: { lastMessageIdHdr: `<${id}.open@brand.test>` }, actor: 'agent', at: new Date() }));
 
+    // What the send handler does once Gmail accepted the pending emails (no Gmail here).
+    const markSent = () => withTx(h.db, (tx) => tx.outboxEmail.updateMany({ where: { negotiationId: id, status: 'pending' }, data: { status: 'sent', sentAt: new Date() } }));
+    await markSent();
+
     const outcomes: unknown[] = [];
-    for (const n of [1, 2, 3]) outcomes.push(await h.finished(await h.step({ negotiationId: id, kind: 'follow_up' }, jobIds.followUp(id, n))));
+    for (const n of [1, 2, 3]) {
+      outcomes.push(await h.finished(await h.step({ negotiationId: id, kind: 'follow_up' }, jobIds.followUp(id, n))));
+      if (n === 1) {
+        // A second sweep before the first nudge went out writes no second nudge.
+        expect(await h.finished(await h.step({ negotiationId: id, kind: 'follow_up' }, `${jobIds.followUp(id, 2)}.early`))).toEqual({ outcome: 'skipped: our last email is not sent yet' });
+      }
+      await markSent();
+    }
     expect(outcomes).toEqual([{ outcome: 'follow-up 1' }, { outcome: 'follow-up 2' }, { outcome: 'stale' }]);
     const s = await snapshot(h.db, id);
     expect(s.negotiation).toMatchObject({ state: 'stale', followUps: 2, currentOfferMinor: 200_000 });
@@ -188,6 +199,7 @@ describe('negotiation steps through the real runtime, SDK and sandbox', () => {
     await h.finished(await h.step({ negotiationId: id, kind: 'open' }));
     const opened = await h.db.negotiation.findUniqueOrThrow({ where: { id } });
     await withTx(h.db, (tx) => applyTransitions(tx, { negotiation: opened, events: ['email_delivered'], actor: 'agent', at: new Date() }));
+    await withTx(h.db, (tx) => tx.outboxEmail.updateMany({ where: { negotiationId: id }, data: { status: 'sent', sentAt: new Date() } }));
     h.sandbox.reset();
     h.sandbox.faults([{ delayMs: 1_000 }]);
     const jobId = await h.step({ negotiationId: id, kind: 'follow_up' }, jobIds.followUp(id, 1));

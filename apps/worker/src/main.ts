@@ -6,11 +6,7 @@ void runWorker(process.env, {
     const engine = createEngineWiring(config, { db, queues, redis, metrics, log });
     return {
       handlers: engine.handlers,
-      maintenanceTasks: {
-        'gmail-watch-renewal': () => engine.maintenance['gmail-watch-renewal'](),
-        'follow-ups': () => engine.maintenance['follow-ups'](),
-        'stuck-sweep': () => engine.maintenance['stuck-sweep'](),
-      },
+      maintenanceTasks: engine.maintenance,
       onStart: () => engine.maintenance['gmail-watch-renewal'](),
     };
   },

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { withTx } from '@parley/db';
 import { HistoryExpiredError, type GmailClient, type ParsedMessage } from '@parley/google';
 import { emailDomain } from '@parley/logging';
-import { enqueue, jobIds, TransientError, type Handler, type JobContext } from '@parley/queue';
+import { enqueue, jobIds, PermanentError, TransientError, type Handler, type JobContext } from '@parley/queue';
 import type { EngineCore } from './engine-deps';
 
 export interface SyncDeps extends EngineCore {
@@ -36,7 +36,7 @@ export function createMailboxSyncHandler(deps: SyncDeps): Handler<'gmail-notific
       const lock = await acquire(deps, ctx.jobId);
       if (!lock) return { outcome: 'covered by the running sync', passes };
       try {
-        passes += await syncUntilCaughtUp(deps, ctx);
+        passes += await syncUntilCaughtUp(deps, ctx, data.force === true && passes === 0);
       } finally {
         await lock.release();
       }
@@ -68,12 +68,13 @@ async function acquire(deps: SyncDeps, owner: string): Promise<{ release: () => 
   };
 }
 
-async function syncUntilCaughtUp(deps: SyncDeps, ctx: JobContext): Promise<number> {
+/** `force`: one history pass even when no notification is outstanding (the periodic sync). */
+async function syncUntilCaughtUp(deps: SyncDeps, ctx: JobContext, force = false): Promise<number> {
   let passes = 0;
   for (;;) {
     const state = await deps.db.mailboxSync.findUnique({ where: { mailbox: deps.mailbox } });
     const highest = state?.highestNotifiedHistoryId ?? null;
-    if (state?.historyCursor && big(state.historyCursor) >= big(highest)) return passes;
+    if (state?.historyCursor && big(state.historyCursor) >= big(highest) && !(force && passes === 0)) return passes;
     passes += 1;
     if (!state?.historyCursor) {
       await fullResync(deps, ctx, highest, 'no cursor yet');
@@ -129,12 +130,29 @@ async function fetchTracked(deps: SyncDeps, added: { id: string; threadId: strin
   for (const m of candidates) {
     const tracked = byThread.get(m.threadId);
     if (known.has(m.id) || (!tracked && sends.length === 0)) continue;
-    const message = await deps.gmail.getMessage(m.id);
-    if (isOurs(message, deps.mailbox)) continue;
+    const message = await gone(deps, () => deps.gmail.getMessage(m.id), 'message');
+    if (!message || isOurs(message, deps.mailbox)) continue;
     const negotiationId = tracked ?? answeredSend(message, sends);
     if (negotiationId) out.push({ message, negotiationId });
   }
   return out;
+}
+
+/**
+ * A message or thread deleted between Gmail listing it and us fetching it answers 404. That
+ * is not a failure of the sync (Google's sync guide expects it): skip it, or one deleted
+ * email would stop inbound processing for the whole mailbox.
+ */
+async function gone<T>(deps: SyncDeps, fetch: () => Promise<T>, what: string): Promise<T | null> {
+  try {
+    return await fetch();
+  } catch (error) {
+    if (error instanceof PermanentError && error.reason === 'not_found') {
+      deps.log.warn(`gmail ${what} gone before it could be read; skipped`, { error: error.message });
+      return null;
+    }
+    throw error;
+  }
 }
 
 function isOurs(message: ParsedMessage, mailbox: string): boolean {
@@ -200,7 +218,7 @@ async function fullResync(deps: SyncDeps, ctx: JobContext, highest: string | nul
   }
   const found: Found[] = [];
   for (const [threadId, negotiationId] of threads) {
-    for (const m of await deps.gmail.getThread(threadId)) if (!isOurs(m, deps.mailbox)) found.push({ message: m, negotiationId });
+    for (const m of (await gone(deps, () => deps.gmail.getThread(threadId), 'thread')) ?? []) if (!isOurs(m, deps.mailbox)) found.push({ message: m, negotiationId });
   }
   const known = new Set((await deps.db.inboundMessage.findMany({ where: { gmailMessageId: { in: found.map((f) => f.message.id) } }, select: { gmailMessageId: true } })).map((m) => m.gmailMessageId));
   // Without a newer id to start from, the highest notified one is safe: anything at or before it

@@ -31,7 +31,14 @@ export async function ensureGmailWatch(deps: EngineCore & { gmail: GmailClient; 
 export async function sweepFollowUps(deps: EngineCore & { followUpAfterMs: number }): Promise<number> {
   const cutoff = new Date(deps.now().getTime() - deps.followUpAfterMs);
   const due = await deps.db.negotiation.findMany({
-    where: { state: { in: ['awaiting_reply', 'counter_sent'] }, lastOutboundAt: { lt: cutoff }, inbound: { none: { processedAt: null } } },
+    // The clock starts when our last email was *sent*: a nudge still waiting in the outbox
+    // (Gmail slow, the send queue backed up) is not a reason for another one.
+    where: {
+      state: { in: ['awaiting_reply', 'counter_sent'] },
+      lastOutboundAt: { lt: cutoff },
+      inbound: { none: { processedAt: null } },
+      outbox: { none: { status: 'pending' } },
+    },
     select: { id: true, followUps: true },
   });
   for (const n of due) {
@@ -46,10 +53,18 @@ export async function sweepFollowUps(deps: EngineCore & { followUpAfterMs: numbe
  * including those whose step already became a dead letter.
  */
 export async function escalateDuringLlmOutage(deps: EngineCore & { llmOutageEscalateAfterMs: number }): Promise<number> {
-  const since = await llmFailingSince(deps.db);
+  const since = await llmFailingSince(deps.db, { now: deps.now() });
   if (!since || deps.now().getTime() - since.getTime() < deps.llmOutageEscalateAfterMs) return 0;
+  // Only work that has itself waited the whole window: a campaign started or a reply received
+  // a minute ago gets its own chance at the LLM first.
+  const cutoff = new Date(deps.now().getTime() - deps.llmOutageEscalateAfterMs);
   const waiting = await deps.db.negotiation.findMany({
-    where: { OR: [{ state: 'new' }, { state: { notIn: ['agreed', 'declined', 'escalated', 'human_managed'] }, inbound: { some: { processedAt: null } } }] },
+    where: {
+      OR: [
+        { state: 'new', createdAt: { lte: cutoff } },
+        { state: { notIn: ['agreed', 'declined', 'escalated', 'human_managed'] }, inbound: { some: { processedAt: null, createdAt: { lte: cutoff } } } },
+      ],
+    },
     select: { id: true },
   });
   const seconds = Math.round((deps.now().getTime() - since.getTime()) / 1000);
@@ -99,4 +114,23 @@ export async function healLostJobs(deps: EngineCore): Promise<number> {
     deps.log.warn('lost job enqueued again', { queue: w.queue, jobId: w.jobId });
   }
   return restored;
+}
+
+/**
+ * The periodic mailbox sync. Gmail notifications can be delayed or dropped (and a reply filed
+ * outside INBOX notifies nothing), so every maintenance interval one forced history pass runs
+ * from the stored cursor. One job per interval bucket, so several workers enqueue it once.
+ */
+export async function enqueuePeriodicSync(deps: EngineCore & { mailbox: string; intervalMs: number }): Promise<boolean> {
+  const state = await deps.db.mailboxSync.findUnique({ where: { mailbox: deps.mailbox } });
+  // Before the first watch or notification there is no cursor to sync from.
+  if (!state?.historyCursor) return false;
+  const bucket = Math.floor(deps.now().getTime() / deps.intervalMs);
+  await enqueue(
+    deps.queues,
+    'gmail-notifications',
+    { mailbox: deps.mailbox, historyId: state.historyCursor, pubsubMessageId: `periodic-${bucket}`, force: true },
+    { jobId: `periodic.${bucket}` },
+  );
+  return true;
 }

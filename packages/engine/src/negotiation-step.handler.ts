@@ -279,6 +279,8 @@ async function followUpStep(deps: EngineDeps, negotiation: LoadedNegotiation, ct
   if (!['awaiting_reply', 'counter_sent'].includes(negotiation.state)) return `skipped: state ${negotiation.state}`;
   const pendingReplies = await deps.db.inboundMessage.count({ where: { negotiationId: negotiation.id, processedAt: null } });
   if (pendingReplies > 0) return 'skipped: a reply is waiting';
+  const unsent = await deps.db.outboxEmail.count({ where: { negotiationId: negotiation.id, status: 'pending' } });
+  if (unsent > 0) return 'skipped: our last email is not sent yet';
   if (negotiation.followUps >= deps.maxFollowUps) {
     assertStillOwned(ctx);
     await withTx(deps.db, (tx) => applyTransitions(tx, { negotiation, events: ['went_stale'], details: { followUps: negotiation.followUps }, actor: 'agent', at: deps.now() }));

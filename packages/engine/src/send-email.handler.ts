@@ -19,12 +19,17 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
   return async ({ outboxId }, ctx) => {
     const row = await deps.db.outboxEmail.findUnique({ where: { id: outboxId }, include: { negotiation: true } });
     if (!row) throw new PermanentError(`outbox row ${outboxId} does not exist`);
-    if (row.status === 'sent') return { outcome: 'already sent' };
+    // 'sent' is done; 'cancelled' was withdrawn for a human and must stay unsent even if this
+    // job runs again later (a stall rerun, a retry from the dashboard).
+    if (row.status !== 'pending') return { outcome: `already ${row.status}` };
     const negotiation = row.negotiation;
     const log = ctx.log.child({ negotiationId: negotiation.id, threadId: negotiation.gmailThreadId ?? undefined });
 
-    if (negotiation.state === 'human_managed') {
+    const existing = await deps.gmail.findByMessageIdHeader(row.messageIdHdr);
+    if (negotiation.state === 'human_managed' && !existing) {
       // A human took the thread over after this email was drafted: it is theirs to write now.
+      // (One Gmail already accepted, before a crash, is recorded below instead: cancelling it
+      // would lose the thread id that the influencer's replies arrive on.)
       await withTx(deps.db, async (tx) => {
         await tx.outboxEmail.update({ where: { id: row.id }, data: { status: 'cancelled' } });
         await tx.auditEntry.create({ data: { negotiationId: negotiation.id, actor: 'agent', action: 'send_cancelled_human_managed', details: { outboxId: row.id, kind: row.kind } } });
@@ -32,7 +37,6 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
       return { outcome: 'cancelled: human-managed' };
     }
 
-    const existing = await deps.gmail.findByMessageIdHeader(row.messageIdHdr);
     const threadId = row.gmailThreadId ?? negotiation.gmailThreadId ?? undefined;
     const sent =
       existing ??

@@ -11,7 +11,7 @@ import { createCampaignIngestHandler } from './campaign-ingest.handler';
 import { createMailboxSyncHandler } from './mailbox-sync.handler';
 import { createNegotiationStepHandler } from './negotiation-step.handler';
 import { createSendEmailHandler } from './send-email.handler';
-import { ensureGmailWatch, escalateDuringLlmOutage, healLostJobs, sweepFollowUps } from './maintenance';
+import { enqueuePeriodicSync, ensureGmailWatch, escalateDuringLlmOutage, healLostJobs, sweepFollowUps } from './maintenance';
 
 export interface EngineWiring {
   handlers: Pick<HandlerMap, 'gmail-notifications' | 'campaign-tasks' | 'negotiation-steps' | 'outbound-email'>;
@@ -20,6 +20,7 @@ export interface EngineWiring {
     'gmail-watch-renewal': () => Promise<unknown>;
     'follow-ups': () => Promise<unknown>;
     'stuck-sweep': () => Promise<unknown>;
+    'mailbox-sync': () => Promise<unknown>;
   };
 }
 
@@ -58,6 +59,7 @@ export function createEngineWiring(config: Env, deps: { db: Db; queues: Queues; 
       'gmail-watch-renewal': () => ensureGmailWatch({ ...core, gmail, mailbox: GMAIL_MAILBOX, topic: GMAIL_PUBSUB_TOPIC }),
       'follow-ups': () => sweepFollowUps({ ...core, followUpAfterMs: config.FOLLOW_UP_AFTER * 1000 }),
       'stuck-sweep': async () => ({ escalated: await escalateDuringLlmOutage(engine), restoredJobs: await healLostJobs(core) }),
+      'mailbox-sync': () => enqueuePeriodicSync({ ...core, mailbox: GMAIL_MAILBOX, intervalMs: config.MAINTENANCE_INTERVAL_MS }),
     },
   };
 }

@@ -25,6 +25,8 @@ export const mailboxSyncSchema = z.object({
   historyId,
   pubsubMessageId: z.string().min(1),
   publishTime: z.string().optional(),
+  /** Added later (optional, so older jobs parse): one history pass even with nothing notified. */
+  force: z.boolean().optional(),
 });
 
 export const campaignIngestSchema = z.object({
@@ -56,7 +58,8 @@ export const alertSchema = z.object({
 });
 
 export const maintenanceSchema = z.object({
-  task: z.enum(['gmail-watch-renewal', 'stuck-sweep', 'follow-ups', 'delivery-sweep']),
+  // Grows only: a task name added later is never removed while jobs may carry it.
+  task: z.enum(['gmail-watch-renewal', 'stuck-sweep', 'follow-ups', 'delivery-sweep', 'mailbox-sync']),
 });
 
 /** One job name per queue; the handler map below is keyed by queue. */

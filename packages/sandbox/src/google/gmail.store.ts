@@ -234,6 +234,16 @@ export class GmailMailbox {
     return (this.threads.get(threadId) ?? []).map((id) => this.messages.get(id)).filter((m): m is StoredMessage => m !== undefined);
   }
 
+  /** Deletes a message for good, as Gmail does: gets answer 404, history still lists its addition. */
+  deleteMessage(id: string): boolean {
+    const message = this.messages.get(id);
+    if (!message) return false;
+    this.messages.delete(id);
+    const thread = this.threads.get(message.threadId);
+    if (thread) this.threads.set(message.threadId, thread.filter((m) => m !== id));
+    return true;
+  }
+
   expireHistoryBefore(historyId: number): void {
     this.oldestRetained = Math.max(this.oldestRetained, historyId);
     this.history = this.history.filter((r) => r.id >= historyId);

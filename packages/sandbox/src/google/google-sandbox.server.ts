@@ -53,6 +53,8 @@ export interface GoogleSandbox {
   sent(): MailView[];
   messagesInThread(threadId: string): MailView[];
   expireHistoryBefore(historyId: string | number): void;
+  /** A message deleted for good (messages.get answers 404; history still lists it). */
+  deleteMessage(id: string): boolean;
   failNext(n: number, options: FailureOptions): void;
   onHistory(listener: (n: HistoryNotification) => void): () => void;
   onSent(listener: (m: MailView) => void): () => void;
@@ -201,6 +203,7 @@ export async function startGoogleSandbox(options: GoogleSandboxOptions = {}): Pr
     sent: () => mailbox.sent(),
     messagesInThread: (threadId) => mailbox.messagesInThread(threadId).map(viewOf),
     expireHistoryBefore: (historyId) => mailbox.expireHistoryBefore(Number(historyId)),
+    deleteMessage: (id) => mailbox.deleteMessage(id),
     failNext: (n, opts) => {
       for (let i = 0; i < n; i++) failures.push({ status: opts.status, retryAfter: opts.retryAfter, api: opts.api ?? 'gmail' });
     },
