@@ -1,7 +1,7 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { anthropicFault, errorBody, faultList, type AnthropicFault } from './faults';
 import { messageResponse, messagesRequest, newId, requestProblem } from './messages.route';
+import { listenOnLoopback } from '../listen';
 
 export interface AnthropicSandboxOptions {
   /** 0 (default) picks a free port. */
@@ -189,12 +189,7 @@ export async function startAnthropicSandbox(options: AnthropicSandboxOptions = {
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
+  const { port, url } = await listenOnLoopback(server, options.port);
 
   return {
     url,

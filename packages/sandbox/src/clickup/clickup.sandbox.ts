@@ -1,7 +1,7 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { ClickUpTaskStore, sandboxTaskSchema, type SandboxTaskInput } from './clickup-task.store';
+import { listenOnLoopback } from '../listen';
 import {
   buildClickUpWebhookPayload,
   newHistoryItemId,
@@ -159,12 +159,7 @@ export async function startClickUpSandbox(options: ClickUpSandboxOptions): Promi
   });
   server.keepAliveTimeout = 1_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
+  const { port, url } = await listenOnLoopback(server, options.port);
 
   return {
     url,

@@ -1,11 +1,11 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { handleControl } from './control.routes';
 import { googleError, injectedFailure, notFound, unauthenticated, type Reply } from './google-errors';
 import { handleGmail } from './gmail.routes';
 import { GmailMailbox, viewOf, type HistoryNotification, type InboundMail, type MailView, type WatchState } from './gmail.store';
 import { OAuthStore, type SandboxCredentials } from './oauth.store';
 import { SheetsStore } from './sheets.store';
+import { listenOnLoopback } from '../listen';
 
 export interface GoogleSandboxOptions {
   /** 0 (default) picks a free port. */
@@ -174,11 +174,7 @@ export async function startGoogleSandbox(options: GoogleSandboxOptions = {}): Pr
     })();
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const { port } = await listenOnLoopback(server, options.port);
   const root = `http://127.0.0.1:${port}/`;
 
   const sandbox: GoogleSandbox = {

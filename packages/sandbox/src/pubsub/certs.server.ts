@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../listen';
 
 export interface CertsServer {
   /** The URL to configure as GOOGLE_CERTS_URL (oauth2FederatedSignonPemCertsUrl). */
@@ -29,11 +29,7 @@ export async function startCertsServer(signers: ReadonlyArray<{ kid: string; pub
     });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}/oauth2/v1/certs`,
     hits: () => hits,
