@@ -1,0 +1,93 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * No Docker engine runs on the build machines, so the deployment files are checked
+ * statically against SPEC section 13 (their commands themselves run on the host in other
+ * tests: `migrate deploy` in the suite's setup and the demo, `node --import tsx` entry points
+ * in every process test).
+ */
+const ROOT = path.resolve(__dirname, '../..');
+const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
+
+describe.each(['Dockerfile.api', 'Dockerfile.worker'])('%s', (file) => {
+  const text = read(file);
+
+  it('is multi-stage with production dependencies only, a non-root user and a healthcheck', () => {
+    expect(text.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    expect(text).toMatch(/npm ci --omit=dev/);
+    expect(text).toMatch(/^USER node$/m);
+    expect(text).toMatch(/^HEALTHCHECK /m);
+    expect(text).toMatch(/^FROM node:24/m);
+  });
+
+  it('bakes no secret into a layer', () => {
+    for (const line of text.split('\n').filter((l) => /^(ENV|ARG)\s/.test(l))) {
+      expect(line).not.toMatch(/(TOKEN|SECRET|KEY|PASSWORD|DSN)\s*=/i);
+    }
+    expect(read('.dockerignore')).toMatch(/^\.env$/m);
+  });
+
+  it('runs the TypeScript entry point the tests run', () => {
+    const entry = file === 'Dockerfile.api' ? 'apps/api/src/main.ts' : 'apps/worker/src/main.ts';
+    expect(text).toContain(entry);
+    expect(fs.existsSync(path.join(ROOT, entry))).toBe(true);
+    expect(text).toMatch(/--import"?,? "?tsx/);
+  });
+});
+
+describe('Dockerfile.api', () => {
+  it('applies migrations before serving', () => {
+    expect(read('Dockerfile.api')).toMatch(/prisma\/build\/index\.js migrate deploy && exec node --import tsx apps\/api\/src\/main\.ts/);
+  });
+});
+
+describe('docker-compose.yml', () => {
+  const text = read('docker-compose.yml');
+  const service = (name: string) => {
+    const start = text.indexOf(`\n  ${name}:\n`);
+    const rest = text.slice(start + 1);
+    const end = rest.slice(1).search(/\n {2}\S|\n\S/);
+    return end < 0 ? rest : rest.slice(0, end + 1);
+  };
+  const graceSeconds = (block: string) => Number(/stop_grace_period: (\d+)s/.exec(block)?.[1] ?? 0);
+  const defaultGraceMs = 25_000;
+
+  it('runs Redis with AOF everysec on a named volume, with a healthcheck', () => {
+    const redis = service('redis');
+    expect(redis).toMatch(/--appendonly", "yes"/);
+    expect(redis).toMatch(/--appendfsync", "everysec"/);
+    expect(redis).toMatch(/redis-data:\/data/);
+    expect(redis).toMatch(/healthcheck:/);
+    expect(text).toMatch(/^volumes:\n {2}redis-data:\n {2}sqlite-data:/m);
+  });
+
+  it('runs at least two workers sharing the SQLite volume, with grace periods covering shutdown', () => {
+    const worker = service('worker');
+    expect(Number(/replicas: (\d+)/.exec(worker)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(worker).toMatch(/sqlite-data:\/data/);
+    expect(service('api')).toMatch(/sqlite-data:\/data/);
+    expect(graceSeconds(worker) * 1000).toBeGreaterThan(defaultGraceMs);
+    expect(graceSeconds(service('api')) * 1000).toBeGreaterThan(defaultGraceMs);
+  });
+});
+
+describe('GitHub workflows', () => {
+  it('CI typechecks, lints and tests with a Redis service on every push', () => {
+    const ci = read('.github/workflows/ci.yml');
+    expect(ci).toMatch(/^ {2}push:/m);
+    expect(ci).toMatch(/image: redis/);
+    for (const step of ['npm ci', 'npm run typecheck', 'npm run lint', 'npm test']) expect(ci).toContain(`run: ${step}`);
+  });
+
+  it('CD deploys only on a version tag or by hand, never on every merge', () => {
+    const cd = read('.github/workflows/cd.yml');
+    const on = cd.slice(cd.indexOf('\non:'), cd.indexOf('\npermissions:'));
+    expect(on).toMatch(/tags: \["v\*\.\*\.\*"\]/);
+    expect(on).toMatch(/workflow_dispatch/);
+    expect(on).not.toMatch(/branches/);
+    expect(cd).toContain('docker compose pull');
+    expect(cd).toContain('docker compose up -d');
+    expect(cd).toContain('ghcr.io');
+  });
+});
