@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   say(`${c.bold}Parley demo${c.reset}  ${c.dim}(run ${runId})${c.reset}`);
   say(`  LLM:     ${realLlm ? `${c.green}real Anthropic endpoint${c.reset}` : 'sandbox (set ANTHROPIC_API_KEY to use the real API)'}`);
   say('  Gmail, Sheets, ClickUp, Pub/Sub: sandbox on loopback');
-  say(`  Slack:   ${process.env.SLACK_BOT_TOKEN ? 'real (SLACK_BOT_TOKEN set)' : 'not configured (alerts are logged)'};  Sentry: ${process.env.SENTRY_DSN ? 'real' : 'off'}`);
+  say(`  Alerts:  logged by the workers (Slack delivery is not part of this build);  Sentry: ${process.env.SENTRY_DSN ? 'real (SENTRY_DSN set)' : 'off'}`);
   say(`  Redis:   ${new URL(redisUrl).host}   SQLite: ${path.relative(ROOT, dbFile)}   logs: data/demo-*.log\n`);
 
   const logs = (n: string) => path.join(dataDir, `demo-${n}.log`);
