@@ -1,12 +1,11 @@
+import { capturingLogger } from '../support/logs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { mountAdmin, type AdminDeps } from '../../apps/api/src/admin';
 import { createApp, type ApiConfig } from '../../apps/api/src/app';
 import type { Db } from '@parley/db';
-import { createLogger } from '@parley/logging';
 import { createMetrics } from '@parley/metrics';
 import { closeQueues, createQueues, createRedis, type QueueName, type Queues } from '@parley/queue';
 import { createTestDatabase } from '../support/db';
@@ -48,14 +47,7 @@ export async function startAdmin(options: AdminHarnessOptions = {}): Promise<Adm
   if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
   const queues = createQueues(redis, prefix);
   for (const queue of Object.values(queues)) queue.on('error', () => undefined);
-  let logText = '';
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logText += chunk.toString();
-      done();
-    },
-  });
-  const log = createLogger({ service: 'api', level: 'debug', stream });
+  const { log, text: logText } = capturingLogger('api');
   const config: ApiConfig = {
     GOOGLE_CERTS_URL: 'http://127.0.0.1:9/certs',
     PUBSUB_AUDIENCE: 'https://parley.example.com/webhooks/gmail',
@@ -87,7 +79,7 @@ export async function startAdmin(options: AdminHarnessOptions = {}): Promise<Adm
     queues,
     redis,
     prefix,
-    logs: () => logText,
+    logs: logText,
     manualWorker: (queue, lockDuration) => {
       const connection = createRedis(url, 'worker');
       workerConnections.push(connection);

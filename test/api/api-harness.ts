@@ -1,11 +1,10 @@
+import { capturingLogger } from '../support/logs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { createApp, type ApiConfig } from '../../apps/api/src/app';
 import type { Db } from '@parley/db';
-import { createLogger } from '@parley/logging';
 import { createMetrics, type Metrics } from '@parley/metrics';
 import { closeQueues, createQueues, createRedis, type Queues } from '@parley/queue';
 import { createOidcSigner, createPubSubPusher, startCertsServer, type CertsServer, type OidcSigner, type PubSubPusher } from '@parley/sandbox/src/pubsub';
@@ -61,14 +60,7 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
   const queues = createQueues(redis, prefix);
   for (const queue of Object.values(queues)) queue.on('error', () => undefined);
   const metrics = createMetrics();
-  let logText = '';
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logText += chunk.toString();
-      done();
-    },
-  });
-  const log = createLogger({ service: 'api', level: 'debug', stream });
+  const { log, text: logText } = capturingLogger('api');
   const config: ApiConfig = {
     GOOGLE_CERTS_URL: certs.url,
     PUBSUB_AUDIENCE: AUDIENCE,
@@ -98,7 +90,7 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
     rotated,
     certs,
     pusher,
-    logs: () => logText,
+    logs: logText,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,10 +1,10 @@
-import { Writable } from 'node:stream';
+import { capturingLogger } from '../support/logs';
 import { QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { withTx, type Db } from '@parley/db';
 import { createNegotiationStepHandler, escalationAlertId, type EngineDeps } from '@parley/engine';
 import { createLlmClient } from '@parley/llm';
-import { createLogger, type Logger } from '@parley/logging';
+import type { Logger } from '@parley/logging';
 import { createMetrics, type Metrics } from '@parley/metrics';
 import {
   closeQueues,
@@ -91,14 +91,7 @@ export async function createEngineHarness(label: string, options: HarnessOptions
   const connections: Redis[] = [producer];
   const queues = createQueues(producer, prefix, policy);
   const metrics = createMetrics();
-  const logs: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logs.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  const log = createLogger({ service: 'engine-test', level: 'info', stream });
+  const { log, lines: logs } = capturingLogger('engine-test', 'info');
   const llm = createLlmClient({
     apiKey: SANDBOX_API_KEY,
     baseURL: sandbox.url,

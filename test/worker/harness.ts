@@ -1,6 +1,6 @@
-import { Writable } from 'node:stream';
+import { capturingLogger } from '../support/logs';
 import type { Db } from '@parley/db';
-import { createLogger, type Logger } from '@parley/logging';
+import type { Logger } from '@parley/logging';
 import { createMetrics, type Metrics } from '@parley/metrics';
 import {
   closeQueues,
@@ -62,14 +62,7 @@ export async function createHarness(label: string, policy: RetryPolicy = TEST_PO
   const connections: Redis[] = [producer];
   const queues = createQueues(producer, prefix, policy);
   const metrics = createMetrics();
-  const logs: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logs.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  const log = createLogger({ service: 'test', level: 'debug', stream });
+  const { log, lines: logs } = capturingLogger('test', 'debug');
   const deadLetters: DeadLetterInfo[] = [];
   let runtimes: WorkerRuntime[] = [];
 
