@@ -180,20 +180,14 @@ async function record(deps: SyncDeps, found: Found[], cursor: string | null): Pr
       update: { historyCursor: cursor ?? undefined, lastSyncAt: deps.now() },
     });
   });
-  await enqueueUnanswered(deps);
+  // Only what this pass recorded: a sync that crashed between its commit and here is healed by
+  // the stuck sweep (healLostJobs), which scans for unanswered messages without a job.
+  for (const c of created) {
+    await enqueue(deps.queues, 'negotiation-steps', { negotiationId: c.negotiationId, kind: 'reply', gmailMessageId: c.gmailMessageId }, { jobId: jobIds.negotiationStep(c.negotiationId, c.gmailMessageId) });
+  }
   if (created.length > 0) deps.log.info('inbound messages recorded', { count: created.length });
 }
 
-/**
- * Every unanswered inbound message gets a step job (the id collapses repeats), including
- * ones recorded by a sync that crashed before it could enqueue.
- */
-export async function enqueueUnanswered(deps: EngineCore): Promise<void> {
-  const pending = await deps.db.inboundMessage.findMany({ where: { processedAt: null }, select: { negotiationId: true, gmailMessageId: true } });
-  for (const p of pending) {
-    await enqueue(deps.queues, 'negotiation-steps', { negotiationId: p.negotiationId, kind: 'reply', gmailMessageId: p.gmailMessageId }, { jobId: jobIds.negotiationStep(p.negotiationId, p.gmailMessageId) });
-  }
-}
 
 /**
  * A resync reads the threads of open negotiations and of settled ones changed within this
