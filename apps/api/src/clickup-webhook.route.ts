@@ -1,6 +1,7 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
+import { verifyClickUpSignature } from '@parley/clickup';
 import { withTx, type Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
 import { jobIds, type Queues } from '@parley/queue';
@@ -21,14 +22,6 @@ const clickupSchema = z.object({
     .optional(),
 });
 
-/** Constant-time check of X-Signature (hex HMAC-SHA256 of the raw body). */
-export function validSignature(secret: string, body: Buffer, header: string | undefined): boolean {
-  if (header === undefined || !/^[0-9a-fA-F]{64}$/.test(header.trim())) return false;
-  const expected = createHmac('sha256', secret).update(body).digest();
-  const given = Buffer.from(header.trim(), 'hex');
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
 export interface ClickUpWebhookDeps {
   db: Db;
   queues: Queues;
@@ -40,7 +33,7 @@ function verify(deps: ClickUpWebhookDeps, req: Request, body: Buffer, log: Logge
     log.error('clickup webhook refused: CLICKUP_WEBHOOK_SECRET is not set');
     throw unauthorized();
   }
-  if (!validSignature(deps.secret, body, req.get('x-signature'))) {
+  if (!verifyClickUpSignature(body, req.get('x-signature'), deps.secret)) {
     log.warn('clickup webhook refused', { reason: req.get('x-signature') ? 'bad signature' : 'missing signature' });
     throw unauthorized();
   }

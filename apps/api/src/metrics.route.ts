@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { bearerMatches } from '@parley/config';
 import { Router } from 'express';
 import type { Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
@@ -14,14 +14,6 @@ export interface MetricsDeps {
   queues: Queues;
   metrics: Metrics;
   token?: string;
-}
-
-/** Compares digests so neither the length nor the content of the token leaks through timing. */
-function tokenMatches(expected: string, header: string | undefined): boolean {
-  const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
-  if (!match?.[1]) return false;
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(match[1]), digest(expected));
 }
 
 /**
@@ -49,7 +41,7 @@ async function collect(deps: MetricsDeps, log: Logger): Promise<void> {
 export function metricsRouter(deps: MetricsDeps): Router {
   const router = Router();
   router.get('/metrics', async (req, res) => {
-    if (deps.token && !tokenMatches(deps.token, req.get('authorization'))) throw unauthorized();
+    if (deps.token && !bearerMatches(deps.token, req.get('authorization'))) throw unauthorized();
     await collect(deps, ctx(res).log);
     res.setHeader('Content-Type', deps.metrics.registry.contentType);
     res.status(200).send(await deps.metrics.registry.metrics());

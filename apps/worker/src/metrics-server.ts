@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { bearerMatches } from '@parley/config';
 import type { Metrics } from '@parley/metrics';
 
 /**
@@ -13,7 +14,7 @@ export async function startMetricsServer(metrics: Metrics, port: number | undefi
       res.writeHead(404).end();
       return;
     }
-    if (token && req.headers.authorization !== `Bearer ${token}`) {
+    if (token && !bearerMatches(token, req.headers.authorization)) {
       res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
       return;
     }

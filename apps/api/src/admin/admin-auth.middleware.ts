@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
+import { secretMatches } from '@parley/config';
 import { ctx } from '../request-context.middleware';
 
 export type AdminAuthMethod = 'bearer' | 'basic';
@@ -15,12 +16,6 @@ export function adminLocals(res: Response): AdminLocals {
 
 export const ADMIN_REALM = 'Basic realm="parley"';
 
-const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-
-/** Equal-length digests, so neither the token's length nor its content leaks through timing. */
-export function secretMatches(expected: string, given: string): boolean {
-  return timingSafeEqual(digest(given), digest(expected));
-}
 
 /**
  * The secret a request presents: `Authorization: Bearer <token>`, or HTTP Basic with the token

@@ -1,5 +1,5 @@
 export { ADMIN_BASE, adminRouter, mountAdmin, type AdminDeps } from './admin.router';
-export { ADMIN_REALM, csrfTokens, presentedSecret, secretMatches, type AdminAuthMethod } from './admin-auth.middleware';
+export { ADMIN_REALM, csrfTokens, presentedSecret, type AdminAuthMethod } from './admin-auth.middleware';
 export { findStuck, type StuckDeps, type StuckReport } from './stuck.service';
 export { negotiationTimeline, type Timeline, type TimelineEvent, type TimelineJob } from './timeline.service';
 export { listDeadLetters, type DeadLetterEntry, type DeadLetterList } from './dead-letters.service';
