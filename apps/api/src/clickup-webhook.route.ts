@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { verifyClickUpSignature } from '@parley/clickup';
+import { CAMPAIGN_TRIGGER_EVENTS, clickUpWebhookSchema, verifyClickUpSignature } from '@parley/clickup';
 import { withTx, type Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
 import { jobIds, type Queues } from '@parley/queue';
@@ -11,16 +11,10 @@ import { enqueueDeliveries, recordDeliveries, type Delivery } from './ingest.ser
 import { ctx, webhookSource } from './request-context.middleware';
 
 /** Events that can start a campaign; the worker re-reads the task, the body alone starts nothing. */
-export const CLICKUP_TRIGGER_EVENTS: ReadonlySet<string> = new Set(['taskCreated', 'taskStatusUpdated', 'taskUpdated']);
+const TRIGGER_EVENTS: ReadonlySet<string> = new Set(CAMPAIGN_TRIGGER_EVENTS);
 
-const clickupSchema = z.object({
-  event: z.string().min(1),
-  task_id: z.string().min(1),
-  webhook_id: z.string().min(1),
-  history_items: z
-    .array(z.looseObject({ id: z.union([z.string().min(1), z.number()]).transform(String) }))
-    .optional(),
-});
+// The package's webhook schema; the ingress also needs the task id (it is part of the job id).
+const clickupSchema = clickUpWebhookSchema.extend({ task_id: z.string().min(1) });
 
 export interface ClickUpWebhookDeps {
   db: Db;
@@ -52,7 +46,7 @@ export function clickupWebhookRouter(deps: ClickUpWebhookDeps): Router {
     verify(deps, req, body, log);
     const event = parseWith(clickupSchema, parseJson(body, 'body'), 'ClickUp webhook');
 
-    if (!CLICKUP_TRIGGER_EVENTS.has(event.event)) {
+    if (!TRIGGER_EVENTS.has(event.event)) {
       ctx(res).webhookOutcome = 'ignored';
       log.info('clickup event ignored', { event: event.event });
       res.status(200).json({ ok: true });
