@@ -101,12 +101,13 @@ describe('a worker killed at the worst moment (API + one worker at a time)', () 
     held.release();
     expect(await h.db.inboundMessage.count({ where: { gmailMessageId: { in: [r1.id, r2.id] } } })).toBe(0);
 
-    // No further notification: the restarted sync job alone must bring both replies in.
+    // No further notification: the restarted sync job (or, if it finds the lock taken after a
+    // retry, the periodic sync holding it, which re-checks after releasing) brings both in.
     worker = await h.startWorker();
     await waitFor('both replies processed', processed([r1.id, r2.id]), 120_000, 200);
     await h.waitForIdle(60_000);
     const rerun = await h.job('gmail-notifications', syncJobId(m1));
-    expect(rerun?.returnvalue).toMatchObject({ outcome: 'synced' });
+    expect(['synced', 'covered by the running sync']).toContain((rerun?.returnvalue as { outcome?: string } | undefined)?.outcome);
     expect(rerun?.stalledCounter).toBe(1);
     for (const i of [first, second]) expect((await negotiationOf(i.email)).state).toBe('agreed');
     await checkLoopIntegrity(h.db, h.sandbox.google);
