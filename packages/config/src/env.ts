@@ -57,8 +57,21 @@ export const envSchema = z.object({
   SLACK_SIGNING_SECRET: optionalString,
   SLACK_ALERT_CHANNEL: optionalString,
   SLACK_API_URL: url('e.g. https://slack.com/api/').optional(),
+  /** Slack user ids (U…/W…) or one user group id (S…), comma-separated, allowed to act from Slack; unset = everyone. */
+  SLACK_OPERATORS: z
+    .string()
+    .trim()
+    .regex(/^[UWS][A-Z0-9]+(\s*,\s*[UWS][A-Z0-9]+)*$/, { message: 'must be Slack user ids (U…, W…) or a user group id (S…), comma-separated' })
+    .optional(),
+  /** Alerts posted per minute before the rest of that minute folds into one digest. */
+  SLACK_ALERTS_PER_MINUTE: int(10, 1),
+  /** The address operators reach the API at (links in Slack messages), e.g. https://parley.example.com */
+  PUBLIC_URL: url('the public base URL of the API, e.g. https://parley.example.com').default('http://localhost:3000'),
 
   SENTRY_DSN: url('the project DSN from Sentry').optional(),
+  SENTRY_ENVIRONMENT: z.string().trim().min(1).default('production'),
+  /** The release reported to Sentry; defaults to the package version. */
+  SENTRY_RELEASE: optionalString,
   ADMIN_TOKEN: z.string().trim().min(16, { message: 'must be at least 16 characters' }).optional(),
   METRICS_TOKEN: optionalString,
   /** When set, each worker serves its own metrics on this port (0 = any free port). */
@@ -82,6 +95,8 @@ export const envSchema = z.object({
   /** A worker touches this file every few seconds (the container healthcheck reads its age). */
   PARLEY_ALIVE_FILE: optionalString,
   MAX_FOLLOW_UPS: int(2, 0),
+  /** Offers are rounded to this many whole units of the currency (never above the ceiling). */
+  PRICE_STEP: int(5, 1),
 
   /** Retry tuning (seconds in production; tests shorten them). */
   RETRY_TRANSIENT_BASE_MS: int(5_000, 1),
