@@ -3,6 +3,7 @@ import { startClickUpSandbox, type ClickUpSandbox } from './clickup';
 import { startGoogleSandbox, type GoogleSandbox } from './google';
 import { attachPersonas, type Persona, type PersonasHandle } from './personas';
 import { createOidcSigner, createPubSubPusher, startCertsServer, type CertsServer, type PubSubPusher, type PushResult } from './pubsub';
+import { startSentrySandbox, type SentrySandbox } from './sentry';
 
 export interface SandboxOptions {
   mailbox?: string;
@@ -23,6 +24,8 @@ export interface Sandbox {
   google: GoogleSandbox;
   clickup: ClickUpSandbox;
   certs: CertsServer;
+  /** Sentry's envelope ingest; `env()` points SENTRY_DSN at it. */
+  sentry: SentrySandbox;
   personas: PersonasHandle | null;
   /** Every Pub/Sub push delivered to the API so far (after `connectApi`). */
   pushes: () => PushResult[];
@@ -54,11 +57,12 @@ const TOPIC = 'projects/parley-sandbox/topics/gmail';
  */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const signer = createOidcSigner();
-  const [anthropic, google, clickup, certs] = await Promise.all([
+  const [anthropic, google, clickup, certs, sentry] = await Promise.all([
     startAnthropicSandbox(),
     startGoogleSandbox({ mailbox: options.mailbox ?? 'deals@parley.test' }),
     startClickUpSandbox({ token: CLICKUP_TOKEN, webhookSecret: CLICKUP_SECRET }),
     startCertsServer([signer]),
+    startSentrySandbox(),
   ]);
   const personas = options.personas ? attachPersonas(google, { delayMs: options.personaDelayMs ?? 500, personas: options.personas }) : null;
   const results: PushResult[] = [];
@@ -79,6 +83,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     google,
     clickup,
     certs,
+    sentry,
     personas,
     pushes: () => [...results],
     connectApi: (apiBaseUrl, push) => {
@@ -109,12 +114,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       CLICKUP_API_URL: clickup.apiUrl,
       CLICKUP_API_TOKEN: CLICKUP_TOKEN,
       CLICKUP_WEBHOOK_SECRET: CLICKUP_SECRET,
+      ...sentry.env(),
     }),
     close: async () => {
       unsubscribe?.();
       personas?.detach();
       await Promise.allSettled([...inFlight]);
-      await Promise.all([anthropic.close(), google.close(), clickup.close(), certs.close()]);
+      await Promise.all([anthropic.close(), google.close(), clickup.close(), certs.close(), sentry.close()]);
     },
   };
 }
