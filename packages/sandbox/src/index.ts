@@ -4,5 +4,6 @@ export * from './google';
 export * from './personas';
 export * from './pubsub';
 export * from './sentry';
+export * from './slack';
 export * from './sandbox';
 export * from './demo-campaign';

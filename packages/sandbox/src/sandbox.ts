@@ -4,12 +4,15 @@ import { startGoogleSandbox, type GoogleSandbox } from './google';
 import { attachPersonas, type Persona, type PersonasHandle } from './personas';
 import { createOidcSigner, createPubSubPusher, startCertsServer, type CertsServer, type PubSubPusher, type PushResult } from './pubsub';
 import { startSentrySandbox, type SentrySandbox } from './sentry';
+import { startSlackSandbox, type SlackSandbox, type SlackSandboxOptions } from './slack';
 
 export interface SandboxOptions {
   mailbox?: string;
   /** How long a simulated influencer takes to answer. */
   personaDelayMs?: number;
   personas?: Record<string, Persona>;
+  /** Options of the Slack Web API stand-in (e.g. `socketModeUrl`). */
+  slack?: SlackSandboxOptions;
 }
 
 export interface PushOptions {
@@ -23,6 +26,7 @@ export interface Sandbox {
   anthropic: AnthropicSandbox;
   google: GoogleSandbox;
   clickup: ClickUpSandbox;
+  slack: SlackSandbox;
   certs: CertsServer;
   /** Sentry's envelope ingest; `env()` points SENTRY_DSN at it. */
   sentry: SentrySandbox;
@@ -40,8 +44,8 @@ export interface Sandbox {
   pusherFor: (apiBaseUrl: string, options?: PushOptions) => PubSubPusher;
   /** Resolves once every automatic push under way has been answered or given up. */
   pushesSettled: () => Promise<void>;
-  /** The environment a Parley process needs to use every sandbox service. */
-  env: () => Record<string, string>;
+  /** The environment a Parley process needs to use every sandbox service (SLACK_APP_TOKEN only with `socketMode`). */
+  env: (options?: { socketMode?: boolean }) => Record<string, string>;
   close: () => Promise<void>;
 }
 
@@ -57,12 +61,13 @@ const TOPIC = 'projects/parley-sandbox/topics/gmail';
  */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const signer = createOidcSigner();
-  const [anthropic, google, clickup, certs, sentry] = await Promise.all([
+  const [anthropic, google, clickup, certs, sentry, slack] = await Promise.all([
     startAnthropicSandbox(),
     startGoogleSandbox({ mailbox: options.mailbox ?? 'deals@parley.test' }),
     startClickUpSandbox({ token: CLICKUP_TOKEN, webhookSecret: CLICKUP_SECRET }),
     startCertsServer([signer]),
     startSentrySandbox(),
+    startSlackSandbox(options.slack),
   ]);
   const personas = options.personas ? attachPersonas(google, { delayMs: options.personaDelayMs ?? 500, personas: options.personas }) : null;
   const results: PushResult[] = [];
@@ -82,6 +87,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     anthropic,
     google,
     clickup,
+    slack,
     certs,
     sentry,
     personas,
@@ -104,7 +110,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     pushesSettled: async () => {
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
-    env: () => ({
+    env: (envOptions = {}) => ({
       ...anthropic.env(),
       ...google.env(),
       GOOGLE_CERTS_URL: certs.url,
@@ -115,12 +121,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       CLICKUP_API_TOKEN: CLICKUP_TOKEN,
       CLICKUP_WEBHOOK_SECRET: CLICKUP_SECRET,
       ...sentry.env(),
+      ...slack.env(envOptions),
     }),
     close: async () => {
       unsubscribe?.();
       personas?.detach();
       await Promise.allSettled([...inFlight]);
-      await Promise.all([anthropic.close(), google.close(), clickup.close(), certs.close(), sentry.close()]);
+      await Promise.all([anthropic.close(), google.close(), clickup.close(), certs.close(), sentry.close(), slack.close()]);
     },
   };
 }

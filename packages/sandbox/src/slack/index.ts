@@ -1,0 +1,3 @@
+export * from './slack-faults';
+export * from './slack-sandbox.server';
+export type { SlackMetadata, SlackSandboxChannel, SlackSandboxEphemeral, SlackSandboxMessage, SlackSandboxUser } from './slack.store';
