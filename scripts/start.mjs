@@ -26,8 +26,14 @@ function loadDotEnv(file) {
 ensureDependencies();
 const env = { ...loadDotEnv(path.join(ROOT, '.env')), ...process.env };
 migrate(env.DATABASE_URL ?? 'file:./data/parley.db');
-const children = ['apps/api/src/main.ts', 'apps/worker/src/main.ts'].map((entry) =>
-  spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env, stdio: 'inherit' }),
+// Each entry after its Sentry instrument, which must load before anything it instruments
+// (the same pairs as INSTRUMENTS in test/support/processes.ts).
+const entries = [
+  ['apps/api/src/instrument.ts', 'apps/api/src/main.ts'],
+  ['apps/worker/src/instrument.ts', 'apps/worker/src/main.ts'],
+];
+const children = entries.map(([instrument, entry]) =>
+  spawn(process.execPath, ['--import', 'tsx', '--import', path.join(ROOT, instrument), path.join(ROOT, entry)], { cwd: ROOT, env, stdio: 'inherit' }),
 );
 let exiting = false;
 for (const child of children) {

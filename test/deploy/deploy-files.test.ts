@@ -34,11 +34,21 @@ describe.each(['Dockerfile.api', 'Dockerfile.worker'])('%s', (file) => {
     expect(fs.existsSync(path.join(ROOT, entry))).toBe(true);
     expect(text).toMatch(/--import"?,? "?tsx/);
   });
+
+  it('starts Sentry before the entry point (its instrument imported after tsx)', () => {
+    const app = file === 'Dockerfile.api' ? 'api' : 'worker';
+    const instrument = `apps/${app}/src/instrument.ts`;
+    expect(fs.existsSync(path.join(ROOT, instrument))).toBe(true);
+    const cmd = text.split('\n').find((l) => l.startsWith('CMD [')) ?? '';
+    const order = ['tsx', instrument, `apps/${app}/src/main.ts`].map((part) => cmd.indexOf(part));
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+  });
 });
 
 describe('Dockerfile.api', () => {
   it('applies migrations before serving', () => {
-    expect(read('Dockerfile.api')).toMatch(/prisma\/build\/index\.js migrate deploy && exec node --import tsx apps\/api\/src\/main\.ts/);
+    expect(read('Dockerfile.api')).toMatch(/prisma\/build\/index\.js migrate deploy && exec node --import tsx --import \.\/apps\/api\/src\/instrument\.ts apps\/api\/src\/main\.ts/);
   });
 });
 

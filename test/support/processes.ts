@@ -13,11 +13,29 @@ export interface Spawned {
 }
 
 /**
- * Runs a TypeScript entry point in its own Node process with tsx's loader (`node --import tsx`),
- * like production does. `child.pid` is the process itself (not a launcher), so a SIGKILL lands.
+ * Each process entry point and the file that starts Sentry in it. The instrument is imported
+ * after tsx (which it needs) and before the entry, so the SDK runs before any module it
+ * instruments. package.json (start:api, start:worker), scripts/start.mjs and the Dockerfiles
+ * start the same files the same way.
+ */
+export const INSTRUMENTS: Readonly<Record<string, string>> = {
+  'apps/api/src/main.ts': 'apps/api/src/instrument.ts',
+  'apps/worker/src/main.ts': 'apps/worker/src/instrument.ts',
+};
+
+/** The Node arguments that run `entry` (relative to the repository root) as production does. */
+export function nodeArgs(entry: string, root = ROOT): string[] {
+  const instrument = INSTRUMENTS[path.relative(root, path.resolve(root, entry)).split(path.sep).join('/')];
+  return ['--import', 'tsx', ...(instrument ? ['--import', path.resolve(root, instrument)] : []), path.resolve(root, entry)];
+}
+
+/**
+ * Runs a TypeScript entry point in its own Node process with tsx's loader (`node --import tsx`,
+ * plus the Sentry instrument for the API and worker mains), like production does. `child.pid`
+ * is the process itself (not a launcher), so a SIGKILL lands.
  */
 export function spawnTs(entry: string, env: Record<string, string | undefined>, args: string[] = []): Spawned {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(ROOT, entry), ...args], {
+  const child = spawn(process.execPath, [...nodeArgs(entry), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,10 +1,18 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { reportRequestError } from './error-reporter';
 import { ctx } from './request-context.middleware';
 import { HttpError } from './http-error';
 
 export const notFound: RequestHandler = (_req, res) => {
   res.status(404).json({ error: 'not found', requestId: ctx(res).requestId });
 };
+
+/** The matched route pattern, never the raw path (which may carry ids or addresses). */
+function routeOf(req: Request): string {
+  const route: unknown = req.route;
+  if (route && typeof route === 'object' && 'path' in route && typeof route.path === 'string') return `${req.baseUrl}${route.path}`;
+  return 'unmatched';
+}
 
 /** body-parser's own errors carry a status and a `type` such as 'entity.too.large'. */
 function parserStatus(error: unknown): number | undefined {
@@ -18,7 +26,7 @@ function parserStatus(error: unknown): number | undefined {
  * The last middleware: a JSON answer with the request id and nothing else. Messages of
  * unexpected errors (SQL, paths, upstream bodies) go to the log only, never to the caller.
  */
-export const errorHandler: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
+export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _next) => {
   const context = ctx(res);
   let status = 500;
   let message = 'internal error';
@@ -36,6 +44,8 @@ export const errorHandler: ErrorRequestHandler = (error: unknown, _req, res, _ne
   if (status >= 500) {
     const err = error instanceof Error ? error : new Error(String(error));
     context.log.error('request failed', { status, error: err.message, errorName: err.name, stack: err.stack });
+    // Our own 5xx answers (503 while Redis is down) are outages the log and metrics show, not bugs.
+    if (!(error instanceof HttpError)) reportRequestError(err, { requestId: context.requestId, method: req.method, route: routeOf(req) });
   } else if (!(error instanceof HttpError)) {
     context.log.warn('request rejected', { status, error: message });
   }

@@ -7,6 +7,7 @@ import { createMetrics } from '@parley/metrics';
 import { closeQueues, createQueues, createRedis, retryPolicyFromConfig } from '@parley/queue';
 import { mountAdmin } from './admin';
 import { createApp } from './app';
+import { flushErrorReports } from './error-reporter';
 import { gracefulClose } from './graceful-close';
 
 function loadConfig(): Readonly<Env> {
@@ -92,6 +93,7 @@ async function main(): Promise<void> {
     await closeQueues(queues).catch((error: unknown) => log.warn('closing queues failed', { error: (error as Error).message }));
     await redis.quit().catch(() => redis.disconnect());
     await db.$disconnect();
+    await flushErrorReports();
     log.info('api stopped', { drained });
     process.exit(0);
   };

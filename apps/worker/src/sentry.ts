@@ -1,5 +1,5 @@
 import * as Sentry from '@sentry/node';
-import { redactString } from '@parley/logging';
+import { packageRelease, sentryOptions } from '@parley/logging';
 import type { DeadLetterInfo } from '@parley/queue';
 
 export interface ErrorReporter {
@@ -9,41 +9,34 @@ export interface ErrorReporter {
   close: () => Promise<void>;
 }
 
+export interface SentryStart {
+  dsn: string;
+  environment?: string;
+  release?: string;
+  serverName: string;
+}
+
 /**
- * Started only when SENTRY_DSN is set. Besides dead letters, the SDK's default integrations
- * report uncaught exceptions and unhandled rejections. Messages pass through the same
- * redaction as logs, because error messages can quote addresses or tokens.
+ * The dead-letter reporter, used only when SENTRY_DSN is set. The SDK normally started in
+ * instrument.ts (`--import`), before any module it instruments; a worker started without it
+ * (in-process tests, a custom launcher) starts it here with the same options. Either way the
+ * default integrations report uncaught exceptions and unhandled rejections, and every event
+ * is scrubbed (sentry-privacy in @parley/logging): no payloads, bodies, addresses or tokens.
  */
-export function initSentry(options: { dsn: string; environment: string; serverName: string }): ErrorReporter {
-  Sentry.init({
-    dsn: options.dsn,
-    environment: options.environment,
-    serverName: options.serverName,
-    // Email bodies, addresses and tokens travel through this process: collect none of it.
-    dataCollection: {
-      userInfo: false,
-      cookies: false,
-      httpHeaders: false,
-      httpBodies: [],
-      urlQueryParams: false,
-      genAI: { inputs: false, outputs: false },
-      databaseQueryData: false,
-      queues: false,
-      stackFrameVariables: false,
-    },
-    beforeSend(event) {
-      if (event.message) event.message = redactString(event.message);
-      for (const value of event.exception?.values ?? []) {
-        if (value.value) value.value = redactString(value.value);
-      }
-      return event;
-    },
-  });
+export function initSentry(options: SentryStart): ErrorReporter {
+  if (!Sentry.isInitialized()) {
+    const init = sentryOptions(
+      { SENTRY_DSN: options.dsn, SENTRY_ENVIRONMENT: options.environment, SENTRY_RELEASE: options.release },
+      { release: packageRelease(), serverName: options.serverName },
+    );
+    if (init) Sentry.init(init);
+  }
   return {
     onDeadLetter: (info) => {
       Sentry.withScope((scope) => {
-        scope.setTags({ queue: info.queue, errorClass: info.errorClass, kind: 'dead_letter' });
-        scope.setContext('job', { jobId: info.jobId, jobName: info.jobName, attempts: info.attempts, deadLetterId: info.deadLetterId });
+        scope.setTags({ queue: info.queue, errorClass: info.errorClass, kind: 'dead_letter', jobName: info.jobName });
+        // The job's identity and history, never its payload (which holds addresses and email text).
+        scope.setContext('job', { queue: info.queue, jobId: info.jobId, jobName: info.jobName, attempts: info.attempts, deadLetterId: info.deadLetterId });
         // One Sentry issue per queue and class, not one per job.
         scope.setFingerprint(['dead-letter', info.queue, info.errorClass]);
         Sentry.captureException(info.error);

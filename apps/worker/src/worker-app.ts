@@ -68,7 +68,7 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
   const log = options.log ?? createLogger({ service: 'worker', level: config.LOG_LEVEL, pretty: config.NODE_ENV === 'development' });
   const workerId = `${hostname()}-${process.pid}`;
   const sentry: ErrorReporter | undefined = config.SENTRY_DSN
-    ? initSentry({ dsn: config.SENTRY_DSN, environment: config.NODE_ENV, serverName: workerId })
+    ? initSentry({ dsn: config.SENTRY_DSN, environment: config.SENTRY_ENVIRONMENT, release: config.SENTRY_RELEASE, serverName: workerId })
     : undefined;
 
   const db = openDatabase(config.DATABASE_URL);

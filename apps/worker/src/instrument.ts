@@ -1,0 +1,12 @@
+/**
+ * Loaded with `--import` before main.ts (after tsx), so the Sentry SDK is running before any
+ * other module loads and reports uncaught exceptions from the first line on. Does nothing
+ * when SENTRY_DSN is unset. initSentry (sentry.ts) then reuses this client for dead letters.
+ */
+import { hostname } from 'node:os';
+import * as Sentry from '@sentry/node';
+import { packageRelease, sentryOptions } from '@parley/logging/src/sentry-privacy';
+
+// The same id the worker logs and registers its heartbeat under (worker-app.ts).
+const options = sentryOptions(process.env, { release: packageRelease(), serverName: `${hostname()}-${process.pid}` });
+if (options) Sentry.init(options);
