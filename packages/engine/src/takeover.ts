@@ -17,9 +17,10 @@ async function load(db: Db, negotiationId: string) {
 
 /**
  * Puts a negotiation under a human: the agent stops acting on it until `resume`.
- * Claiming one that the same person already holds is a no-op.
+ * Claiming one that the same person already holds is a no-op. `slackUserId` (a claim from
+ * Slack) is where replies on the claimed thread are sent by DM.
  */
-export async function claimNegotiation(deps: EngineCore, input: { negotiationId: string; by: string }): Promise<NegotiationState> {
+export async function claimNegotiation(deps: EngineCore, input: { negotiationId: string; by: string; slackUserId?: string }): Promise<NegotiationState> {
   return retryOnConflict(async () => {
     const negotiation = await load(deps.db, input.negotiationId);
     if (negotiation.state === 'human_managed' && negotiation.claimedBy === input.by) return 'human_managed';
@@ -29,7 +30,7 @@ export async function claimNegotiation(deps: EngineCore, input: { negotiationId:
         applyTransitions(tx, {
           negotiation,
           events: ['claimed'],
-          data: { claimedBy: input.by, claimedAt: deps.now() },
+          data: { claimedBy: input.by, claimedAt: deps.now(), claimedBySlackId: input.slackUserId ?? null },
           details: { by: input.by },
           actor: `human:${input.by}`,
           at: deps.now(),
@@ -62,7 +63,7 @@ export async function resumeNegotiation(deps: EngineCore, input: { negotiationId
       return applyTransitions(tx, {
         negotiation,
         events: [beforeOutreach ? 'resumed_before_outreach' : 'resumed'],
-        data: { claimedBy: null, claimedAt: null, ...(beforeOutreach ? { currentOfferMinor: null, round: 0 } : {}) },
+        data: { claimedBy: null, claimedAt: null, claimedBySlackId: null, ...(beforeOutreach ? { currentOfferMinor: null, round: 0 } : {}) },
         details: { by: input.by },
         actor: `human:${input.by}`,
         at: deps.now(),

@@ -1,3 +1,5 @@
 export * from './slack-faults';
 export * from './slack-sandbox.server';
 export type { SlackMetadata, SlackSandboxChannel, SlackSandboxEphemeral, SlackSandboxMessage, SlackSandboxUser } from './slack.store';
+export * from './interactions.sender';
+export * from './socket-mode.server';

@@ -7,7 +7,7 @@ export interface SlackWorkspace {
   apiAppId: string;
 }
 
-export const SANDBOX_WORKSPACE: SlackWorkspace = { teamId: 'T0SANDBOX', teamDomain: 'parley-sandbox', apiAppId: 'A0PARLEY' };
+export const SANDBOX_WORKSPACE: SlackWorkspace = { teamId: 'T0PARLEY', teamDomain: 'parley-sandbox', apiAppId: 'A0PARLEY' };
 
 export interface SlashCommandInput {
   /** `/claim`, `/resume`, `/audit`, `/parley`. */
