@@ -125,7 +125,9 @@ export class SlackStore {
 
   /** The parent and its replies, oldest first, as conversations.replies answers. */
   replies(channel: string, ts: string): SlackSandboxMessage[] {
-    return this.messageLog.filter((m) => m.channel === channel && (m.ts === ts || m.thread_ts === ts));
+    // Slack takes the ts of the parent or of any reply and answers with the whole thread.
+    const root = this.find(channel, ts)?.thread_ts ?? ts;
+    return this.messageLog.filter((m) => m.channel === channel && (m.ts === root || m.thread_ts === root));
   }
 
   messages(channel?: string): SlackSandboxMessage[] {
