@@ -14,10 +14,17 @@ export interface GmailClient {
   watch(topicName: string): Promise<{ historyId: string; expiration: Date }>;
   /** Every message added since `startHistoryId` (all pages) and the mailbox's history id after them. */
   listHistory(startHistoryId: string): Promise<{ added: AddedMessage[]; historyId: string }>;
+  /**
+   * The message, parsed. Failures to *fetch* it are mapped errors (transient, rate-limited,
+   * permanent); a message that was fetched but cannot be read comes back with `problem` set.
+   */
   getMessage(id: string): Promise<ParsedMessage>;
+  /** The mailbox's current history id (Gmail's own, never a notification's claim). */
+  getProfile(): Promise<{ historyId: string }>;
   /** The message whose Message-ID header is `messageIdHdr` (with or without brackets), or null. */
   findByMessageIdHeader(messageIdHdr: string): Promise<{ id: string; threadId: string } | null>;
   send(raw: string, threadId?: string): Promise<{ id: string; threadId: string }>;
+  /** Every message of the thread, parsed as getMessage does (an unreadable one has `problem` set). */
   getThread(threadId: string): Promise<ParsedMessage[]>;
 }
 
@@ -46,6 +53,13 @@ const historyResponse = z.object({
 const listResponse = z.object({ messages: z.array(z.object({ id: z.string(), threadId: z.string() })).nullish() });
 const sendResponse = z.object({ id: z.string().min(1), threadId: z.string().min(1) });
 const threadResponse = z.object({ messages: z.array(z.unknown()).nullish() });
+const profileResponse = z.object({ historyId: z.union([z.string().regex(/^\d{1,20}$/), z.number().int().nonnegative()]).transform(String) });
+
+/** The ids a raw message resource names, when it names them as strings (for an unreadable one). */
+function idsOf(raw: unknown, fallback: { id: string; threadId: string }): { id: string; threadId: string } {
+  const r = (typeof raw === 'object' && raw !== null ? raw : {}) as { id?: unknown; threadId?: unknown };
+  return { id: typeof r.id === 'string' ? r.id : fallback.id, threadId: typeof r.threadId === 'string' ? r.threadId : fallback.threadId };
+}
 
 /** A runaway pagination (a server that always returns a token) must end somewhere. */
 const MAX_HISTORY_PAGES = 1000;
@@ -105,10 +119,17 @@ export function createGmailClient(opts: GmailClientOptions): GmailClient {
         throw new Error(`gmail history.list returned more than ${MAX_HISTORY_PAGES} pages`);
       }),
 
-    getMessage: (id) =>
+    getMessage: async (id) => {
+      // Parsing happens outside `call`: a message that cannot be read is not a Gmail failure
+      // (mapGoogleError would call it transient and the sync would retry it forever).
+      const data = await call(async () => (await api.users.messages.get({ userId, id, format: 'full' })).data);
+      return toParsedMessage(data, { id, threadId: '' });
+    },
+
+    getProfile: () =>
       call(async () => {
-        const res = await api.users.messages.get({ userId, id, format: 'full' });
-        return toParsedMessage(res.data);
+        const res = await api.users.getProfile({ userId });
+        return { historyId: profileResponse.parse(res.data).historyId };
       }),
 
     findByMessageIdHeader: (messageIdHdr) =>
@@ -125,10 +146,9 @@ export function createGmailClient(opts: GmailClientOptions): GmailClient {
         return sendResponse.parse(res.data);
       }),
 
-    getThread: (threadId) =>
-      call(async () => {
-        const res = await api.users.threads.get({ userId, id: threadId, format: 'full' });
-        return (threadResponse.parse(res.data).messages ?? []).map(toParsedMessage);
-      }),
+    getThread: async (threadId) => {
+      const data = await call(async () => threadResponse.parse((await api.users.threads.get({ userId, id: threadId, format: 'full' })).data));
+      return (data.messages ?? []).map((raw) => toParsedMessage(raw, idsOf(raw, { id: '', threadId })));
+    },
   };
 }

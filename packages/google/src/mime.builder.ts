@@ -1,4 +1,5 @@
 /** RFC 2822 messages for users.messages.send (`raw`, base64url), safe for any UTF-8 text. */
+import { isValidMessageId, messageIds } from './address.parser';
 
 export interface MimeInput {
   from: string;
@@ -74,10 +75,10 @@ export function formatAddressList(value: string): string {
   return splitAddresses(singleLine(value)).map(formatAddress).join(', ');
 }
 
-/** `<id@host>`; throws on a value that is not a message id (it would break threading silently). */
+/** `<id@host>`; throws on a value that is not a message id. Only for our own ids: a wrong one is a bug. */
 export function angleId(value: string): string {
   const bare = singleLine(value).replace(/^<|>$/g, '');
-  if (!/^[^\s<>@]+@[^\s<>@]+$/.test(bare)) throw new Error(`not a Message-ID: ${JSON.stringify(value)}`);
+  if (!isValidMessageId(bare)) throw new Error(`not a Message-ID: ${JSON.stringify(value.slice(0, 100))}`);
   return `<${bare}>`;
 }
 
@@ -90,9 +91,23 @@ function wrapBase64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64').replace(/.{76}/g, '$&\r\n').replace(/\r\n$/, '');
 }
 
+/** `name id id …`, folded between ids once a line would pass 78 characters (RFC 5322's 998 is then never reached: an id is at most 252). */
+function foldIds(name: string, ids: string[]): string {
+  const lines = [name];
+  for (const id of ids) {
+    const last = lines.length - 1;
+    if ((lines[last] ?? '').length + 1 + id.length > 78 && (lines[last] ?? '').trim() !== name) lines.push(` ${id}`);
+    else lines[last] = `${lines[last] ?? ''} ${id}`;
+  }
+  return lines.join('\r\n');
+}
+
 export function buildMime(m: MimeInput): string {
-  const inReplyTo = m.inReplyTo ? angleId(m.inReplyTo) : null;
-  const refs = (m.references ?? '').split(/[\s,]+/).filter(Boolean).map(angleId);
+  // The ids we answer come from the influencer's mail client: one that is not a valid msg-id
+  // (no "@", spaces, controls) is dropped rather than making our reply unsendable, and an id
+  // can never carry a line break into our headers (messageIds splits on whitespace).
+  const inReplyTo = messageIds(m.inReplyTo)[0] ?? null;
+  const refs = [...new Set(messageIds(m.references))];
   // RFC 5322 3.6.4: a reply's References ends with the message it answers.
   if (inReplyTo && !refs.includes(inReplyTo)) refs.push(inReplyTo);
   const headers = [
@@ -102,7 +117,7 @@ export function buildMime(m: MimeInput): string {
     `Date: ${rfc2822Date(m.date ?? new Date())}`,
     `Message-ID: ${angleId(m.messageIdHdr)}`,
     ...(inReplyTo ? [`In-Reply-To: ${inReplyTo}`] : []),
-    ...(refs.length > 0 ? [`References: ${refs.join(' ')}`] : []),
+    ...(refs.length > 0 ? [foldIds('References:', refs)] : []),
     'MIME-Version: 1.0',
     'Content-Type: text/plain; charset="UTF-8"',
     'Content-Transfer-Encoding: base64',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DeliveredMessage, FailureOptions } from './google-sandbox.server';
+import type { DeliveredMessage, FailureOptions, RawDelivery } from './google-sandbox.server';
 import type { HistoryNotification, InboundMail, MailView } from './gmail.store';
 
 const mailView = z.object({
@@ -23,6 +23,7 @@ const notification = z.object({ emailAddress: z.string(), historyId: z.string() 
 export interface GoogleSandboxControl {
   setSheet(spreadsheetId: string, range: string, values: (string | number | boolean | null)[][]): Promise<void>;
   deliverInbound(mail: InboundMail): Promise<DeliveredMessage>;
+  deliverRaw(raw: Buffer | string, options?: RawDelivery): Promise<DeliveredMessage>;
   sent(): Promise<MailView[]>;
   messagesInThread(threadId: string): Promise<MailView[]>;
   expireHistoryBefore(historyId: string | number): Promise<void>;
@@ -49,6 +50,7 @@ export function connectGoogleSandbox(rootUrl: string): GoogleSandboxControl {
   return {
     setSheet: async (spreadsheetId, range, values) => void (await call('POST', 'sheets', ok, { spreadsheetId, range, values })),
     deliverInbound: (mail) => call('POST', 'inbound', delivered, mail),
+    deliverRaw: (raw, o = {}) => call('POST', 'inbound-raw', delivered, { raw: (typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw).toString('base64'), ...o }),
     sent: () => call('GET', 'sent', z.array(mailView)),
     messagesInThread: (threadId) => call('GET', `threads/${encodeURIComponent(threadId)}`, z.array(mailView)),
     expireHistoryBefore: async (historyId) => void (await call('POST', 'expire-history', ok, { historyId: String(historyId) })),

@@ -18,12 +18,14 @@ const schemas = {
     inReplyTo: z.string().nullable().optional(),
     references: z.string().nullable().optional(),
   }),
+  inboundRaw: z.object({ raw: z.string().min(1), threadId: z.string().min(1).optional() }),
   expireHistory: z.object({ historyId: z.union([z.string().regex(/^\d+$/), z.number().int()]) }),
   failNext: z.object({
     n: z.number().int().min(1),
     status: z.number().int().min(400).max(599),
     retryAfter: z.number().min(0).optional(),
     api: z.enum(['gmail', 'sheets']).optional(),
+    pathContains: z.string().min(1).optional(),
   }),
 };
 
@@ -52,6 +54,16 @@ export function handleControl(sandbox: GoogleSandbox, method: string, segments: 
         return badRequest(error instanceof Error ? error.message : String(error));
       }
     }
+    case 'POST inbound-raw': {
+      // `raw` is base64 (the bytes may be in any charset, or none).
+      const p = parse(schemas.inboundRaw, body);
+      if (!p.ok) return p.reply;
+      try {
+        return ok(sandbox.deliverRaw(Buffer.from(p.data.raw, 'base64'), { threadId: p.data.threadId }));
+      } catch (error) {
+        return badRequest(error instanceof Error ? error.message : String(error));
+      }
+    }
     case 'GET sent':
       return ok(sandbox.sent());
     case 'GET threads':
@@ -65,7 +77,7 @@ export function handleControl(sandbox: GoogleSandbox, method: string, segments: 
     case 'POST fail-next': {
       const p = parse(schemas.failNext, body);
       if (!p.ok) return p.reply;
-      sandbox.failNext(p.data.n, { status: p.data.status, retryAfter: p.data.retryAfter, api: p.data.api });
+      sandbox.failNext(p.data.n, { status: p.data.status, retryAfter: p.data.retryAfter, api: p.data.api, pathContains: p.data.pathContains });
       return ok();
     }
     case 'POST expire-access-tokens':

@@ -221,6 +221,12 @@ export class GmailMailbox {
     return this.store(raw, ['INBOX', 'UNREAD'], mail.threadId ?? null);
   }
 
+  /** Raw bytes delivered as they are (INBOX, UNREAD): nothing is added, fixed or validated. */
+  deliverRaw(raw: Buffer, threadId: string | undefined): StoredMessage {
+    if (threadId !== undefined && !this.threads.has(threadId)) throw new MailboxError('not_found', `unknown thread ${threadId}`);
+    return this.store(raw, ['INBOX', 'UNREAD'], threadId ?? null);
+  }
+
   findByMessageIdHeader(messageIdHdr: string): StoredMessage | undefined {
     const wanted = messageIdHdr.trim().replace(/^<|>$/g, '');
     for (const message of this.messages.values()) {

@@ -23,6 +23,13 @@ export interface FailureOptions {
   retryAfter?: number;
   /** Which API the failures hit (default gmail). */
   api?: 'gmail' | 'sheets';
+  /** Only requests whose path contains this (e.g. `/messages/<id>`); default any. */
+  pathContains?: string;
+}
+
+export interface RawDelivery {
+  /** The thread it lands in (as Gmail would thread the reply); absent: a new conversation. */
+  threadId?: string;
 }
 
 export interface DeliveredMessage {
@@ -50,6 +57,11 @@ export interface GoogleSandbox {
   env(): Record<string, string>;
   setSheet(spreadsheetId: string, range: string, values: (string | number | boolean | null)[][]): void;
   deliverInbound(mail: InboundMail): DeliveredMessage;
+  /**
+   * An email exactly as an influencer's mail client (or an attacker) wrote it: raw RFC 5322
+   * bytes, stored as is and served as Gmail would parse them. For hostile-input tests.
+   */
+  deliverRaw(raw: Buffer | string, options?: RawDelivery): DeliveredMessage;
   sent(): MailView[];
   messagesInThread(threadId: string): MailView[];
   expireHistoryBefore(historyId: string | number): void;
@@ -112,13 +124,13 @@ export async function startGoogleSandbox(options: GoogleSandboxOptions = {}): Pr
   const mailbox = new GmailMailbox(address, options.historyStart ?? 9_000_000_000 + Math.floor(Math.random() * 1_000_000));
   const oauth = new OAuthStore(credentials);
   const sheets = new SheetsStore();
-  const failures: { status: number; api: 'gmail' | 'sheets'; retryAfter?: number }[] = [];
+  const failures: { status: number; api: 'gmail' | 'sheets'; retryAfter?: number; pathContains?: string }[] = [];
   const log: RequestRecord[] = [];
   const notifications: HistoryNotification[] = [];
   mailbox.onHistory((n) => notifications.push(n));
 
-  const takeFailure = (api: 'gmail' | 'sheets'): Reply | null => {
-    const index = failures.findIndex((f) => f.api === api);
+  const takeFailure = (api: 'gmail' | 'sheets', path: string): Reply | null => {
+    const index = failures.findIndex((f) => f.api === api && (f.pathContains === undefined || path.includes(f.pathContains)));
     if (index < 0) return null;
     const [failure] = failures.splice(index, 1);
     return failure ? injectedFailure(failure.status, failure.retryAfter) : null;
@@ -142,7 +154,7 @@ export async function startGoogleSandbox(options: GoogleSandboxOptions = {}): Pr
     const sheetsCall = segments[0] === 'v4' && segments[1] === 'spreadsheets';
     if (!gmail && !sheetsCall) return notFound();
     if (!oauth.isValid(headers.authorization)) return unauthenticated();
-    const injected = takeFailure(gmail ? 'gmail' : 'sheets');
+    const injected = takeFailure(gmail ? 'gmail' : 'sheets', path);
     if (injected) return injected;
     const parsed = parseJson(body);
     if (!parsed.ok) return googleError(400, 'Invalid JSON payload received.', 'parseError');
@@ -196,12 +208,16 @@ export async function startGoogleSandbox(options: GoogleSandboxOptions = {}): Pr
       const message = mailbox.deliver(mail);
       return { id: message.id, threadId: message.threadId, historyId: String(message.historyId), messageIdHdr: viewOf(message).messageIdHdr ?? '' };
     },
+    deliverRaw: (raw, o = {}) => {
+      const message = mailbox.deliverRaw(typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw, o.threadId);
+      return { id: message.id, threadId: message.threadId, historyId: String(message.historyId), messageIdHdr: viewOf(message).messageIdHdr ?? '' };
+    },
     sent: () => mailbox.sent(),
     messagesInThread: (threadId) => mailbox.messagesInThread(threadId).map(viewOf),
     expireHistoryBefore: (historyId) => mailbox.expireHistoryBefore(Number(historyId)),
     deleteMessage: (id) => mailbox.deleteMessage(id),
     failNext: (n, opts) => {
-      for (let i = 0; i < n; i++) failures.push({ status: opts.status, retryAfter: opts.retryAfter, api: opts.api ?? 'gmail' });
+      for (let i = 0; i < n; i++) failures.push({ status: opts.status, retryAfter: opts.retryAfter, api: opts.api ?? 'gmail', pathContains: opts.pathContains });
     },
     onHistory: (listener) => mailbox.onHistory(listener),
     onSent: (listener) => mailbox.onSent(listener),

@@ -161,7 +161,8 @@ export function plainTextOf(part: MimePart): string {
   return html
     .replace(/<br\s*\/?>/gi, '\n')
     .replace(/<\/(p|div|blockquote)>/gi, '\n')
-    .replace(/<[^>]+>/g, '')
+    // `[^<>]*` stops at the next "<": linear even on a hostile run of "<" (what `[^>]+` is not).
+    .replace(/<[^<>]*>/g, '')
     .replace(/&nbsp;/g, ' ')
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
