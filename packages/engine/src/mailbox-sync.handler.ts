@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
 import { withTx } from '@parley/db';
-import { HistoryExpiredError, type GmailClient, type ParsedMessage } from '@parley/google';
+import { HistoryExpiredError, referencedIds, type GmailClient, type ParsedMessage } from '@parley/google';
 import { emailDomain } from '@parley/logging';
 import { enqueue, jobIds, PermanentError, TransientError, type Handler, type JobContext } from '@parley/queue';
 import type { EngineCore } from './engine-deps';
+import { escalateNegotiation } from './takeover';
 
 export interface SyncDeps extends EngineCore {
   gmail: GmailClient;
@@ -72,6 +73,7 @@ async function acquire(deps: SyncDeps, owner: string): Promise<{ release: () => 
 async function syncUntilCaughtUp(deps: SyncDeps, ctx: JobContext, force = false): Promise<number> {
   let passes = 0;
   for (;;) {
+    // Read before asking Gmail: `highest` is what the pass below is known to cover (see record).
     const state = await deps.db.mailboxSync.findUnique({ where: { mailbox: deps.mailbox } });
     const highest = state?.highestNotifiedHistoryId ?? null;
     if (state?.historyCursor && big(state.historyCursor) >= big(highest) && !(force && passes === 0)) return passes;
@@ -83,8 +85,7 @@ async function syncUntilCaughtUp(deps: SyncDeps, ctx: JobContext, force = false)
     try {
       const history = await deps.gmail.listHistory(state.historyCursor);
       const messages = await fetchTracked(deps, history.added);
-      const next = big(history.historyId) > big(highest) ? history.historyId : (highest ?? history.historyId);
-      await record(deps, messages, next);
+      await record(deps, messages, history.historyId, highest);
     } catch (error) {
       if (!(error instanceof HistoryExpiredError)) throw error;
       await fullResync(deps, ctx, highest, 'history cursor too old (404)');
@@ -93,10 +94,18 @@ async function syncUntilCaughtUp(deps: SyncDeps, ctx: JobContext, force = false)
   }
 }
 
-/** An inbound message and the negotiation it belongs to. */
+/** The negotiation a thread belongs to, and who may speak for the influencer in it. */
+interface Tracked {
+  negotiationId: string;
+  influencerEmail: string;
+}
+
+/** An inbound message, the negotiation it belongs to, and why the agent must not answer it (if so). */
 interface Found {
   message: ParsedMessage;
   negotiationId: string;
+  /** `unparseable: <reason>` or `foreign_sender`; null for a reply the agent may read. */
+  problem: string | null;
 }
 
 /**
@@ -104,15 +113,28 @@ interface Found {
  * Gmail's answer and marking the row sent, so the negotiation has no thread yet. A reply in
  * such a thread is still ours: it names our Message-ID in In-Reply-To or References.
  */
-async function unrecordedSends(deps: SyncDeps): Promise<{ negotiationId: string; messageIdHdr: string }[]> {
-  return deps.db.outboxEmail.findMany({ where: { status: 'pending', negotiation: { gmailThreadId: null } }, select: { negotiationId: true, messageIdHdr: true } });
+async function unrecordedSends(deps: SyncDeps): Promise<(Tracked & { messageIdHdr: string })[]> {
+  const rows = await deps.db.outboxEmail.findMany({
+    where: { status: 'pending', negotiation: { gmailThreadId: null } },
+    select: { negotiationId: true, messageIdHdr: true, negotiation: { select: { influencerEmail: true } } },
+  });
+  return rows.map((r) => ({ negotiationId: r.negotiationId, messageIdHdr: r.messageIdHdr, influencerEmail: r.negotiation.influencerEmail }));
 }
 
 const bareId = (v: string) => v.trim().replace(/^<|>$/g, '').toLowerCase();
 
-function answeredSend(message: ParsedMessage, sends: { negotiationId: string; messageIdHdr: string }[]): string | undefined {
-  const refs = new Set([message.inReplyTo ?? '', ...(message.references ?? '').split(/\s+/)].filter(Boolean).map(bareId));
-  return sends.find((s) => refs.has(bareId(s.messageIdHdr)))?.negotiationId;
+function answeredSend(message: ParsedMessage, sends: (Tracked & { messageIdHdr: string })[]): Tracked | undefined {
+  const refs = new Set(referencedIds(message).map(bareId));
+  return sends.find((s) => refs.has(bareId(s.messageIdHdr)));
+}
+
+/**
+ * Whether a failure to fetch one message is that message's own, for good: Gmail refusing this
+ * id (400). Rate limits, 5xx, timeouts and resets may pass, so they fail the job and it is
+ * retried; 401/403 concern the whole mailbox, so they fail it too (a dead letter, alerted).
+ */
+function isMessageOwnFailure(error: unknown): boolean {
+  return error instanceof PermanentError && error.reason === 'bad_request';
 }
 
 /** Fetches the added messages that belong to a negotiation and are not ours or already recorded. */
@@ -120,7 +142,12 @@ async function fetchTracked(deps: SyncDeps, added: { id: string; threadId: strin
   const candidates = added.filter((m) => !m.labelIds.includes('SENT') && !m.labelIds.includes('DRAFT'));
   if (candidates.length === 0) return [];
   const byThread = new Map(
-    (await deps.db.negotiation.findMany({ where: { gmailThreadId: { in: [...new Set(candidates.map((m) => m.threadId))] } }, select: { id: true, gmailThreadId: true } })).map((n) => [n.gmailThreadId, n.id]),
+    (
+      await deps.db.negotiation.findMany({
+        where: { gmailThreadId: { in: [...new Set(candidates.map((m) => m.threadId))] } },
+        select: { id: true, gmailThreadId: true, influencerEmail: true },
+      })
+    ).map((n) => [n.gmailThreadId, { negotiationId: n.id, influencerEmail: n.influencerEmail }]),
   );
   const known = new Set(
     (await deps.db.inboundMessage.findMany({ where: { gmailMessageId: { in: candidates.map((m) => m.id) } }, select: { gmailMessageId: true } })).map((m) => m.gmailMessageId),
@@ -130,12 +157,40 @@ async function fetchTracked(deps: SyncDeps, added: { id: string; threadId: strin
   for (const m of candidates) {
     const tracked = byThread.get(m.threadId);
     if (known.has(m.id) || (!tracked && sends.length === 0)) continue;
-    const message = await gone(deps, () => deps.gmail.getMessage(m.id), 'message');
-    if (!message || isOurs(message, deps.mailbox)) continue;
-    const negotiationId = tracked ?? answeredSend(message, sends);
-    if (negotiationId) out.push({ message, negotiationId });
+    let message: ParsedMessage | null;
+    try {
+      message = await gone(deps, () => deps.gmail.getMessage(m.id), 'message');
+    } catch (error) {
+      if (!isMessageOwnFailure(error)) throw error;
+      message = unreadable(m, `gmail refused it (${(error as PermanentError).reason})`);
+    }
+    if (!message) continue;
+    if (message.labelIds.length === 0) message = { ...message, labelIds: m.labelIds };
+    const found = attribute(deps, message, tracked, sends);
+    if (found) out.push(found);
   }
   return out;
+}
+
+/** A message that could not be read at all, known only by what history.list said of it. */
+function unreadable(listed: { id: string; threadId: string; labelIds: string[] }, why: string): ParsedMessage {
+  return { id: listed.id, threadId: listed.threadId, labelIds: listed.labelIds, from: '', to: '', subject: '', messageIdHdr: null, inReplyTo: null, references: null, internalDate: new Date(0), text: '', problem: `unparseable: ${why}` };
+}
+
+/**
+ * The negotiation an inbound message belongs to, and whether the agent may read it: one that
+ * could not be parsed, or that comes from anyone but the influencer (exact address, case
+ * aside), goes to a human. Our own mail is skipped. Null when it belongs to no negotiation.
+ */
+function attribute(deps: SyncDeps, message: ParsedMessage, tracked: Tracked | undefined, sends: (Tracked & { messageIdHdr: string })[]): Found | null {
+  if (isOurs(message, deps.mailbox)) return null;
+  const target = tracked ?? answeredSend(message, sends);
+  if (!target) {
+    if (message.problem) deps.log.warn('unreadable message outside any tracked thread skipped', { gmailMessageId: message.id, problem: message.problem });
+    return null;
+  }
+  const problem = message.problem ?? (message.from !== target.influencerEmail.trim().toLowerCase() ? 'foreign_sender' : null);
+  return { message, negotiationId: target.negotiationId, problem };
 }
 
 /**
@@ -155,31 +210,89 @@ async function gone<T>(deps: SyncDeps, fetch: () => Promise<T>, what: string): P
   }
 }
 
+/** Ours: Gmail's SENT label, or sent from the mailbox's exact address (not one that merely contains it). */
 function isOurs(message: ParsedMessage, mailbox: string): boolean {
-  return message.labelIds.includes('SENT') || message.from.toLowerCase().includes(mailbox.toLowerCase());
+  return message.labelIds.includes('SENT') || (message.from !== '' && message.from === mailbox.trim().toLowerCase());
 }
 
-/** Records new inbound messages and advances the cursor in one transaction, then enqueues their steps. */
-async function record(deps: SyncDeps, found: Found[], cursor: string | null): Promise<void> {
+/** What an unreadable message's row says instead of its text (the forwarded alert quotes it). */
+function problemText(found: Found): string {
+  if (found.problem === 'foreign_sender') return found.message.text;
+  return `[This email could not be read (${found.problem ?? ''}); open it in Gmail.]`;
+}
+
+/** The escalation reason for a message the agent must not read. */
+function escalationReason(found: Found): string {
+  if (found.problem !== 'foreign_sender') return found.problem ?? 'problem';
+  return `foreign_sender: a reply on this thread came from ${found.message.from ? emailDomain(found.message.from) : 'an unknown sender'}, not the influencer`;
+}
+
+const validDate = (d: Date, fallback: Date) => (Number.isFinite(d.getTime()) && d.getTime() > 0 ? d : fallback);
+
+/**
+ * Records new inbound messages and advances the cursor in one transaction, then escalates the
+ * negotiations of messages with a problem and enqueues the steps.
+ *
+ * The cursor becomes `gmailHistoryId`, the id Gmail itself returned, never a notification's
+ * claim. `highestSeen` is the highest notified id read before Gmail was asked: Gmail's answer
+ * covers every real notification up to it, so if it is still the stored value and above
+ * Gmail's id, the notification claimed history Gmail does not have (forged, or from another
+ * life of the mailbox) and it is lowered to Gmail's id. A notification that arrived meanwhile
+ * changed the stored value, so the compare-and-set leaves it, and the sync loops once more.
+ */
+async function record(deps: SyncDeps, found: Found[], gmailHistoryId: string, highestSeen: string | null): Promise<void> {
   const created: { negotiationId: string; gmailMessageId: string }[] = [];
+  const problems: Found[] = [];
   await withTx(deps.db, async (tx) => {
-    for (const { message: m, negotiationId } of found) {
+    for (const f of found) {
+      const m = f.message;
       const exists = await tx.inboundMessage.findUnique({ where: { gmailMessageId: m.id }, select: { id: true } });
       if (exists) continue;
       // A reply in the thread of an unrecorded send makes that thread the negotiation's, so our
-      // answer (and the recovered send's bookkeeping) stay in it.
-      await tx.negotiation.updateMany({ where: { id: negotiationId, gmailThreadId: null }, data: { gmailThreadId: m.threadId } });
+      // answer (and the recovered send's bookkeeping) stay in it. Not for a stranger's message.
+      if (!f.problem) await tx.negotiation.updateMany({ where: { id: f.negotiationId, gmailThreadId: null }, data: { gmailThreadId: m.threadId } });
       await tx.inboundMessage.create({
-        data: { gmailMessageId: m.id, negotiationId, gmailThreadId: m.threadId, messageIdHdr: m.messageIdHdr, fromDomain: emailDomain(m.from), subject: m.subject, text: m.text, receivedAt: m.internalDate },
+        data: {
+          gmailMessageId: m.id,
+          negotiationId: f.negotiationId,
+          gmailThreadId: m.threadId,
+          messageIdHdr: m.messageIdHdr,
+          fromDomain: m.from ? emailDomain(m.from) : null,
+          subject: m.subject,
+          text: f.problem ? problemText(f) : m.text,
+          receivedAt: validDate(m.internalDate, deps.now()),
+          problem: f.problem,
+        },
       });
-      created.push({ negotiationId, gmailMessageId: m.id });
+      if (f.problem) {
+        await tx.auditEntry.create({
+          data: { negotiationId: f.negotiationId, actor: 'agent', action: 'inbound_problem', details: { gmailMessageId: m.id, problem: f.problem, fromDomain: m.from ? emailDomain(m.from) : null } },
+        });
+        problems.push(f);
+      }
+      created.push({ negotiationId: f.negotiationId, gmailMessageId: m.id });
     }
     await tx.mailboxSync.upsert({
       where: { mailbox: deps.mailbox },
-      create: { mailbox: deps.mailbox, historyCursor: cursor, lastSyncAt: deps.now() },
-      update: { historyCursor: cursor ?? undefined, lastSyncAt: deps.now() },
+      create: { mailbox: deps.mailbox, historyCursor: gmailHistoryId, lastSyncAt: deps.now() },
+      update: { historyCursor: gmailHistoryId, lastSyncAt: deps.now() },
     });
+    if (highestSeen !== null && big(highestSeen) > big(gmailHistoryId)) {
+      const lowered = await tx.mailboxSync.updateMany({ where: { mailbox: deps.mailbox, highestNotifiedHistoryId: highestSeen }, data: { highestNotifiedHistoryId: gmailHistoryId } });
+      if (lowered.count > 0) deps.log.warn('a notified history id was beyond what Gmail returned; lowered to Gmail\'s', { notified: highestSeen, gmail: gmailHistoryId });
+    }
   });
+  // A message the agent must not read puts its negotiation in front of a human. If this
+  // process dies before it, the step enqueued below (or the stuck sweep's, for an unanswered
+  // message without a job) escalates instead: the step never hands such a message to the LLM.
+  for (const f of problems) {
+    try {
+      await escalateNegotiation(deps, { negotiationId: f.negotiationId, reason: escalationReason(f) });
+    } catch (error) {
+      deps.log.warn('could not escalate for an inbound problem; its step will', { negotiationId: f.negotiationId, error: (error as Error).message });
+    }
+  }
+  if (problems.length > 0) deps.log.warn('inbound messages the agent must not read', { count: problems.length, problems: problems.map((p) => (p.problem ?? '').split(':')[0]) });
   // Only what this pass recorded: a sync that crashed between its commit and here is healed by
   // the stuck sweep (healLostJobs), which scans for unanswered messages without a job.
   for (const c of created) {
@@ -187,7 +300,6 @@ async function record(deps: SyncDeps, found: Found[], cursor: string | null): Pr
   }
   if (created.length > 0) deps.log.info('inbound messages recorded', { count: created.length });
 }
-
 
 /**
  * A resync reads the threads of open negotiations and of settled ones changed within this
@@ -200,24 +312,25 @@ const RESYNC_SETTLED_WITHIN_MS = 30 * 86_400_000;
 async function fullResync(deps: SyncDeps, ctx: JobContext, highest: string | null, why: string): Promise<void> {
   ctx.log.warn('full mailbox resync', { reason: why });
   await ctx.note(`full resync: ${why}`);
+  // Gmail's own id, read before the threads: anything after it is listed (and deduplicated) next time.
+  const { historyId } = await deps.gmail.getProfile();
   const recent = new Date(deps.now().getTime() - RESYNC_SETTLED_WITHIN_MS);
   const tracked = await deps.db.negotiation.findMany({
     where: { gmailThreadId: { not: null }, OR: [{ state: { notIn: ['agreed', 'declined'] } }, { updatedAt: { gte: recent } }] },
-    select: { id: true, gmailThreadId: true },
+    select: { id: true, gmailThreadId: true, influencerEmail: true },
   });
-  const threads = new Map(tracked.flatMap((t) => (t.gmailThreadId ? [[t.gmailThreadId, t.id] as const] : [])));
+  const threads = new Map<string, Tracked>(tracked.flatMap((t) => (t.gmailThreadId ? [[t.gmailThreadId, { negotiationId: t.id, influencerEmail: t.influencerEmail }] as const] : [])));
   for (const send of await unrecordedSends(deps)) {
     const sent = await deps.gmail.findByMessageIdHeader(send.messageIdHdr);
-    if (sent && !threads.has(sent.threadId)) threads.set(sent.threadId, send.negotiationId);
+    if (sent && !threads.has(sent.threadId)) threads.set(sent.threadId, send);
   }
   const found: Found[] = [];
-  for (const [threadId, negotiationId] of threads) {
-    for (const m of (await gone(deps, () => deps.gmail.getThread(threadId), 'thread')) ?? []) if (!isOurs(m, deps.mailbox)) found.push({ message: m, negotiationId });
+  for (const [threadId, target] of threads) {
+    for (const m of (await gone(deps, () => deps.gmail.getThread(threadId), 'thread')) ?? []) {
+      const f = attribute(deps, m, target, []);
+      if (f) found.push(f);
+    }
   }
   const known = new Set((await deps.db.inboundMessage.findMany({ where: { gmailMessageId: { in: found.map((f) => f.message.id) } }, select: { gmailMessageId: true } })).map((m) => m.gmailMessageId));
-  // Without a newer id to start from, the highest notified one is safe: anything at or before it
-  // is in the threads just read, and anything after it will be listed (and deduplicated) next time.
-  const cursor = highest ?? (await deps.db.mailboxSync.findUnique({ where: { mailbox: deps.mailbox } }))?.historyCursor ?? null;
-  if (!cursor) throw new TransientError('no history id known yet for the mailbox (waiting for a notification or watch)');
-  await record(deps, found.filter((f) => !known.has(f.message.id)), cursor);
+  await record(deps, found.filter((f) => !known.has(f.message.id)), historyId, highest);
 }
