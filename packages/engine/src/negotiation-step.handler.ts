@@ -229,6 +229,15 @@ function planFor(decision: Decision, negotiation: LoadedNegotiation, askedMinor:
 async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: JobContext): Promise<string> {
   const unread = await deps.db.inboundMessage.findMany({ where: { negotiationId: negotiation.id, processedAt: null }, orderBy: [{ receivedAt: 'asc' }, { createdAt: 'asc' }] });
   if (unread.length === 0) return 'skipped: no unanswered message';
+  // A message the mailbox sync could not read, or from someone other than the influencer, is
+  // never the LLM's: the negotiation goes to a human and the message is forwarded (normally the
+  // sync has escalated already; this covers a crash between its commit and the escalation).
+  const problem = unread.find((m) => m.problem)?.problem;
+  if (problem) {
+    // A state that cannot escalate (e.g. stale) still gets the message forwarded.
+    await escalateNegotiation(deps, { negotiationId: negotiation.id, reason: problem }).catch((e: unknown) => ctx.log.warn('could not escalate', { error: (e as Error).message }));
+    return forwardToHuman(deps, (await loadNegotiation(deps, negotiation.id)) ?? negotiation, ctx);
+  }
   const terms = termsOf(negotiation);
   const currentOffer = negotiation.currentOfferMinor ?? openingOffer(terms);
   const reading = await viaLlm(deps, () => deps.llm.readReply({ influencerName: negotiation.influencerName, campaignName: negotiation.campaign.name, currency: terms.currency, currentOfferMinor: currentOffer, messages: unread.map((m) => m.text) }));
