@@ -12,11 +12,6 @@ export const OPERATOR = 'U0OPERATOR1';
 export const OTHER_OPERATOR = 'U0OPERATOR2';
 export const OUTSIDER = 'U0OUTSIDER';
 
-/** Until the slack package's own is wired: says who did what and removes the buttons. */
-const markAlertActedForTests: AlertActedUpdater = async (client, input) => {
-  await client.chat.update({ channel: input.channel, ts: input.ts, text: `${input.action} by <@${input.userId}>`, blocks: [] });
-};
-
 export interface SlackAppHarness {
   api: ApiHarness;
   slack: SlackSandbox;
@@ -66,7 +61,7 @@ export async function startSlackApp(options: SlackAppHarnessOptions): Promise<Sl
     log,
     now: () => new Date(),
     followUpAfterMs: 72 * 3_600_000,
-    markActed: options.markActed ?? markAlertActedForTests,
+    ...(options.markActed ? { markActed: options.markActed } : {}),
     reconnectDelayMs: 500,
     watchdogMs: 5000,
   };

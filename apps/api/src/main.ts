@@ -7,6 +7,7 @@ import { createMetrics } from '@parley/metrics';
 import { closeQueues, createQueues, createRedis, retryPolicyFromConfig } from '@parley/queue';
 import { mountAdmin } from './admin';
 import { createApp } from './app';
+import { slackForApi } from './slack';
 import { flushErrorReports } from './error-reporter';
 import { gracefulClose } from './graceful-close';
 
@@ -63,6 +64,8 @@ async function main(): Promise<void> {
   // The connection's own listener above reports outages; without these BullMQ prints each error.
   for (const queue of Object.values(queues)) queue.on('error', () => undefined);
   const metrics = createMetrics({ defaults: true });
+  // Slack runs in the API process: it has the database, the queues and the HTTP endpoint (docs/slack.md).
+  const slack = slackForApi({ config, db, queues, redis, metrics, log });
   const app = createApp({
     config,
     db,
@@ -70,8 +73,10 @@ async function main(): Promise<void> {
     redis,
     metrics,
     log,
-    extend: (server) =>
-      mountAdmin(server, { token: config.ADMIN_TOKEN, db, queues, redis, prefix: config.QUEUE_PREFIX, log, followUpAfterMs: config.FOLLOW_UP_AFTER * 1000 }),
+    extend: (server) => {
+      slack.mount(server);
+      mountAdmin(server, { token: config.ADMIN_TOKEN, db, queues, redis, prefix: config.QUEUE_PREFIX, log, followUpAfterMs: config.FOLLOW_UP_AFTER * 1000 });
+    },
   });
 
   const server = app.listen(config.PORT);
@@ -83,12 +88,15 @@ async function main(): Promise<void> {
   // Longer than any proxy's idle timeout, so the proxy closes first and never reuses a dead socket.
   server.keepAliveTimeout = 65_000;
   log.info('api listening', { port: (server.address() as AddressInfo).port });
+  await slack.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info('api stopping', { signal, graceMs: config.SHUTDOWN_GRACE_MS });
+    // No new Slack envelopes while draining; Slack redelivers unacked ones to the next holder.
+    await slack.stop().catch(() => undefined);
     const drained = await closer.close(config.SHUTDOWN_GRACE_MS);
     await closeQueues(queues).catch((error: unknown) => log.warn('closing queues failed', { error: (error as Error).message }));
     await redis.quit().catch(() => redis.disconnect());

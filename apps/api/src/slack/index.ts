@@ -4,3 +4,4 @@ export { runCommand, type CommandInput, type CommandReply } from './commands.ser
 export { createOperatorCheck, parseOperators, type OperatorCheck, type OperatorPolicy } from './operators.service';
 export { findNegotiation } from './negotiation-ref.service';
 export { slackActor, type AlertAction, type AlertActedUpdater, type SlackOpsDeps } from './slack-ops.types';
+export { slackForApi, type ApiSlack } from './slack-api.wiring';

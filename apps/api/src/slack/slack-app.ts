@@ -2,6 +2,7 @@ import { App, ExpressReceiver, LogLevel, SocketModeReceiver, type RespondArgumen
 import type { WebClient } from '@slack/web-api';
 import type { Router } from 'express';
 import type { Env } from '@parley/config';
+import { markAlertActed } from '@parley/slack';
 import { boltLogger } from './bolt-logger';
 import { ACTION_IDS, pressButton } from './actions.service';
 import { runCommand, type CommandReply } from './commands.service';
@@ -18,8 +19,10 @@ export const ACK_BUDGET_MS = 2000;
 
 export type SlackConfig = Pick<Env, 'SLACK_BOT_TOKEN' | 'SLACK_APP_TOKEN' | 'SLACK_SIGNING_SECRET' | 'SLACK_API_URL' | 'SLACK_OPERATORS'>;
 
-export interface SlackAppOptions extends Omit<SlackOpsDeps, 'operators'> {
+export interface SlackAppOptions extends Omit<SlackOpsDeps, 'operators' | 'markActed'> {
   config: SlackConfig;
+  /** @defaultValue markAlertActed of @parley/slack */
+  markActed?: SlackOpsDeps['markActed'];
   /** How long the Socket Mode client waits per failed attempt before reconnecting. @defaultValue 5000 */
   reconnectDelayMs?: number;
   /** A Socket Mode client that has been down this long is started again. @defaultValue 30000 */
@@ -81,7 +84,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const app = new App({ token: config.SLACK_BOT_TOKEN, receiver: socketReceiver ?? express, logger, clientOptions, tokenVerificationEnabled: false });
   const operators = createOperatorCheck({ operators: config.SLACK_OPERATORS, client: app.client, log });
   if (operators.policy.everyone) log.warn('SLACK_OPERATORS is not set: every member of the Slack workspace may claim, resume, replay and discard');
-  const deps: SlackOpsDeps = { ...options, operators };
+  const deps: SlackOpsDeps = { ...options, operators, markActed: options.markActed ?? markAlertActed };
 
   app.error(async (error) => {
     log.error('slack handler failed', { error: error.message, code: (error as { code?: string }).code });
