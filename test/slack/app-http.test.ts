@@ -49,7 +49,9 @@ describe('Slack app in HTTP mode (POST /slack/events, signed form bodies)', () =
     await waitFor('alert updated', () => updatesOf(a.ts).length === 1);
     const updated = h.slack.messages(a.channel).find((m) => m.ts === a.ts);
     expect(updated?.text).toContain(OPERATOR);
-    expect(updated?.blocks ?? []).toHaveLength(0);
+    // The buttons are gone; a line says who did what.
+    expect(JSON.stringify(updated?.blocks)).not.toContain('"actions"');
+    expect(JSON.stringify(updated?.blocks)).toContain(`Replayed by <@${OPERATOR}>`);
     const msg = await h.api.db.slackMessage.findUniqueOrThrow({ where: { alertId: a.alertId } });
     expect(msg).toMatchObject({ actedBy: `slack:${OPERATOR}`, action: 'replayed' });
 
