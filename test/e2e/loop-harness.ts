@@ -6,6 +6,7 @@ import type { Db } from '@parley/db';
 import { closeQueues, createQueues, createRedis, jobIds, type Queues, type QueueName } from '@parley/queue';
 import { startSandbox, type HistoryNotification, type Persona, type PubSubPusher, type PushResult, type Sandbox } from '@parley/sandbox';
 import { createTestDatabase } from '../support/db';
+import { bareAddress, describeLeaks, emailSentences, findLeaks, type Leak, type PrivateData } from '../support/logs';
 import { spawnTs, type Spawned } from '../support/processes';
 import { dropPrefix, freePort, redisUrl, startPrivateRedis, uniquePrefix, type PrivateRedis } from '../support/redis';
 import { waitFor } from '../support/wait';
@@ -81,6 +82,14 @@ export interface LoopHarness {
   waitForIdle: (timeoutMs?: number) => Promise<void>;
   /** The stored BullMQ job (or undefined). */
   job: (queue: QueueName, jobId: string) => ReturnType<Queues[QueueName]['getJob']>;
+  /** The run's private data: influencer addresses, email sentences, every credential. */
+  privateData: () => Promise<PrivateData>;
+  /** Private data found so far in any process's output or any envelope sent to the Sentry stand-in. */
+  leaks: () => Promise<Leak[]>;
+  /**
+   * Stops everything and cleans up; then fails (throws) if any private datum reached a
+   * process's output or Sentry during the run, so every e2e test checks privacy at teardown.
+   */
   close: () => Promise<void>;
 }
 
@@ -199,6 +208,46 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
     await Promise.all(running().map((p) => kill(p, signal)));
   };
 
+  const logs = () => Object.fromEntries(processes.map((p, i) => [`${p.name}#${i}`, p.output()]));
+
+  const privateData = async (): Promise<PrivateData> => {
+    const google = sandbox.google;
+    const sent = google.sent();
+    const mails = [...sent, ...[...new Set(sent.map((m) => m.threadId))].flatMap((t) => google.messagesInThread(t))];
+    // What the processes stored as well: mail the sandbox delivered outside those threads.
+    const [negotiations, inbound, outbox] = await Promise.all([
+      database.db.negotiation.findMany({ select: { influencerEmail: true } }).catch(() => []),
+      database.db.inboundMessage.findMany({ select: { text: true } }).catch(() => []),
+      database.db.outboxEmail.findMany({ select: { body: true, toAddress: true } }).catch(() => []),
+    ]);
+    const mailbox = google.mailbox.toLowerCase();
+    const addresses = [...mails.flatMap((m) => [m.from, m.to]), ...negotiations.map((n) => n.influencerEmail), ...outbox.map((o) => o.toAddress)]
+      .map(bareAddress)
+      .filter((a): a is string => a !== null && a !== mailbox);
+    const texts = [...mails.map((m) => m.text), ...inbound.map((m) => m.text), ...outbox.map((o) => o.body)];
+    const sandboxEnv = sandbox.env();
+    const secretNames = /KEY|TOKEN|SECRET/;
+    return {
+      addresses: [...new Set(addresses)],
+      sentences: [...new Set(texts.flatMap(emailSentences))],
+      secrets: [
+        ...Object.entries({ ...sandboxEnv, ...env() })
+          // The DSN's key is public by design (every envelope names it).
+          .filter(([name]) => secretNames.test(name) && name !== 'SENTRY_DSN' && !name.endsWith('_URL'))
+          .map(([, value]) => value),
+        google.credentials.clientSecret,
+        google.credentials.refreshToken,
+      ],
+      // Access tokens and OIDC tokens issued during the run.
+      patterns: [/ya29\.[A-Za-z0-9._-]{8,}/, /eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+/],
+    };
+  };
+
+  const leaks = async (): Promise<Leak[]> => {
+    const envelopes = Object.fromEntries(sandbox.sentry.envelopes().map((e, i) => [`sentry envelope #${i}`, e]));
+    return findLeaks({ ...logs(), ...envelopes }, await privateData());
+  };
+
   return {
     sandbox,
     gate,
@@ -220,7 +269,9 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
     kill,
     killAll,
     stop: (p) => kill(p, 'SIGTERM'),
-    logs: () => Object.fromEntries(processes.map((p, i) => [`${p.name}#${i}`, p.output()])),
+    logs,
+    privateData,
+    leaks,
     push: (n, messageId) => pusher.push({ ...n, ...(messageId ? { messageId } : {}) }),
     webhook: (taskId, o = {}) =>
       sandbox.clickup.sendWebhook(`${apiUrl}/webhooks/clickup`, { event: o.event ?? 'taskStatusUpdated', taskId, ...(o.historyItemId ? { historyItemId: o.historyItemId } : {}) }, { times: o.times ?? 1 }),
@@ -253,8 +304,10 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
     close: async () => {
       // The sandbox first, while the API still answers the pushes it has under way.
       sandbox.disconnectApi();
+      const data = await privateData();
       await sandbox.close();
       await killAll();
+      const found = findLeaks({ ...logs(), ...Object.fromEntries(sandbox.sentry.envelopes().map((e, i) => [`sentry envelope #${i}`, e])) }, data);
       if (process.env.E2E_LOG_DIR) {
         fs.mkdirSync(process.env.E2E_LOG_DIR, { recursive: true });
         for (const [i, p] of processes.entries()) fs.writeFileSync(path.join(process.env.E2E_LOG_DIR, `${prefix}-${i}-${p.name}.log`), p.output());
@@ -265,6 +318,7 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
       await database.cleanup();
       if (privateRedis) await privateRedis.stop();
       else await dropPrefix(url, prefix);
+      if (found.length > 0) throw new Error(describeLeaks(found));
     },
   };
 }

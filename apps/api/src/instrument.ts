@@ -8,4 +8,7 @@ import * as Sentry from '@sentry/node';
 import { packageRelease, sentryOptions } from '@parley/logging/src/sentry-privacy';
 
 const options = sentryOptions(process.env, { release: packageRelease(), serverName: `api-${hostname()}` });
-if (options) Sentry.init(options);
+// The error handler (error-handler.middleware.ts) is the one place that reports a request's
+// error: it knows the request id and leaves out our own 503s. The Express integration stays
+// (it names routes) but captures nothing itself.
+if (options) Sentry.init({ ...options, integrations: [Sentry.expressIntegration({ shouldHandleError: false })] });
