@@ -1,11 +1,17 @@
-import type { Handler } from '@parley/queue';
+import type { Redis } from 'ioredis';
+import type { Env } from '@parley/config';
+import type { Db } from '@parley/db';
+import type { Handler, Queues } from '@parley/queue';
+import { createSlackClient } from '@parley/slack';
+import { deliverAlert, type SlackAlertsDeps } from './alerts-delivery';
 
 /**
- * Alerts are logged in this build; Slack delivery plugs in here later. Only the title, the
- * kind and the ids are logged: the text can quote an influencer's email.
+ * The alerts queue: Slack when it is configured (alerts-delivery.ts), otherwise the log. Only
+ * the title, the kind and the ids are logged: the text can quote an influencer's email.
  */
-export function createAlertsHandler(): Handler<'alerts'> {
+export function createAlertsHandler(slack: SlackAlertsDeps | null = null): Handler<'alerts'> {
   return async (alert, ctx) => {
+    if (slack) return deliverAlert(slack, alert, ctx);
     const level = alert.kind === 'dead_letter' || alert.kind === 'escalation' ? 'warn' : 'info';
     ctx.log.log(level, 'alert', {
       alertId: alert.alertId,
@@ -16,5 +22,24 @@ export function createAlertsHandler(): Handler<'alerts'> {
       campaignId: alert.campaignId,
     });
     return { delivered: 'log' };
+  };
+}
+
+/** Slack delivery from the environment, or null (log only) without a bot token and a channel. */
+export function slackAlertsFromConfig(
+  config: Pick<Env, 'SLACK_BOT_TOKEN' | 'SLACK_ALERT_CHANNEL' | 'SLACK_API_URL' | 'SLACK_ALERTS_PER_MINUTE' | 'PUBLIC_URL' | 'QUEUE_PREFIX'>,
+  deps: { db: Db; queues: Queues; redis: Redis; now?: () => Date },
+): SlackAlertsDeps | null {
+  if (!config.SLACK_BOT_TOKEN || !config.SLACK_ALERT_CHANNEL) return null;
+  return {
+    db: deps.db,
+    queues: deps.queues,
+    redis: deps.redis,
+    slack: createSlackClient({ token: config.SLACK_BOT_TOKEN, ...(config.SLACK_API_URL ? { apiUrl: config.SLACK_API_URL } : {}) }),
+    channel: config.SLACK_ALERT_CHANNEL,
+    publicUrl: config.PUBLIC_URL,
+    prefix: config.QUEUE_PREFIX,
+    perWindow: config.SLACK_ALERTS_PER_MINUTE,
+    now: deps.now ?? (() => new Date()),
   };
 }

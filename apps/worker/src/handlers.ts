@@ -1,6 +1,7 @@
 import type { Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
 import { PermanentError, type Handler, type HandlerMap, type JobContext, type JobData, type Queues, type QueueName } from '@parley/queue';
+import type { SlackAlertsDeps } from './alerts-delivery';
 import { createAlertsHandler } from './alerts.handler';
 import { sweepDeliveries } from './delivery-sweep.handler';
 
@@ -13,6 +14,8 @@ export interface HandlerDeps {
   now?: () => Date;
   /** Maintenance tasks other than the delivery sweep, as later work provides them. */
   maintenanceTasks?: Partial<Record<MaintenanceTask, (ctx: JobContext) => Promise<unknown>>>;
+  /** Slack delivery of alerts; without it alerts are logged (slackAlertsFromConfig). */
+  slackAlerts?: SlackAlertsDeps | null;
 }
 
 /**
@@ -34,7 +37,7 @@ export function createHandlers(deps: HandlerDeps, overrides: Partial<HandlerMap>
     'campaign-tasks': overrides['campaign-tasks'] ?? missing('campaign-tasks'),
     'negotiation-steps': overrides['negotiation-steps'] ?? missing('negotiation-steps'),
     'outbound-email': overrides['outbound-email'] ?? missing('outbound-email'),
-    alerts: overrides.alerts ?? createAlertsHandler(),
+    alerts: overrides.alerts ?? createAlertsHandler(deps.slackAlerts ?? null),
     maintenance: overrides.maintenance ?? maintenance,
   };
 }

@@ -18,6 +18,7 @@ import {
 } from '@parley/queue';
 import type { Redis } from 'ioredis';
 import { scheduleDeliverySweep } from './delivery-sweep.handler';
+import { slackAlertsFromConfig } from './alerts.handler';
 import { createHandlers, type HandlerDeps, type MaintenanceTask } from './handlers';
 import { scheduleMaintenance, startAliveFile } from './maintenance-schedule';
 import { startMetricsServer } from './metrics-server';
@@ -86,7 +87,7 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
     for (const queue of Object.values(queues)) queue.on('error', (err) => warn(`queue:${queue.name}`, 'queue connection error', err.message, { queue: queue.name }));
     const metrics = createMetrics({ defaults: true });
     const wiring = options.wiring?.({ config, db, queues, redis: producerRedis, metrics, log }) ?? {};
-    const deps: HandlerDeps = { db, queues, log, maintenanceTasks: wiring.maintenanceTasks };
+    const deps: HandlerDeps = { db, queues, log, maintenanceTasks: wiring.maintenanceTasks, slackAlerts: slackAlertsFromConfig(config, { db, queues, redis: producerRedis }) };
     const handlers = createHandlers(deps, wiring.handlers ?? {});
     // Runs before the workers so a campaign step never races the first watch (which seeds the cursor).
     // A failure here (Gmail down at start) is logged, not fatal: the renewal task retries it on

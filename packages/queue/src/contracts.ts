@@ -49,12 +49,18 @@ export const sendEmailSchema = z.object({
 
 export const alertSchema = z.object({
   alertId: z.string().min(1),
-  kind: z.enum(['dead_letter', 'escalation', 'campaign_problem', 'takeover_reply', 'info']),
+  // Grows only. `digest` (added with Slack delivery): the alerts of one storm-control window
+  // beyond SLACK_ALERTS_PER_MINUTE, posted as one message after that window.
+  kind: z.enum(['dead_letter', 'escalation', 'campaign_problem', 'takeover_reply', 'info', 'digest']),
   title: z.string().min(1),
   text: z.string(),
   negotiationId: z.string().optional(),
   deadLetterId: z.string().optional(),
   campaignId: z.string().optional(),
+  /** Added with Slack delivery (optional, so older jobs parse): the storm-control window a digest covers. */
+  window: z.number().int().nonnegative().optional(),
+  /** Added with Slack delivery: that window's length in ms (so a digest job is read as it was written). */
+  windowMs: z.number().int().positive().optional(),
 });
 
 export const maintenanceSchema = z.object({
