@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   }
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
-  const adminToken = randomBytes(12).toString('hex');
+  const adminToken = randomBytes(16).toString('hex');
   const env: Record<string, string> = {
     ...sandboxEnv,
     NODE_ENV: 'production',
@@ -81,6 +81,8 @@ async function main(): Promise<void> {
     PORT: String(port),
     QUEUE_PREFIX: `parley-demo-${runId}`,
     ADMIN_TOKEN: adminToken,
+    // Production refuses to serve /metrics without a token.
+    METRICS_TOKEN: randomBytes(16).toString('hex'),
     WORKER_CONCURRENCY: '4',
     FOLLOW_UP_AFTER: '8',
     MAX_FOLLOW_UPS: '1',

@@ -11,7 +11,8 @@ import { closeQueues, createQueues, createRedis, type QueueName, type Queues } f
 import { createTestDatabase } from '../support/db';
 import { dropPrefix, redisUrl, uniquePrefix } from '../support/redis';
 
-export const ADMIN_TOKEN = 'admin-token-for-tests-7f3a9c21';
+// Random-looking, as the config requires of ADMIN_TOKEN (it is also passed to main.ts).
+export const ADMIN_TOKEN = '3c9e71a0f4b28d56e0a7c13b9f42d8e6';
 export const FOLLOW_UP_AFTER_MS = 72 * 3_600_000;
 
 export const bearer = (token = ADMIN_TOKEN) => ({ authorization: `Bearer ${token}` });

@@ -40,6 +40,8 @@ export interface HarnessOptions {
   /** Runs against the fresh database before the app starts (fault injection). */
   prepareDb?: (db: Db) => Promise<void>;
   extend?: (app: Express) => void;
+  /** The app's clock (readiness cache, heartbeat window). */
+  now?: () => number;
 }
 
 /** The API in-process on port 0 against real Redis (own prefix), a fresh SQLite file and a loopback certs server. */
@@ -71,7 +73,7 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
     QUEUE_PREFIX: prefix,
     ...options.config,
   };
-  const app = createApp({ config, db: database.db, queues, redis, metrics, log, extend: options.extend });
+  const app = createApp({ config, db: database.db, queues, redis, metrics, log, extend: options.extend, now: options.now });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

@@ -3,11 +3,21 @@ import { heartbeatKey } from '@parley/queue';
 import { CLICKUP_SECRET, MAILBOX, startApi, type ApiHarness } from './api-harness';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const METRICS_TOKEN = '4a8d2f61c7e03b95d1f6a2c8e0b47d39';
+const operator = { authorization: `Bearer ${METRICS_TOKEN}` };
 
 describe('health, metrics and the common middleware', () => {
   let h: ApiHarness;
+  // Readiness answers from a 2 s cache; the test moves this clock past it between probes.
+  let clock = Date.now();
+  const readiness = () => {
+    clock += 2000;
+    return fetch(`${h.url}/health/readiness`, { headers: operator });
+  };
   beforeAll(async () => {
     h = await startApi({
+      config: { METRICS_TOKEN },
+      now: () => clock,
       extend: (app) => {
         app.get('/boom', () => {
           throw new Error(`database password=${CLICKUP_SECRET} at /srv/secret/path.ts`);
@@ -27,18 +37,18 @@ describe('health, metrics and the common middleware', () => {
 
   it('readiness names the workers check while no worker has beaten, and is ready once one has', async () => {
     await h.redis.del(heartbeatKey(h.prefix));
-    let res = await fetch(`${h.url}/health/readiness`);
+    let res = await readiness();
     expect(res.status).toBe(503);
     let body = (await res.json()) as { status: string; failing: string[]; checks: Record<string, { ok: boolean }> };
     expect(body.failing).toEqual(['workers']);
     expect(body.checks).toMatchObject({ redis: { ok: true }, db: { ok: true, wal: true, writable: true }, config: { ok: true }, workers: { ok: false, count: 0 } });
 
     // A heartbeat older than the window does not count.
-    await h.redis.zadd(heartbeatKey(h.prefix), Date.now() - 120_000, 'worker-gone');
-    expect((await fetch(`${h.url}/health/readiness`)).status).toBe(503);
+    await h.redis.zadd(heartbeatKey(h.prefix), clock - 120_000, 'worker-gone');
+    expect((await readiness()).status).toBe(503);
 
-    await h.redis.zadd(heartbeatKey(h.prefix), Date.now(), 'worker-1');
-    res = await fetch(`${h.url}/health/readiness`);
+    await h.redis.zadd(heartbeatKey(h.prefix), clock + 2000, 'worker-1');
+    res = await readiness();
     body = (await res.json()) as typeof body;
     expect(res.status).toBe(200);
     expect(body).toMatchObject({ status: 'ready', failing: [], checks: { workers: { ok: true, count: 1 } } });
@@ -56,7 +66,7 @@ describe('health, metrics and the common middleware', () => {
       }
     });
 
-    const res = await fetch(`${h.url}/metrics`);
+    const res = await fetch(`${h.url}/metrics`, { headers: operator });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain');
     const text = await res.text();
@@ -91,7 +101,9 @@ describe('health, metrics and the common middleware', () => {
     const requests: [string, RequestInit][] = [
       ['/health/liveness', {}],
       ['/webhooks/gmail', { method: 'POST', body: '{}' }],
+      // Without a signature the body is never read; with one, its size is checked first.
       ['/webhooks/clickup', { method: 'POST', body: 'x'.repeat(1024 * 1024 + 1) }],
+      ['/webhooks/clickup', { method: 'POST', headers: { 'x-signature': 'a'.repeat(64) }, body: 'x'.repeat(256 * 1024 + 1) }],
       ['/nope', {}],
       ['/boom', {}],
       ['/metrics', {}],
@@ -101,7 +113,7 @@ describe('health, metrics and the common middleware', () => {
       statuses.push(res.status);
       expect(res.headers.get('x-request-id')).toMatch(UUID);
     }
-    expect(statuses).toEqual([200, 401, 413, 404, 500, 200]);
+    expect(statuses).toEqual([200, 401, 401, 413, 404, 500, 401]);
 
     const reused = await fetch(`${h.url}/health/liveness`, { headers: { 'x-request-id': 'lb-7f3a.2' } });
     expect(reused.headers.get('x-request-id')).toBe('lb-7f3a.2');

@@ -4,12 +4,14 @@ import { startPrivateRedis, type PrivateRedis } from '../support/redis';
 import { waitFor } from '../support/wait';
 import { CLICKUP_SECRET, MAILBOX, startApi, type ApiHarness } from './api-harness';
 
+const METRICS_TOKEN = 'b61f0e9c3a7d25e84c0b9f1a6d3e72c5';
+
 describe('Redis outage', () => {
   let redis: PrivateRedis;
   let h: ApiHarness;
   beforeAll(async () => {
     redis = await startPrivateRedis();
-    h = await startApi({ redisUrl: redis.url });
+    h = await startApi({ redisUrl: redis.url, config: { METRICS_TOKEN } });
   });
   afterAll(async () => {
     await h.close();
@@ -41,14 +43,14 @@ describe('Redis outage', () => {
     expect(await cu.value.json()).toMatchObject({ error: 'queue unavailable, retry later' });
 
     expect((await fetch(`${h.url}/health/liveness`)).status).toBe(200);
-    const ready = await timed(() => fetch(`${h.url}/health/readiness`));
+    const ready = await timed(() => fetch(`${h.url}/health/readiness`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } }));
     expect(ready.value.status).toBe(503);
     const body = (await ready.value.json()) as { failing: string[]; checks: { redis: { ok: boolean; error?: string } } };
     expect(body.failing).toContain('redis');
     expect(body.checks.redis.ok).toBe(false);
     expect(ready.ms).toBeLessThan(3000);
     // The scrape still answers (queue depth is simply missing).
-    expect((await fetch(`${h.url}/metrics`)).status).toBe(200);
+    expect((await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(200);
 
     await redis.restart();
     await waitFor('the producer connection to come back', () => h.redis.status === 'ready', 20_000);

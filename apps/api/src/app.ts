@@ -15,7 +15,7 @@ import { requestContext } from './request-context.middleware';
 
 export type ApiConfig = Pick<
   Env,
-  'GOOGLE_CERTS_URL' | 'PUBSUB_AUDIENCE' | 'PUBSUB_SERVICE_ACCOUNT' | 'GMAIL_MAILBOX' | 'CLICKUP_WEBHOOK_SECRET' | 'METRICS_TOKEN' | 'QUEUE_PREFIX'
+  'GOOGLE_CERTS_URL' | 'PUBSUB_AUDIENCE' | 'PUBSUB_SERVICE_ACCOUNT' | 'GMAIL_MAILBOX' | 'CLICKUP_WEBHOOK_SECRET' | 'METRICS_TOKEN' | 'ADMIN_TOKEN' | 'QUEUE_PREFIX'
 >;
 
 export interface ApiDeps {
@@ -39,7 +39,16 @@ export function createApp(deps: ApiDeps): Express {
   app.set('etag', false);
 
   app.use(requestContext({ log: deps.log, metrics: deps.metrics }));
-  app.use(healthRouter({ db: deps.db, redis: deps.redis, prefix: deps.config.QUEUE_PREFIX, now: deps.now ?? Date.now }));
+  app.use(
+    healthRouter({
+      db: deps.db,
+      redis: deps.redis,
+      prefix: deps.config.QUEUE_PREFIX,
+      now: deps.now ?? Date.now,
+      // Either operator token shows the checks; the public gets the status only.
+      detailTokens: [deps.config.METRICS_TOKEN, deps.config.ADMIN_TOKEN].filter((t): t is string => t !== undefined),
+    }),
+  );
   app.use(metricsRouter({ db: deps.db, queues: deps.queues, metrics: deps.metrics, token: deps.config.METRICS_TOKEN }));
   app.use(
     gmailWebhookRouter({

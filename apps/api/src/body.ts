@@ -1,15 +1,47 @@
-import express, { type Request } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 import type { z } from 'zod';
-import { badRequest } from './http-error';
+import { badRequest, HttpError } from './http-error';
 
-/** Webhook bodies are small; anything over this is refused with 413 before it is buffered. */
-export const BODY_LIMIT = '1mb';
+/**
+ * The largest body each route buffers, in bytes, sized from what its sender sends
+ * (WIRE-CONTRACTS; docs/api.md "Limits"). A body over its limit is refused with 413: from its
+ * Content-Length before a byte of it is read, or as soon as a chunked body passes the limit.
+ */
+export const BODY_LIMITS = {
+  /** A Pub/Sub push of a Gmail notification: a ~0.5 KB envelope around ~100 bytes of data. */
+  gmailPush: 32 * 1024,
+  /**
+   * A ClickUp task webhook: a few KB usually, but `history_items[].before/after` can carry a
+   * task's whole content (a JSON string) on `taskUpdated`.
+   */
+  clickup: 256 * 1024,
+  /**
+   * Slack's /slack/events (events, block actions, slash commands): interactive payloads carry
+   * the whole message with its blocks. Its route applies this limit when it is mounted.
+   */
+  slackEvents: 128 * 1024,
+} as const;
+
+/** 413 from the declared Content-Length alone, so an oversized body is never read. */
+export function declaredLengthWithin(limit: number): RequestHandler {
+  return (req, _res, next) => {
+    const declared = req.get('content-length');
+    if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > limit) {
+      next(new HttpError(413, 'payload too large', 'too_large'));
+      return;
+    }
+    next();
+  };
+}
 
 /**
  * Buffers the raw body whatever its Content-Type (signatures are computed over the exact
- * bytes, and a sender that omits the header must still get a 400 rather than an empty body).
+ * bytes, and a sender that omits the header must still get a 400 rather than an empty body),
+ * up to `limit` bytes after decompression.
  */
-export const rawBody = express.raw({ type: () => true, limit: BODY_LIMIT });
+export function rawBody(limit: number): RequestHandler[] {
+  return [declaredLengthWithin(limit), express.raw({ type: () => true, limit })];
+}
 
 export function bodyBytes(req: Request): Buffer {
   const body: unknown = req.body;

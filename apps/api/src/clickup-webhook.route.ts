@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { CAMPAIGN_TRIGGER_EVENTS, clickUpWebhookSchema, verifyClickUpSignature } from '@parley/clickup';
 import { withTx, type Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
 import { jobIds, type Queues } from '@parley/queue';
-import { bodyBytes, parseJson, parseWith, rawBody } from './body';
+import { BODY_LIMITS, bodyBytes, parseJson, parseWith, rawBody } from './body';
 import { unauthorized } from './http-error';
 import { enqueueDeliveries, recordDeliveries, type Delivery } from './ingest.service';
 import { ctx, webhookSource } from './request-context.middleware';
@@ -22,28 +22,47 @@ export interface ClickUpWebhookDeps {
   secret?: string;
 }
 
-function verify(deps: ClickUpWebhookDeps, req: Request, body: Buffer, log: Logger): void {
-  if (!deps.secret) {
-    log.error('clickup webhook refused: CLICKUP_WEBHOOK_SECRET is not set');
-    throw unauthorized();
-  }
-  if (!verifyClickUpSignature(body, req.get('x-signature'), deps.secret)) {
-    log.warn('clickup webhook refused', { reason: req.get('x-signature') ? 'bad signature' : 'missing signature' });
+/** X-Signature is a hex HMAC-SHA256: 64 hex digits, nothing else. */
+const SIGNATURE_SHAPE = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * What can be refused before the body is read: no secret configured, no signature, or a
+ * value that cannot be an HMAC-SHA256. Nobody gets a buffer for a body we would refuse anyway.
+ */
+function precheck(deps: ClickUpWebhookDeps): RequestHandler {
+  return (req, res, next) => {
+    const { log } = ctx(res);
+    if (!deps.secret) {
+      log.error('clickup webhook refused: CLICKUP_WEBHOOK_SECRET is not set');
+      throw unauthorized();
+    }
+    const signature = req.get('x-signature');
+    if (signature === undefined || !SIGNATURE_SHAPE.test(signature)) {
+      log.warn('clickup webhook refused', { reason: signature === undefined ? 'missing signature' : 'malformed signature' });
+      throw unauthorized();
+    }
+    next();
+  };
+}
+
+function verify(secret: string | undefined, req: Request, body: Buffer, log: Logger): void {
+  if (!secret || !verifyClickUpSignature(body, req.get('x-signature'), secret)) {
+    log.warn('clickup webhook refused', { reason: 'bad signature' });
     throw unauthorized();
   }
 }
 
 /**
- * POST /webhooks/clickup: the signature is checked over the raw bytes before anything is
- * parsed; one campaign-ingest job per history item (webhook id + task id + item id), so
+ * POST /webhooks/clickup: the signature's presence and shape are checked before the body is
+ * read, its value over the raw bytes before anything is parsed; one campaign-ingest job per history item (webhook id + task id + item id), so
  * ClickUp's retries of the same event collapse.
  */
 export function clickupWebhookRouter(deps: ClickUpWebhookDeps): Router {
   const router = Router();
-  router.post('/webhooks/clickup', webhookSource('clickup'), rawBody, async (req: Request, res: Response) => {
+  router.post('/webhooks/clickup', webhookSource('clickup'), precheck(deps), ...rawBody(BODY_LIMITS.clickup), async (req: Request, res: Response) => {
     const { log } = ctx(res);
     const body = bodyBytes(req);
-    verify(deps, req, body, log);
+    verify(deps.secret, req, body, log);
     const event = parseWith(clickupSchema, parseJson(body, 'body'), 'ClickUp webhook');
 
     if (!TRIGGER_EVENTS.has(event.event)) {

@@ -14,12 +14,17 @@ function routeOf(req: Request): string {
   return 'unmatched';
 }
 
-/** body-parser's own errors carry a status and a `type` such as 'entity.too.large'. */
-function parserStatus(error: unknown): number | undefined {
+/**
+ * body-parser's own errors carry a 4xx status and either a `type` such as 'entity.too.large'
+ * or, for a stream error it wrapped (zlib on a broken gzip/deflate body), `expose: true`.
+ */
+function parserError(error: unknown): { status: number; message: string } | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  const { status, type } = error as { status?: unknown; type?: unknown };
-  if (typeof status === 'number' && status >= 400 && status < 500 && typeof type === 'string') return status;
-  return undefined;
+  const { status, type, expose, code } = error as { status?: unknown; type?: unknown; expose?: unknown; code?: unknown };
+  if (typeof status !== 'number' || status < 400 || status >= 500 || (typeof type !== 'string' && expose !== true)) return undefined;
+  if (status === 413) return { status, message: 'payload too large' };
+  if (typeof code === 'string' && code.startsWith('Z_')) return { status, message: 'body could not be decompressed' };
+  return { status, message: 'bad request' };
 }
 
 /**
@@ -35,10 +40,10 @@ export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _nex
     message = error.publicMessage;
     if (error.outcome && context.webhookOutcome === undefined) context.webhookOutcome = error.outcome;
   } else {
-    const parsed = parserStatus(error);
+    const parsed = parserError(error);
     if (parsed !== undefined) {
-      status = parsed;
-      message = parsed === 413 ? 'payload too large' : 'bad request';
+      status = parsed.status;
+      message = parsed.message;
     }
   }
   if (status >= 500) {
@@ -53,5 +58,8 @@ export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _nex
     res.end();
     return;
   }
+  // Refused before its body was read (bad signature, too large): close the connection rather
+  // than let Node read and discard a body nobody wants, for as long as the sender sends it.
+  if (!req.complete) res.setHeader('Connection', 'close');
   res.status(status).json({ error: message, requestId: context.requestId });
 };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { withTx, type Db } from '@parley/db';
 import { emailDomain } from '@parley/logging';
 import { jobIds, type Queues } from '@parley/queue';
-import { bodyBytes, parseJson, parseWith, rawBody } from './body';
+import { BODY_LIMITS, bodyBytes, parseJson, parseWith, rawBody } from './body';
 import { badRequest } from './http-error';
 import { enqueueDeliveries, raiseHighestNotified, recordDeliveries, type Delivery } from './ingest.service';
 import type { PubSubVerifier } from './pubsub-auth.service';
@@ -59,7 +59,7 @@ export function gmailWebhookRouter(deps: GmailWebhookDeps): Router {
       await deps.verify(req.get('authorization'), ctx(res).log);
       next();
     },
-    rawBody,
+    ...rawBody(BODY_LIMITS.gmailPush),
     async (req: Request, res: Response) => {
       const { log } = ctx(res);
       const envelope = parseWith(envelopeSchema, parseJson(bodyBytes(req), 'body'), 'Pub/Sub envelope');

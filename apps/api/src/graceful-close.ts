@@ -44,3 +44,41 @@ export function gracefulClose(server: Server): GracefulClose {
       }),
   };
 }
+
+/**
+ * Past the grace period the process still closes its queues, Redis and SQLite; this is how
+ * long that may take before the process exits anyway (compose gives 5 s over the grace).
+ */
+export const SHUTDOWN_CLEANUP_MS = 3000;
+
+export interface ShutdownSteps {
+  /** Runs one named step of the shutdown; the name counts as open until it settles. */
+  run: <T>(name: string, step: () => Promise<T>) => Promise<T>;
+  /** Steps started and not yet settled, in start order. */
+  open: () => string[];
+}
+
+export function shutdownSteps(): ShutdownSteps {
+  const pending = new Set<string>();
+  return {
+    run: async (name, step) => {
+      pending.add(name);
+      try {
+        return await step();
+      } finally {
+        pending.delete(name);
+      }
+    },
+    open: () => [...pending],
+  };
+}
+
+/**
+ * A hard deadline for the whole shutdown: whatever Redis, SQLite or a request does, the
+ * process exits `graceMs + SHUTDOWN_CLEANUP_MS` after the signal, non-zero, naming what was
+ * still open, so a supervisor (compose, `npm start`) never waits forever.
+ */
+export function shutdownDeadline(graceMs: number, onExpired: () => void): { cancel: () => void } {
+  const timer = setTimeout(onExpired, graceMs + SHUTDOWN_CLEANUP_MS);
+  return { cancel: () => clearTimeout(timer) };
+}

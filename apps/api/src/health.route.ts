@@ -1,3 +1,4 @@
+import { bearerMatches } from '@parley/config';
 import { Router } from 'express';
 import type { Redis } from 'ioredis';
 import { checkDatabase, type Db } from '@parley/db';
@@ -8,6 +9,11 @@ import { withTimeout } from './http-error';
 export const WORKER_SEEN_WINDOW_MS = 60_000;
 const REDIS_TIMEOUT_MS = 1000;
 const DB_TIMEOUT_MS = 2000;
+/**
+ * Readiness answers from one run of the checks for this long: the db check writes to SQLite,
+ * and probes (several load balancers, a script in a loop) must not turn into a write load.
+ */
+export const READINESS_CACHE_MS = 2000;
 
 export interface CheckResult {
   ok: boolean;
@@ -19,7 +25,11 @@ export interface HealthDeps {
   redis: Redis;
   prefix: string;
   now: () => number;
+  /** Bearer tokens that may see the checks (METRICS_TOKEN, ADMIN_TOKEN); everyone else gets the status. */
+  detailTokens?: string[];
 }
+
+type Readiness = Awaited<ReturnType<typeof readiness>>;
 
 // Details are fixed words, never an error's text (which can name hosts, paths or SQL).
 async function check(run: () => Promise<CheckResult>): Promise<CheckResult> {
@@ -53,17 +63,37 @@ export async function readiness(deps: HealthDeps): Promise<{ ready: boolean; che
   return { ready: Object.values(checks).every((c) => c.ok), checks };
 }
 
+/** One run of the checks shared by every probe within READINESS_CACHE_MS (concurrent ones included). */
+function cachedReadiness(deps: HealthDeps): () => Promise<Readiness> {
+  let cached: { at: number; result: Promise<Readiness> } | undefined;
+  return () => {
+    const now = deps.now();
+    if (!cached || now - cached.at >= READINESS_CACHE_MS || now < cached.at) cached = { at: now, result: readiness(deps) };
+    return cached.result;
+  };
+}
+
 export function healthRouter(deps: HealthDeps): Router {
   const router = Router();
+  const current = cachedReadiness(deps);
+  const tokens = deps.detailTokens ?? [];
   router.get('/health/liveness', (_req, res) => {
     res.status(200).json({ status: 'ok' });
   });
-  router.get('/health/readiness', async (_req, res) => {
-    const { ready, checks } = await readiness(deps);
+  router.get('/health/readiness', async (req, res) => {
+    const { ready, checks } = await current();
+    const status = ready ? 'ready' : 'not ready';
+    res.setHeader('Cache-Control', 'no-store');
+    const authorization = req.get('authorization');
+    if (!tokens.some((token) => bearerMatches(token, authorization))) {
+      // What fails, and how, tells an outsider where to push; operators send a token.
+      res.status(ready ? 200 : 503).json({ status });
+      return;
+    }
     const failing = Object.entries(checks)
       .filter(([, c]) => !c.ok)
       .map(([name]) => name);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', failing, checks });
+    res.status(ready ? 200 : 503).json({ status, failing, checks });
   });
   return router;
 }

@@ -9,7 +9,8 @@ import { mountAdmin } from './admin';
 import { createApp } from './app';
 import { slackForApi } from './slack';
 import { flushErrorReports } from './error-reporter';
-import { gracefulClose } from './graceful-close';
+import { gracefulClose, SHUTDOWN_CLEANUP_MS, shutdownDeadline, shutdownSteps } from './graceful-close';
+import { createHttpServer } from './http-server';
 
 function loadConfig(): Readonly<Env> {
   try {
@@ -79,14 +80,15 @@ async function main(): Promise<void> {
     },
   });
 
-  const server = app.listen(config.PORT);
+  // Timeouts, keep-alive (above any proxy's idle timeout, so the proxy closes first) and the
+  // connection cap: HTTP_* in the config, docs/api.md "Limits".
+  const server = createHttpServer(app, config, log);
   const closer = gracefulClose(server);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
+    server.listen(config.PORT);
   });
-  // Longer than any proxy's idle timeout, so the proxy closes first and never reuses a dead socket.
-  server.keepAliveTimeout = 65_000;
   log.info('api listening', { port: (server.address() as AddressInfo).port });
   await slack.start();
 
@@ -95,13 +97,20 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info('api stopping', { signal, graceMs: config.SHUTDOWN_GRACE_MS });
+    // Whatever Redis, SQLite or a peer does, the process is gone by grace + cleanup, saying what hung.
+    const steps = shutdownSteps();
+    shutdownDeadline(config.SHUTDOWN_GRACE_MS, () => {
+      log.error('shutdown deadline passed; exiting with work still open', { open: steps.open(), graceMs: config.SHUTDOWN_GRACE_MS, cleanupMs: SHUTDOWN_CLEANUP_MS });
+      process.exit(1);
+    });
     // No new Slack envelopes while draining; Slack redelivers unacked ones to the next holder.
-    await slack.stop().catch(() => undefined);
-    const drained = await closer.close(config.SHUTDOWN_GRACE_MS);
-    await closeQueues(queues).catch((error: unknown) => log.warn('closing queues failed', { error: (error as Error).message }));
-    await redis.quit().catch(() => redis.disconnect());
-    await db.$disconnect();
-    await flushErrorReports();
+    await steps.run('slack', () => slack.stop()).catch(() => undefined);
+    const drained = await steps.run('http requests', () => closer.close(config.SHUTDOWN_GRACE_MS));
+    await steps.run('queues', () => closeQueues(queues)).catch((error: unknown) => log.warn('closing queues failed', { error: (error as Error).message }));
+    // QUIT waits for an answer; without a connection there is nobody to say goodbye to.
+    await steps.run('redis', async () => (redis.status === 'ready' ? await redis.quit() : redis.disconnect())).catch(() => redis.disconnect());
+    await steps.run('database', () => db.$disconnect());
+    await steps.run('error reports', () => flushErrorReports());
     log.info('api stopped', { drained });
     process.exit(0);
   };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SECRET_HINT, weakSecretReason } from './secrets';
 
 /** Which process is starting: each requires the integrations it actually uses. */
 export type Role = 'api' | 'worker' | 'any';
@@ -6,6 +7,16 @@ export type Role = 'api' | 'worker' | 'any';
 const optionalString = z.string().trim().min(1).optional();
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const url = (hint: string) => z.string().trim().url({ message: `must be a URL (${hint})` });
+
+/** A bearer secret operators set by hand: refused unless it looks random (see weakSecretReason). */
+const randomSecret = z
+  .string()
+  .trim()
+  .max(512, { message: 'must be at most 512 characters' })
+  .superRefine((value, issue) => {
+    const reason = weakSecretReason(value);
+    if (reason) issue.addIssue({ code: z.ZodIssueCode.custom, message: `must look random: it ${reason}; ${SECRET_HINT}` });
+  });
 
 const GOOGLE_TOKEN_URL_DEFAULT = 'https://oauth2.googleapis.com/token';
 const GOOGLE_CERTS_URL_DEFAULT = 'https://www.googleapis.com/oauth2/v1/certs';
@@ -72,8 +83,10 @@ export const envSchema = z.object({
   SENTRY_ENVIRONMENT: z.string().trim().min(1).default('production'),
   /** The release reported to Sentry; defaults to the package version. */
   SENTRY_RELEASE: optionalString,
-  ADMIN_TOKEN: z.string().trim().min(16, { message: 'must be at least 16 characters' }).optional(),
-  METRICS_TOKEN: optionalString,
+  /** Protects /admin; must look random (at least 24 characters, no words or patterns). */
+  ADMIN_TOKEN: randomSecret.optional(),
+  /** Bearer for /metrics and readiness details; required in production (API, and a worker serving metrics). */
+  METRICS_TOKEN: randomSecret.optional(),
   /** When set, each worker serves its own metrics on this port (0 = any free port). */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 
@@ -84,6 +97,15 @@ export const envSchema = z.object({
     .default('parley'),
   WORKER_CONCURRENCY: int(5, 1),
   SHUTDOWN_GRACE_MS: int(25_000, 0),
+
+  /** API: a request's headers must arrive within this (slowloris); answered 408. */
+  HTTP_HEADERS_TIMEOUT_MS: int(10_000, 100),
+  /** API: the whole request (headers and body) must arrive within this; answered 408. */
+  HTTP_REQUEST_TIMEOUT_MS: int(15_000, 100),
+  /** API: an idle keep-alive socket is closed after this (above a proxy's idle timeout). */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(65_000, 100),
+  /** API: connections beyond this are closed as they arrive. */
+  HTTP_MAX_CONNECTIONS: int(512, 1),
   /** Stalled-job detection: a job whose lock is not renewed for this long is handed to another worker. */
   JOB_LOCK_DURATION_MS: int(30_000, 1000),
   JOB_STALLED_INTERVAL_MS: int(30_000, 500),
@@ -149,8 +171,24 @@ export function parseEnv(env: Record<string, string | undefined>, role: Role = '
       if (missing.length > 0) problems.push(`${missing.join(', ')}: required for the ${role} (${req.why}); set it in the environment or .env`);
     }
   }
+  if (result.success) problems.push(...crossChecks(result.data, role));
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return Object.freeze(result.data);
+}
+
+/** Rules that relate several variables (the schema checks each one alone). */
+function crossChecks(env: Env, role: Role): string[] {
+  const problems: string[] = [];
+  // Metrics and readiness details tell an outsider queue sizes, states and what is failing.
+  const servesMetrics = role === 'api' || (role === 'worker' && env.WORKER_METRICS_PORT !== undefined);
+  if (env.NODE_ENV === 'production' && servesMetrics && env.METRICS_TOKEN === undefined) {
+    const what = role === 'api' ? 'the API serves /metrics and readiness details' : 'WORKER_METRICS_PORT serves /metrics';
+    problems.push(`METRICS_TOKEN: required in production (${what}; scrapers send it as a bearer token); ${SECRET_HINT}`);
+  }
+  if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+    problems.push(`HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (${env.HTTP_REQUEST_TIMEOUT_MS}); the headers are part of the request`);
+  }
+  return problems;
 }
 
 function describe(value: string | undefined): string {

@@ -33,15 +33,82 @@ export function presentedSecret(header: string | undefined): { method: AdminAuth
   return { method: 'basic', secret: decoded.slice(colon + 1) };
 }
 
-/** Every /admin request: the token, or 401 with a Basic challenge (the browser then prompts). */
-export function adminAuth(token: string): RequestHandler {
+export interface FailureLimit {
+  /** Wrong credentials allowed per client address within `windowMs`. @defaultValue 10 */
+  max: number;
+  /** @defaultValue 60_000 */
+  windowMs: number;
+  /** Addresses tracked at most; past it the oldest windows are forgotten. @defaultValue 10_000 */
+  maxClients: number;
+  now: () => number;
+}
+
+export const DEFAULT_FAILURE_LIMIT: FailureLimit = { max: 10, windowMs: 60_000, maxClients: 10_000, now: Date.now };
+
+/**
+ * Wrong-credential counts per client address, in memory and per process: a fixed window that
+ * starts at an address's first failure. Several API replicas each allow `max`; behind a proxy
+ * without `trust proxy` every client shares the proxy's address (docs/api.md).
+ */
+export function failureLimiter(limit: FailureLimit) {
+  const windows = new Map<string, { started: number; failures: number }>();
+  const current = (address: string) => {
+    const entry = windows.get(address);
+    if (entry && limit.now() - entry.started >= limit.windowMs) {
+      windows.delete(address);
+      return undefined;
+    }
+    return entry;
+  };
+  return {
+    /** Seconds until `address` may try again, or 0 when it may try now. */
+    blockedFor: (address: string): number => {
+      const entry = current(address);
+      if (!entry || entry.failures < limit.max) return 0;
+      return Math.max(1, Math.ceil((entry.started + limit.windowMs - limit.now()) / 1000));
+    },
+    fail: (address: string): void => {
+      const entry = current(address);
+      if (entry) {
+        entry.failures += 1;
+        return;
+      }
+      // Map keeps insertion order: the first key is the oldest window.
+      if (windows.size >= limit.maxClients) {
+        const oldest = windows.keys().next().value;
+        if (oldest !== undefined) windows.delete(oldest);
+      }
+      windows.set(address, { started: limit.now(), failures: 1 });
+    },
+  };
+}
+
+/**
+ * Every /admin request: the token, or 401 with a Basic challenge (the browser then prompts).
+ * After `limit.max` wrong credentials from one address within the window, that address gets
+ * 429 with Retry-After and its credentials are not even compared, so guessing stops paying.
+ */
+export function adminAuth(token: string, limit: FailureLimit = DEFAULT_FAILURE_LIMIT): RequestHandler {
+  const failures = failureLimiter(limit);
   return (req, res, next) => {
+    // req.ip is the socket's address unless the app is told to trust a proxy's X-Forwarded-For.
+    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const wait = failures.blockedFor(address);
+    if (wait > 0) {
+      ctx(res).log.warn('admin request refused', { reason: 'too many failed attempts', retryAfterS: wait });
+      res.setHeader('Retry-After', String(wait));
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(429).json({ error: 'too many failed attempts; retry later', requestId: ctx(res).requestId });
+      return;
+    }
     const presented = presentedSecret(req.get('authorization'));
     if (presented && secretMatches(token, presented.secret)) {
       adminLocals(res).adminAuth = presented.method;
       next();
       return;
     }
+    // A request without credentials is a browser about to prompt, not a guess.
+    if (presented) failures.fail(address);
     // The reason only: never the header, which carries the guess.
     ctx(res).log.warn('admin request refused', { reason: presented ? 'wrong token' : 'no credentials' });
     res.setHeader('WWW-Authenticate', ADMIN_REALM);

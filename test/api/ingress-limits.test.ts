@@ -1,0 +1,206 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { deflateSync } from 'node:zlib';
+import { spawnTs, type Spawned } from '../support/processes';
+import { dropPrefix, freePort, redisUrl, uniquePrefix } from '../support/redis';
+
+const ENTRY = 'apps/api/src/main.ts';
+const SECRET = 'ingress-limits-clickup-secret';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const SIGNATURE_SHAPE = 'a'.repeat(64);
+const HEADERS_TIMEOUT_MS = 1500;
+const MAX_CONNECTIONS = 6;
+
+interface RawAnswer {
+  /** The first bytes the server sent, or '' when it closed without answering. */
+  text: string;
+  /** Milliseconds from connecting until the server closed or answered. */
+  ms: number;
+  status: number | undefined;
+  header: (name: string) => string | undefined;
+  json: () => unknown;
+}
+
+function parse(text: string, ms: number): RawAnswer {
+  const [head = '', body = ''] = text.split('\r\n\r\n');
+  const lines = head.split('\r\n');
+  const status = /^HTTP\/1\.1 (\d{3})/.exec(lines[0] ?? '')?.[1];
+  return {
+    text,
+    ms,
+    status: status ? Number(status) : undefined,
+    header: (name) => lines.find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`))?.split(':').slice(1).join(':').trim(),
+    json: () => JSON.parse(body) as unknown,
+  };
+}
+
+/**
+ * A raw client: writes `head`, then (optionally) dribbles `drip` every `everyMs`, and resolves
+ * with what the server answered once the answer is complete or the server closes.
+ */
+function rawRequest(port: number, head: string, options: { drip?: string; everyMs?: number; timeoutMs?: number } = {}): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer and no close within ${options.timeoutMs ?? 20_000} ms; got ${JSON.stringify(text)}`));
+    }, options.timeoutMs ?? 20_000);
+    const finish = () => {
+      clearTimeout(giveUp);
+      clearInterval(timer);
+      socket.destroy();
+      resolve(parse(text, Date.now() - started));
+    };
+    socket.on('connect', () => {
+      socket.write(head);
+      if (options.drip) timer = setInterval(() => socket.writable && socket.write(options.drip ?? ''), options.everyMs ?? 200);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      const [headPart, body] = text.split('\r\n\r\n');
+      const length = /content-length:\s*(\d+)/i.exec(headPart ?? '')?.[1];
+      if (body !== undefined && length !== undefined && Buffer.byteLength(body, 'latin1') >= Number(length)) finish();
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', finish);
+  });
+}
+
+const post = (route: string, headers: Record<string, string | number>) =>
+  `POST ${route} HTTP/1.1\r\nHost: 127.0.0.1\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
+
+/** A refusal: the status, a JSON body `{error, requestId}` whose id is the X-Request-Id header. */
+function expectRefusal(answer: RawAnswer, status: number): void {
+  expect({ status: answer.status, text: answer.text.slice(0, 200) }).toMatchObject({ status });
+  expect(answer.header('content-type')).toMatch(/^application\/json/);
+  const requestId = answer.header('x-request-id');
+  expect(requestId).toMatch(UUID);
+  expect(answer.json()).toEqual({ error: expect.any(String), requestId });
+}
+
+describe('ingress limits of apps/api/src/main.ts (a real process)', () => {
+  let proc: Spawned;
+  let port: number;
+  let dir: string;
+  let prefix: string;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-api-limits-'));
+    const template = process.env.PARLEY_TEMPLATE_DB ?? path.resolve(__dirname, '../../tmp/template.db');
+    fs.copyFileSync(template, path.join(dir, 'parley.db'));
+    prefix = uniquePrefix('api-limits');
+    port = await freePort();
+    proc = spawnTs(ENTRY, {
+      REDIS_URL: redisUrl(),
+      DATABASE_URL: `file:${path.join(dir, 'parley.db')}`,
+      PORT: String(port),
+      QUEUE_PREFIX: prefix,
+      PUBSUB_AUDIENCE: 'https://parley.example.com/webhooks/gmail',
+      PUBSUB_SERVICE_ACCOUNT: 'push@p.iam.gserviceaccount.com',
+      CLICKUP_WEBHOOK_SECRET: SECRET,
+      HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
+      HTTP_REQUEST_TIMEOUT_MS: '3000',
+      HTTP_MAX_CONNECTIONS: String(MAX_CONNECTIONS),
+    });
+    await proc.waitForLine(/api listening/, 60_000);
+  }, 90_000);
+  afterAll(async () => {
+    if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+    await proc.exited;
+    await dropPrefix(redisUrl(), prefix);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a ClickUp delivery without a well-formed X-Signature before its body arrives', async () => {
+    // Headers announcing a body that never comes: the answer must not wait for it.
+    for (const signature of [undefined, 'not-hex', 'ab'.repeat(16)]) {
+      const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': 200_000 };
+      if (signature) headers['x-signature'] = signature;
+      const answer = await rawRequest(port, post('/webhooks/clickup', headers), { timeoutMs: 10_000 });
+      expectRefusal(answer, 401);
+      expect(answer.ms).toBeLessThan(1000);
+      // The connection is not kept for a body nobody will read.
+      expect(answer.header('connection')).toBe('close');
+    }
+  });
+
+  it('refuses a body over the route limit from its Content-Length, before reading it', async () => {
+    const clickup = await rawRequest(port, post('/webhooks/clickup', { 'content-type': 'application/json', 'content-length': 300 * 1024, 'x-signature': SIGNATURE_SHAPE }), { timeoutMs: 10_000 });
+    expectRefusal(clickup, 413);
+    expect(clickup.ms).toBeLessThan(1000);
+    // A Pub/Sub push is refused for its missing token before its size matters.
+    const gmail = await rawRequest(port, post('/webhooks/gmail', { 'content-type': 'application/json', 'content-length': 300 * 1024 }), { timeoutMs: 10_000 });
+    expectRefusal(gmail, 401);
+    expect(gmail.ms).toBeLessThan(1000);
+  });
+
+  it('answers compressed garbage with 400, not 500', async () => {
+    for (const encoding of ['deflate', 'gzip']) {
+      const res = await fetch(`http://127.0.0.1:${port}/webhooks/clickup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': encoding, 'x-signature': SIGNATURE_SHAPE },
+        body: Buffer.from('this is not a compressed stream at all'),
+      });
+      expect({ encoding, status: res.status }).toEqual({ encoding, status: 400 });
+      expect(await res.json()).toEqual({ error: expect.any(String), requestId: res.headers.get('x-request-id') });
+    }
+    // A real deflate stream with a wrong signature is still judged on its signature.
+    const res = await fetch(`http://127.0.0.1:${port}/webhooks/clickup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'deflate', 'x-signature': SIGNATURE_SHAPE },
+      body: deflateSync(Buffer.from('{"event":"taskCreated"}')),
+    });
+    expect(res.status).toBe(401);
+  });
+
+  it('closes a connection that dribbles its headers (slowloris) with a JSON 408 within the header timeout', async () => {
+    const answer = await rawRequest(port, 'POST /webhooks/clickup HTTP/1.1\r\nHost: 127.0.0.1\r\n', { drip: 'X-Drip: 1\r\n', everyMs: 200, timeoutMs: 20_000 });
+    expectRefusal(answer, 408);
+    // The header timeout plus Node's connection check interval (1 s), with slack for a loaded machine.
+    expect(answer.ms).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 100);
+    expect(answer.ms).toBeLessThan(HEADERS_TIMEOUT_MS + 4000);
+  });
+
+  it('closes a connection that dribbles its body with a JSON 408 within the request timeout', async () => {
+    const answer = await rawRequest(port, post('/webhooks/clickup', { 'content-type': 'application/json', 'content-length': 1000, 'x-signature': SIGNATURE_SHAPE }), { drip: '{', everyMs: 200, timeoutMs: 20_000 });
+    expectRefusal(answer, 408);
+    expect(answer.ms).toBeLessThan(3000 + 4000);
+  });
+
+  it('caps concurrent connections and takes new ones again once below the cap', async () => {
+    const held: net.Socket[] = [];
+    try {
+      // Idle sockets are closed after the header timeout; open them all at once and probe quickly.
+      for (let i = 0; i < MAX_CONNECTIONS; i += 1) {
+        const socket = net.connect(port, '127.0.0.1');
+        socket.on('error', () => undefined);
+        await new Promise((resolve) => socket.once('connect', resolve));
+        held.push(socket);
+      }
+      const refused = await rawRequest(port, 'GET /health/liveness HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', { timeoutMs: 5000 });
+      expect(refused.text).toBe('');
+      expect(refused.ms).toBeLessThan(HEADERS_TIMEOUT_MS);
+    } finally {
+      for (const socket of held) socket.destroy();
+    }
+    const fine = await waitForAnswer(port);
+    expect(fine.status).toBe(200);
+    expect(proc.output()).toMatch(/connection refused: over HTTP_MAX_CONNECTIONS/);
+  });
+});
+
+/** The server notices closed sockets asynchronously; the next request may still be refused once. */
+async function waitForAnswer(port: number): Promise<RawAnswer> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const answer = await rawRequest(port, 'GET /health/liveness HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', { timeoutMs: 5000 });
+    if (answer.status !== undefined || Date.now() > deadline) return answer;
+  }
+}
