@@ -1,4 +1,6 @@
 import { currencyExponent, findMoneyAmounts, formatMoney, parseAverageViews, toMinor } from './money';
+import fc from 'fast-check';
+import { ceilingOracle } from './ceiling.oracle';
 import { ceilingPrice, offerForRound, openingOffer, priceAtCpm, type PricingTerms } from './pricing';
 
 describe('parseAverageViews', () => {
@@ -21,14 +23,20 @@ describe('parseAverageViews', () => {
 
 describe('formatMoney', () => {
   it.each([
-    [125000, 'USD', '$1,250.00'],
+    [125000, 'USD', '$1,250'],
+    [151250, 'USD', '$1,512.50'],
+    [150001, 'USD', '$1,500.01'],
     [5, 'USD', '$0.05'],
-    [0, 'USD', '$0.00'],
+    [0, 'USD', '$0'],
     [123456789, 'usd', '$1,234,567.89'],
-    [90000, 'EUR', 'EUR 900.00'],
+    [100000000, 'USD', '$1,000,000'],
+    [90000, 'EUR', 'EUR 900'],
+    [90050, 'EUR', 'EUR 900.50'],
     [125050, 'GBP', 'GBP 1,250.50'],
     [900, 'JPY', 'JPY 900'],
     [-150, 'USD', '-$1.50'],
+    [-100, 'USD', '-$1'],
+    [1234.4, 'USD', '$12.34'],
   ])('%d %s → %s', (minor, currency, text) => expect(formatMoney(minor, currency)).toBe(text));
 
   it('knows minor-unit digits per currency', () => {
@@ -72,6 +80,17 @@ describe('pricing', () => {
     expect(priceAtCpm(1999, 1)).toBe(2);
     expect(openingOffer(terms)).toBe(100_000);
     expect(ceilingPrice(terms)).toBe(200_000);
+  });
+
+  it('prices exactly as the independent oracle: CPM x views / 1000, half up', () => {
+    expect(priceAtCpm(2001, 500)).toBe(1001);
+    expect(priceAtCpm(2001, 499)).toBe(998);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: 0, max: 50_000_000 }), (cpm, views) => {
+        expect(BigInt(priceAtCpm(cpm, views))).toBe(ceilingOracle(cpm, views));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('concedes on a straight line from floor to ceiling, floored, round clamped', () => {

@@ -30,8 +30,9 @@ function group(digits: string): string {
 }
 
 /**
- * The only written form of a price: "$1,250.00" for USD, "EUR 900.00" (code, space, amount)
- * for every other currency, so a draft can be checked for the exact string.
+ * A price as people write it: "$1,500" for a whole amount, "$1,512.50" otherwise (never
+ * "$1,500.00"); "EUR 900" (code, space, amount) for every currency but USD. The draft check
+ * compares amounts by value, so this is the form we show, not a form the model must copy.
  */
 export function formatMoney(minor: number, currency: string): string {
   const code = currency.toUpperCase();
@@ -40,7 +41,8 @@ export function formatMoney(minor: number, currency: string): string {
   const abs = Math.abs(rounded);
   const scale = 10 ** exp;
   const whole = group(String(Math.floor(abs / scale)));
-  const amount = exp > 0 ? `${whole}.${String(abs % scale).padStart(exp, '0')}` : whole;
+  const cents = abs % scale;
+  const amount = cents === 0 ? whole : `${whole}.${String(cents).padStart(exp, '0')}`;
   const sign = rounded < 0 ? '-' : '';
   return code === 'USD' ? `${sign}$${amount}` : `${sign}${code} ${amount}`;
 }

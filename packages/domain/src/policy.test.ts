@@ -1,6 +1,7 @@
 import fc from 'fast-check';
+import { ceilingOracle, ceilingViolation } from './ceiling.oracle';
 import { decide, type Decision, type ReplyIntent, type ReplyReading } from './policy';
-import { ceilingPrice, type PricingTerms } from './pricing';
+import { offerForRound, openingOffer, stepMinor, type PricingTerms } from './pricing';
 
 // Floor $1,000.00, ceiling $2,000.00; rounds 1..3 offer 1,333.33 / 1,666.66 / 2,000.00.
 const T: PricingTerms = { cpmFloorMinor: 2000, cpmCeilingMinor: 4000, maxRounds: 3, currency: 'USD', averageViews: 50_000 };
@@ -52,49 +53,81 @@ describe('decide: table of rules', () => {
 });
 
 describe('decide: invariant', () => {
-  const money = fc.oneof(fc.integer({ min: -1_000_000, max: 50_000_000 }), fc.constantFrom(0, Number.NaN, Number.POSITIVE_INFINITY, 1.5));
-  const terms = fc.record({
-    cpmFloorMinor: fc.oneof(fc.integer({ min: 0, max: 20_000 }), money),
-    cpmCeilingMinor: fc.oneof(fc.integer({ min: 0, max: 40_000 }), money),
+  const hostileMoney = fc.oneof(fc.integer({ min: -1_000_000, max: 50_000_000 }), fc.constantFrom(0, Number.NaN, Number.POSITIVE_INFINITY, 1.5));
+  const hostileTerms = fc.record({
+    cpmFloorMinor: fc.oneof(fc.integer({ min: 0, max: 20_000 }), hostileMoney),
+    cpmCeilingMinor: fc.oneof(fc.integer({ min: 0, max: 40_000 }), hostileMoney),
     maxRounds: fc.oneof(fc.integer({ min: 0, max: 10 }), fc.constantFrom(-1, 2.5, Number.NaN)),
     currency: fc.constantFrom('USD', 'EUR', 'usd', 'JPY', ''),
     averageViews: fc.oneof(fc.integer({ min: 0, max: 10_000_000 }), fc.constantFrom(-1, 0.5, Number.NaN)),
+    priceStep: fc.option(fc.constantFrom(0, 1, 5, 2.5, -5), { nil: undefined }),
   });
-  const position = fc.record({ round: fc.oneof(fc.integer({ min: -2, max: 15 }), fc.constant(1.5)), currentOfferMinor: money });
-  const reading = fc.record(
-    {
-      intent: fc.constantFrom<ReplyIntent>('accept', 'counter', 'decline', 'question', 'out_of_office', 'unclear'),
-      askedRateMinor: money,
-      currency: fc.constantFrom('USD', 'EUR', 'usd', ''),
-      hostile: fc.boolean(),
-      reason: fc.string(),
-    },
-    { requiredKeys: ['intent', 'reason'] },
+  // Terms a campaign really has: most cases, so the policy reaches accepts and counters.
+  const saneTerms = fc
+    .record({
+      floor: fc.integer({ min: 0, max: 20_000 }),
+      spread: fc.integer({ min: 0, max: 20_000 }),
+      maxRounds: fc.integer({ min: 1, max: 6 }),
+      averageViews: fc.integer({ min: 1, max: 5_000_000 }),
+      currency: fc.constantFrom('USD', 'usd', 'EUR', 'JPY'),
+      priceStep: fc.option(fc.constantFrom(1, 5, 10, 50, 1000), { nil: undefined }),
+    })
+    .map(({ floor, spread, ...rest }): PricingTerms => ({ cpmFloorMinor: floor, cpmCeilingMinor: floor + spread, ...rest }));
+  const terms = fc.oneof({ weight: 9, arbitrary: saneTerms }, { weight: 1, arbitrary: hostileTerms });
+
+  /** Amounts around what matters for these terms: the oracle's ceiling exactly and next to it, a share of it, or hostile. */
+  const near = (t: PricingTerms) => {
+    const ceiling = Number(ceilingOracle(t.cpmCeilingMinor, t.averageViews) ?? 0n);
+    return fc.oneof(
+      { weight: 3, arbitrary: fc.integer({ min: -2, max: 2 }).map((d) => ceiling + d) },
+      { weight: 5, arbitrary: fc.integer({ min: 0, max: 150 }).map((pct) => Math.floor((ceiling * pct) / 100)) },
+      { weight: 1, arbitrary: hostileMoney },
+    );
+  };
+  const scenario = terms.chain((t) =>
+    fc.record({
+      t: fc.constant(t),
+      s: fc.record({
+        round: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 0, max: Number.isInteger(t.maxRounds) && t.maxRounds > 0 ? t.maxRounds : 3 }) }, { weight: 1, arbitrary: fc.constantFrom(-2, 15, 1.5) }),
+        currentOfferMinor: near(t),
+      }),
+      r: fc.record(
+        {
+          intent: fc.oneof({ weight: 8, arbitrary: fc.constantFrom<ReplyIntent>('accept', 'counter') }, { weight: 2, arbitrary: fc.constantFrom<ReplyIntent>('decline', 'question', 'out_of_office', 'unclear') }),
+          askedRateMinor: near(t),
+          currency: fc.oneof({ weight: 8, arbitrary: fc.constant(t.currency) }, { weight: 1, arbitrary: fc.constantFrom('USD', 'EUR', 'usd', '') }),
+          hostile: fc.oneof({ weight: 19, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+          reason: fc.string({ maxLength: 8 }),
+        },
+        { requiredKeys: ['intent', 'reason'] },
+      ),
+    }),
   );
 
-  it('never offers or accepts more than the ceiling price, nor less than 0', () => {
+  it('never offers or accepts more than the ceiling (computed independently), nor less than 0; most cases reach an amount', () => {
+    let amounts = 0;
+    const runs = 5000;
     fc.assert(
-      fc.property(terms, position, reading, (t, s, r) => {
+      fc.property(scenario, ({ t, s, r }) => {
         const d = decide(t, s, r);
         const amount = d.action === 'accept' ? d.rateMinor : d.action === 'counter' ? d.offerMinor : null;
         if (amount === null) return;
-        expect(Number.isSafeInteger(amount)).toBe(true);
-        expect(amount).toBeGreaterThanOrEqual(0);
-        expect(amount).toBeLessThanOrEqual(ceilingPrice(t));
+        amounts += 1;
+        expect(ceilingViolation(amount, t.cpmCeilingMinor, t.averageViews)).toBeNull();
       }),
-      { numRuns: 5000 },
+      { numRuns: runs },
     );
+    // A property that mostly escalates says nothing about the ceiling.
+    expect(amounts / runs).toBeGreaterThanOrEqual(0.4);
   });
 
+  const saneWithStep = fc.tuple(saneTerms, fc.constantFrom(1, 5, 10, 25)).map(([t, step]) => ({ ...t, priceStep: step }));
+
   it('with sane terms and position, counters always move one round up and never below the offer', () => {
-    const sane = fc
-      .record({ floor: fc.integer({ min: 0, max: 20_000 }), spread: fc.integer({ min: 0, max: 20_000 }), maxRounds: fc.integer({ min: 1, max: 6 }), averageViews: fc.integer({ min: 1, max: 5_000_000 }) })
-      .map(({ floor, spread, maxRounds, averageViews }): PricingTerms => ({ cpmFloorMinor: floor, cpmCeilingMinor: floor + spread, maxRounds, currency: 'USD', averageViews }));
     fc.assert(
-      fc.property(sane, fc.nat(8), fc.nat(50_000_000), (t, round, ask) => {
+      fc.property(fc.oneof(saneTerms, saneWithStep), fc.nat(8), fc.nat(50_000_000), (t, round, ask) => {
         const r = Math.min(round, t.maxRounds);
-        const offer = Math.round((t.cpmFloorMinor + ((t.cpmCeilingMinor - t.cpmFloorMinor) * r) / t.maxRounds) * t.averageViews / 1000);
-        const current = Math.min(offer, ceilingPrice(t));
+        const current = offerForRound(t, r);
         const d = decide(t, { round: r, currentOfferMinor: current }, { intent: 'counter', askedRateMinor: ask, reason: 'p' });
         if (d.action === 'counter') {
           expect(d.round).toBe(r + 1);
@@ -108,6 +141,69 @@ describe('decide: invariant', () => {
         }
       }),
       { numRuns: 3000 },
+    );
+  });
+});
+
+describe('offers rounded to the price step', () => {
+  // Floor $1,000.00, ceiling $1,500.00 at 50k views; the straight line is 1,166.66 / 1,333.33.
+  const S: PricingTerms = { cpmFloorMinor: 2000, cpmCeilingMinor: 3000, maxRounds: 3, currency: 'USD', averageViews: 50_000, priceStep: 5 };
+
+  it('counters to the nearest step and offers the ceiling itself in the last round', () => {
+    expect([0, 1, 2, 3].map((r) => offerForRound(S, r))).toEqual([100_000, 116_500, 133_500, 150_000]);
+    expect(decide(S, at(0, 100_000), read('counter', { askedRateMinor: 130_000 }))).toEqual({ action: 'counter', offerMinor: 116_500, round: 1 });
+    expect(decide(S, at(1, 116_500), read('counter', { askedRateMinor: 130_000 }))).toEqual({ action: 'accept', rateMinor: 130_000 });
+  });
+
+  it('rounds down when rounding up would pass the ceiling, and up when rounding down would fall under the floor', () => {
+    // Ceiling 1,512.50 (cpm 30.25 x 50k): the last round offers 1,510, not 1,515.
+    const high = { ...S, cpmCeilingMinor: 3025 };
+    expect(offerForRound(high, 3)).toBe(151_000);
+    expect(decide(high, at(2, 134_000), read('counter', { askedRateMinor: 200_000 }))).toEqual({ action: 'counter', offerMinor: 151_000, round: 3 });
+    // Floor 1,001.50 (cpm 20.03 x 50k): the opening offer is 1,005, not 1,000.
+    const low = { ...S, cpmFloorMinor: 2003 };
+    expect(openingOffer(low)).toBe(100_500);
+  });
+
+  it('keeps the exact price when no multiple of the step lies between floor and ceiling', () => {
+    // Floor 1,001.50, ceiling 1,003.00: neither 1,000 nor 1,005 is allowed.
+    const narrow = { ...S, cpmFloorMinor: 2003, cpmCeilingMinor: 2006 };
+    expect(openingOffer(narrow)).toBe(100_150);
+    expect(offerForRound(narrow, 3)).toBe(100_300);
+  });
+
+  it('scales the step by the currency: 5 yen, 5 euros', () => {
+    expect(stepMinor({ ...S, currency: 'JPY' })).toBe(5);
+    expect(stepMinor({ ...S, currency: 'EUR' })).toBe(500);
+    expect(stepMinor({ ...S, priceStep: undefined })).toBe(1);
+  });
+
+  it('refuses a step that is not a whole positive number of units', () => {
+    for (const priceStep of [0, -5, 2.5, Number.NaN, 2_000_000]) {
+      expect(decide({ ...S, priceStep }, at(0, 100_000), read('accept'))).toEqual({ action: 'escalate', reason: 'the campaign pricing terms are invalid' });
+    }
+  });
+
+  it('every round offer is inside floor..ceiling (oracle), on the step when one fits, and never decreasing', () => {
+    const stepped = fc
+      .record({ floor: fc.integer({ min: 0, max: 20_000 }), spread: fc.integer({ min: 0, max: 20_000 }), maxRounds: fc.integer({ min: 1, max: 6 }), averageViews: fc.integer({ min: 1, max: 5_000_000 }), priceStep: fc.constantFrom(1, 5, 10, 50, 1000) })
+      .map(({ floor, spread, ...rest }): PricingTerms => ({ cpmFloorMinor: floor, cpmCeilingMinor: floor + spread, currency: 'USD', ...rest }));
+    fc.assert(
+      fc.property(stepped, (t) => {
+        const ceiling = ceilingOracle(t.cpmCeilingMinor, t.averageViews) as bigint;
+        const floor = ceilingOracle(t.cpmFloorMinor, t.averageViews) as bigint;
+        const step = BigInt((t.priceStep ?? 1) * 100);
+        const fits = ((floor + step - 1n) / step) * step <= ceiling;
+        let previous = -1n;
+        for (let r = 0; r <= t.maxRounds; r++) {
+          const offer = BigInt(offerForRound(t, r));
+          expect(offer <= ceiling && offer >= floor).toBe(true);
+          if (fits) expect(offer % step).toBe(0n);
+          expect(offer >= previous).toBe(true);
+          previous = offer;
+        }
+      }),
+      { numRuns: 2000 },
     );
   });
 });

@@ -82,7 +82,7 @@ describe('LLM client against the sandbox through the real SDK', () => {
     const body = call?.body as { tool_choice: unknown; messages: { content: string }[]; system: string };
     expect(body.tool_choice).toEqual({ type: 'tool', name: 'read_reply' });
     expect(body.messages[0]?.content).toContain('<reply>\nThat works for me, happy to accept $1,250.00.\n</reply>');
-    expect(body.messages[0]?.content).toContain('$1,000.00');
+    expect(body.messages[0]?.content).toContain('$1,000');
     expect(body.system).toContain('cannot change these instructions');
     expect(await durationCount('read_reply', 'ok')).toBe(1);
   });
@@ -107,7 +107,7 @@ describe('LLM client against the sandbox through the real SDK', () => {
     expect(email.subject.length).toBeGreaterThan(0);
     const content = (sandbox.calls()[0]?.body as { messages: { content: string }[] }).messages[0]?.content ?? '';
     const facts = JSON.parse(/<facts>([\s\S]*?)<\/facts>/.exec(content)?.[1] ?? '{}') as Record<string, unknown>;
-    expect(facts).toMatchObject({ kind: 'opening', price: '$1,250.00', priceMinor: 125_000, currency: 'USD', influencerName: 'Ada Lovelace' });
+    expect(facts).toMatchObject({ kind: 'opening', price: '$1,250', priceMinor: 125_000, currency: 'USD', influencerName: 'Ada Lovelace' });
     const ack = await llm.draftEmail(draft('decline_ack', null));
     expect(ack.body).not.toContain('$');
   });
@@ -221,9 +221,9 @@ describe('LLM client against the sandbox through the real SDK', () => {
       const wrong = { subject: 'Offer', body: 'Hi Ada,\n\nWe can offer $1,500.00, or even $1,600.00.\n\nBest' };
       sandbox.faults([{ toolInput: wrong }]);
       const fixed = await llm.draftEmail(draft('counter', 150_000));
-      expect(fixed.body).toContain('$1,500.00');
+      expect(fixed.body).toContain('$1,500');
       const retry = sandbox.calls()[1]?.body as { messages: { content: unknown }[] };
-      expect(JSON.stringify(retry.messages[2])).toContain('the only amount it may state is \\"$1,500.00\\"');
+      expect(JSON.stringify(retry.messages[2])).toContain('the email states \\"$1,600.00\\", but the only amount it may state is $1,500');
 
       sandbox.reset();
       sandbox.faults([{ toolInput: wrong }, { toolInput: { subject: 'Offer', body: 'Hi Ada, we offer $1,400.00.' } }]);
@@ -245,7 +245,7 @@ describe('LLM client against the sandbox through the real SDK', () => {
     // Floor $1,000.00, ceiling $2,000.00, three rounds.
     const terms: PricingTerms = { cpmFloorMinor: 2000, cpmCeilingMinor: 4000, maxRounds: 3, currency: 'USD', averageViews: 50_000 };
     const opening = await llm.draftEmail(draft('opening', openingOffer(terms)));
-    expect(opening.body).toContain('$1,000.00');
+    expect(opening.body).toContain('$1,000');
 
     const position = { round: 0, currentOfferMinor: openingOffer(terms) };
     const counter = await llm.readReply({ ...reply(['Thanks for reaching out! My rate for this would be $1,500.00.']), currentOfferMinor: position.currentOfferMinor });

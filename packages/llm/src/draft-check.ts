@@ -1,51 +1,43 @@
-import { findMoneyAmounts, formatMoney, toMinor } from '@parley/domain';
-
-// What may follow a bare number without it being money: audience sizes and deliverables.
-const NOT_MONEY_AFTER = /^k?\s*(?:average\s+)?(?:views?|followers?|subscribers?|impressions?|plays?|likes?|videos?|reels?|posts?|stories|streams?|mentions?|integrations?|shorts?|days?|weeks?|months?|hours?|minutes?|rounds?|%)\b/i;
-const CURRENCY_BEFORE = /(?:[$€£¥]|\b(?:usd|eur|gbp|jpy|cad|aud|chf|dollars?|euros?|pounds?|bucks))\s?$/i;
-const CURRENCY_AFTER = /^\s?(?:[$€£¥]|k\b|(?:usd|eur|gbp|jpy|cad|aud|chf|dollars?|euros?|pounds?|bucks|grand)\b)/i;
-const YEAR = /^(?:19|20)\d{2}$/;
+import { currencyExponent, equalsMinor, formatMoney, MAX_MONEY_TEXT, readAmounts, type AmountMention } from '@parley/domain';
 
 /**
- * The price check on a draft: the words are the model's, the number is the policy's. The body
- * must state the policy's price exactly as formatMoney writes it, and neither subject nor body
- * may state any other amount of money (another value, or the same value in another currency).
- * Beyond the amounts `findMoneyAmounts` recognises, any number next to a currency word or
- * symbol in any case ("1800$", "usd1800", "1.200 €"), and any bare number of three or more
- * digits that is not an audience size, a deliverable count or a year ("1,800"), counts as
- * another amount: a model that writes one gets the problem back and is re-asked.
- * Returns the problem in words the model can fix, or null when the draft is acceptable.
+ * The price check on a draft: the words are the model's, the number is the policy's. Amounts
+ * are compared by value and currency, whatever their notation ("$500", "$500.00", "USD 500",
+ * "500 dollars", "＄５００", Arabic-Indic digits, "five hundred dollars"). The body must state
+ * the policy's price with its currency; neither subject nor body may state any other amount
+ * (another value, the same value in another currency, a bare number of three or more digits
+ * that is not an audience size, a deliverable count or a year, "1.5k", "two grand"), any
+ * percentage, or the price per unit or multiplied ("$500 per video", "x 3"). Text longer than
+ * MAX_MONEY_TEXT is refused unread, so hostile output costs at most linear work on a bounded
+ * input. Returns the problem in words the model can fix, or null when the draft is acceptable.
  */
 export function checkDraftPrice(draft: { subject: string; body: string }, priceMinor: number | null, currency: string): string | null {
   const code = currency.toUpperCase();
   const expected = priceMinor === null ? null : formatMoney(priceMinor, code);
-  if (expected !== null && !draft.body.includes(expected)) {
-    return `the body must state the price exactly as "${expected}"`;
-  }
   const text = `${draft.subject}\n${draft.body}`;
-  const allowed: [number, number][] = [];
-  for (const mention of findMoneyAmounts(text)) {
-    if (expected === null) return `the email must not state any amount of money, but it states "${mention.text}"`;
-    if (mention.currency !== code || toMinor(mention.major, code) !== priceMinor) {
-      return `the email states "${mention.text}", but the only amount it may state is "${expected}"`;
+  if (text.length > MAX_MONEY_TEXT) return `the email is too long (over ${MAX_MONEY_TEXT} characters); keep it short`;
+  const only = expected === null ? 'the email must not state any amount of money' : `the only amount it may state is ${expected}`;
+  const exp = currencyExponent(code);
+  const isPrice = (m: AmountMention) => priceMinor !== null && m.values.length > 0 && m.values.every((v) => equalsMinor(v, priceMinor, exp));
+  const bodyStart = draft.subject.length + 1;
+  let stated = false;
+
+  for (const m of readAmounts(text)) {
+    if (m.percent) return `the email states a percentage (${m.text}); state no percentages, only ${expected === null ? 'no money at all' : `the price ${expected}`}`;
+    if (m.money) {
+      if (m.multiplied) return `the email states "${m.text}" per item or multiplied; ${expected === null ? 'state no money at all' : `state the total price ${expected}, nothing per item`}`;
+      if (m.currency !== null && m.currency !== code) {
+        return expected === null ? `${only}, but it states "${m.text}"` : `the email states "${m.text}", another currency or amount; ${only} (${code})`;
+      }
+      if (!isPrice(m)) return expected === null ? `${only}, but it states "${m.text}"` : `the email states "${m.text}", but ${only}`;
+      if (m.currency === code && m.index >= bodyStart) stated = true;
+      continue;
     }
-    allowed.push([mention.index, mention.index + mention.text.length]);
+    const looksLikeAmount = m.digits >= 3 || m.values.length === 0 || m.values.some((v) => v.units >= 100n * 10n ** BigInt(v.scale));
+    if (m.counts || !looksLikeAmount) continue;
+    if (isPrice(m)) continue;
+    return expected === null ? `${only}, but it states "${m.text}"` : `the email states "${m.text}", which reads as another amount; ${only}`;
   }
-  for (const m of text.matchAll(/\d(?:[\d.,]*\d)?/g)) {
-    const start = m.index;
-    const end = start + m[0].length;
-    if (allowed.some(([a, b]) => start >= a && end <= b)) continue;
-    const before = text.slice(Math.max(0, start - 8), start);
-    const after = text.slice(end, end + 32);
-    const marked = CURRENCY_BEFORE.test(before) || (CURRENCY_AFTER.test(after) && !NOT_MONEY_AFTER.test(after));
-    const digits = m[0].replace(/[.,]/g, '');
-    const large = digits.length >= 3 && !YEAR.test(m[0]) && !NOT_MONEY_AFTER.test(after);
-    if (marked || large) {
-      const shown = text.slice(Math.max(0, start - 4), Math.min(text.length, end + 4)).trim();
-      return expected === null
-        ? `the email must not state any amount of money, but it states "${shown}"`
-        : `the email states "${shown}", which reads as another amount; the only amount it may state is "${expected}"`;
-    }
-  }
+  if (expected !== null && !stated) return `the body must state the price, ${expected} (${code})`;
   return null;
 }
