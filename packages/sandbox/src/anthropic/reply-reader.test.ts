@@ -1,5 +1,5 @@
-import { formatMoney } from '@parley/domain';
-import { extractFacts, writeDraft } from './email-writer';
+import { equalsMinor, formatMoney, readAmounts } from '@parley/domain';
+import { extractFacts, writeDraft, writePrice } from './email-writer';
 import { extractReplyBlocks, readOneReply, readReplies } from './reply-reader';
 
 describe('sandbox reader (read_reply)', () => {
@@ -55,16 +55,30 @@ describe('sandbox reader (read_reply)', () => {
 describe('sandbox writer (draft_email)', () => {
   const base = { influencerName: 'Ada Lovelace', campaignName: 'Spring Launch', platform: 'YouTube', deliverables: '1 video', currency: 'USD' };
 
-  it.each(['opening', 'counter', 'accept', 'clarify', 'follow_up'] as const)('%s states the price exactly as formatMoney writes it', (kind) => {
+  it.each(['opening', 'counter', 'accept', 'clarify', 'follow_up'] as const)('%s states the price, in a notation that contains ours for USD', (kind) => {
     const draft = writeDraft({ ...base, kind, priceMinor: 125000, price: null });
     expect(draft.body).toContain(formatMoney(125000, 'USD'));
+    const money = readAmounts(draft.body).filter((m) => m.money);
+    expect(money).toHaveLength(1);
+    expect(money[0]?.currency).toBe('USD');
+    expect(money[0]?.values.every((v) => equalsMinor(v, 125000, 2))).toBe(true);
     expect(draft.body).toContain('Hi Ada,');
     expect(draft.subject).toContain('Spring Launch');
   });
 
-  it('writes EUR prices in the code form and a decline acknowledgement with no money at all', () => {
-    expect(writeDraft({ ...base, currency: 'EUR', kind: 'counter', priceMinor: 90000 }).body).toContain('EUR 900.00');
+  it('writes money in several notations, not only ours, each the same value', () => {
+    const usd = new Set(['Ada', 'Bo', 'Cy', 'Di', 'Ed', 'Flo', 'Gus', 'Hal', 'Ivy', 'Jo', 'Kai', 'Lu', 'Max', 'Ned', 'Oz', 'Pia'].map((name) => writePrice(200000, 'USD', name)));
+    expect([...usd].sort()).toEqual(['$2,000', '$2,000 USD', '$2,000.00', 'US$2,000', 'USD $2,000.00']);
+    expect(writePrice(151250, 'USD', 'Ada|x')).toContain('$1,512.50');
+    const eur = new Set(['Ada', 'Bo', 'Cy', 'Di', 'Ed', 'Flo', 'Gus', 'Hal', 'Ivy', 'Jo', 'Kai', 'Lu', 'Max', 'Ned', 'Oz', 'Pia'].map((name) => writePrice(90000, 'EUR', name)));
+    expect([...eur].sort()).toEqual(['900 EUR', 'EUR 900', 'EUR 900.00', '€900']);
+    expect(writePrice(900, 'JPY', 'Ada')).toMatch(/^(JPY 900|900 JPY|¥900)$/);
+    expect(writePrice(90000, 'CHF', 'Cy')).toMatch(/^(CHF 900|CHF 900.00|900 CHF|CHF900)$/);
+  });
+
+  it('writes a decline acknowledgement with no money at all', () => {
     expect(writeDraft({ ...base, kind: 'decline_ack', priceMinor: null }).body).not.toMatch(/\$|\d/);
+    expect(writeDraft({ ...base, currency: 'EUR', kind: 'counter', priceMinor: 90000 }).body).toMatch(/EUR 900|900 EUR|€900/);
   });
 
   it('reads the facts JSON out of a prompt', () => {
