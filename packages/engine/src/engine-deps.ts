@@ -17,6 +17,8 @@ export interface EngineDeps {
   /** After the LLM has failed continuously this long, waiting negotiations go to a human. */
   llmOutageEscalateAfterMs: number;
   maxFollowUps: number;
+  /** Offers are rounded to this many whole units of the currency (PRICE_STEP); absent: exact. */
+  priceStep?: number;
 }
 
 export type EngineCore = Pick<EngineDeps, 'db' | 'queues' | 'metrics' | 'log' | 'now'>;

@@ -14,8 +14,10 @@ async function loadNegotiation(deps: EngineDeps, id: string) {
   return deps.db.negotiation.findUnique({ where: { id }, include: { campaign: true } });
 }
 
-export function termsOf(n: LoadedNegotiation): PricingTerms {
+/** The policy's terms for a negotiation; `priceStep` (whole currency units) rounds offers. */
+export function termsOf(n: LoadedNegotiation, priceStep?: number): PricingTerms {
   return {
+    ...(priceStep === undefined ? {} : { priceStep }),
     cpmFloorMinor: n.campaign.cpmFloorMinor,
     cpmCeilingMinor: n.campaign.cpmCeilingMinor,
     maxRounds: n.campaign.maxRounds,
@@ -178,7 +180,7 @@ async function forwardToHuman(deps: EngineDeps, negotiation: LoadedNegotiation, 
 
 async function openStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: JobContext): Promise<string> {
   if (negotiation.state !== 'new') return 'skipped: already opened';
-  const terms = termsOf(negotiation);
+  const terms = termsOf(negotiation, deps.priceStep);
   const offer = openingOffer(terms);
   const draft = await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: 'opening', priceMinor: offer }));
   assertStillOwned(ctx);
@@ -238,7 +240,7 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: 
     await escalateNegotiation(deps, { negotiationId: negotiation.id, reason: problem }).catch((e: unknown) => ctx.log.warn('could not escalate', { error: (e as Error).message }));
     return forwardToHuman(deps, (await loadNegotiation(deps, negotiation.id)) ?? negotiation, ctx);
   }
-  const terms = termsOf(negotiation);
+  const terms = termsOf(negotiation, deps.priceStep);
   const currentOffer = negotiation.currentOfferMinor ?? openingOffer(terms);
   const reading = await viaLlm(deps, () => deps.llm.readReply({ influencerName: negotiation.influencerName, campaignName: negotiation.campaign.name, currency: terms.currency, currentOfferMinor: currentOffer, messages: unread.map((m) => m.text) }));
   const decision = decide(terms, { round: negotiation.round, currentOfferMinor: currentOffer }, reading);

@@ -47,7 +47,7 @@ export function createEngineWiring(config: Env, deps: { db: Db; queues: Queues; 
     log: deps.log,
     defaultRateLimitWaitMs: config.RETRY_RATE_LIMIT_DEFAULT_MS,
   });
-  const engine = { ...core, llm, mailbox: GMAIL_MAILBOX, llmOutageEscalateAfterMs: config.LLM_OUTAGE_ESCALATE_AFTER * 1000, maxFollowUps: config.MAX_FOLLOW_UPS };
+  const engine = { ...core, llm, mailbox: GMAIL_MAILBOX, llmOutageEscalateAfterMs: config.LLM_OUTAGE_ESCALATE_AFTER * 1000, maxFollowUps: config.MAX_FOLLOW_UPS, priceStep: config.PRICE_STEP };
   return {
     handlers: {
       'gmail-notifications': createMailboxSyncHandler({ ...core, gmail, mailbox: GMAIL_MAILBOX, redis: deps.redis, prefix: config.QUEUE_PREFIX }),
