@@ -40,7 +40,9 @@ function redactEmails(value: string): string {
     // The greedy domain gives back characters until it ends in "." and two letters or more:
     // the last dot in the run that has one character before it and two letters after it.
     let end = -1;
-    for (let dot = value.lastIndexOf('.', runEnd - 1); dot > at + 1; dot = value.lastIndexOf('.', dot - 1)) {
+    // Only within the run: lastIndexOf would scan back past it, to the start of the text, for every "@".
+    for (let dot = runEnd - 1; dot > at + 1; dot--) {
+      if (value[dot] !== '.') continue;
       let letters = dot + 1;
       while (letters < runEnd && LETTER.test(value[letters] ?? '')) letters += 1;
       if (letters - dot - 1 >= 2) {
