@@ -148,7 +148,7 @@ export async function escalationMessage(deps: ContentDeps, alert: Alert): Promis
   return { text: `${alert.title}: ${truncate(n.influencerName, 80)} (${truncate(n.campaign.name, 80)}): ${truncate(reason, 300)}`, blocks };
 }
 
-export function campaignProblemMessage(deps: ContentDeps, alert: Alert): AlertMessage {
+export function campaignProblemMessage(deps: Pick<ContentDeps, 'publicUrl'>, alert: Alert): AlertMessage {
   const links = dashboardLinks(deps.publicUrl);
   // Roster problems arrive as "row 4: …; row 7: …"; other campaign problems as one sentence.
   const items = alert.text.split(/;\s+(?=row \d+:)/i).filter((s) => s.trim() !== '');
@@ -190,8 +190,9 @@ export async function infoMessage(deps: ContentDeps, alert: Alert): Promise<Aler
   };
 }
 
-export function digestMessage(deps: ContentDeps, counts: Record<string, number>, perWindow: number): AlertMessage {
+export function digestMessage(deps: Pick<ContentDeps, 'publicUrl'>, counts: Record<string, number>, perWindow: number, windowMs = 60_000): AlertMessage {
   const links = dashboardLinks(deps.publicUrl);
+  const span = windowMs === 60_000 ? 'one minute' : `${Math.round(windowMs / 1000)} s`;
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   const label: Record<string, [string, string]> = {
     dead_letter: ['dead letter', 'dead letters'],
@@ -203,11 +204,11 @@ export function digestMessage(deps: ContentDeps, counts: Record<string, number>,
     .sort(([, a], [, b]) => b - a)
     .map(([kind, count]) => `• ${count} ${(label[kind] ?? [kind, kind])[count === 1 ? 0 : 1]}`);
   return {
-    text: `${total} more alert(s) in the last minute, folded into this digest`,
+    text: `${total} more alert(s) in ${span}, folded into this digest`,
     blocks: [
-      header(`:hourglass: ${total} more alert${total === 1 ? '' : 's'} in one minute`),
+      header(`:hourglass: ${total} more alert${total === 1 ? '' : 's'} in ${span}`),
       section(lines.join('\n')),
-      context(`Beyond ${perWindow} alerts a minute (SLACK_ALERTS_PER_MINUTE) the rest are counted here. ${link(links.deadLetters, 'Dead letters')} · ${link(links.home, 'Dashboard')}`),
+      context(`Beyond ${perWindow} alerts in ${span} (SLACK_ALERTS_PER_MINUTE) the rest are counted here. ${link(links.deadLetters, 'Dead letters')} · ${link(links.home, 'Dashboard')}`),
     ],
   };
 }

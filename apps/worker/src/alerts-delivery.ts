@@ -89,7 +89,7 @@ async function contentOf(deps: SlackAlertsDeps, alert: Alert): Promise<AlertMess
   if (alert.kind !== 'digest') return buildAlertMessage(deps, alert);
   if (alert.window === undefined) return null;
   const counts = await digestCounts(deps.redis, deps.prefix, alert.window);
-  return Object.keys(counts).length === 0 ? null : digestMessage(deps, counts, deps.perWindow);
+  return Object.keys(counts).length === 0 ? null : digestMessage(deps, counts, deps.perWindow, alert.windowMs ?? deps.windowMs);
 }
 
 async function negotiationOf(deps: SlackAlertsDeps, alert: Alert): Promise<string | null> {
