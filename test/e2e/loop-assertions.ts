@@ -1,5 +1,5 @@
 import type { Db } from '@parley/db';
-import { findMoneyAmounts, priceAtCpm, toMinor } from '@parley/domain';
+import { amountsAboveCeiling, ceilingViolation } from '../../packages/domain/src/ceiling.oracle';
 import type { GoogleSandbox, MailView } from '@parley/sandbox';
 
 const addressIn = (header: string) => (/<([^>]+)>/.exec(header)?.[1] ?? header).trim().toLowerCase();
@@ -82,13 +82,19 @@ export async function checkLoopIntegrity(db: Db, google: GoogleSandbox): Promise
       if (answered + forwarded !== 1) fail(`inbound ${row.gmailMessageId} of ${n.influencerName} handled ${answered + forwarded} times`, { answered, forwarded });
     }
 
-    const ceiling = priceAtCpm(n.campaign.cpmCeilingMinor, n.averageViews);
-    if (n.agreedRateMinor !== null && n.agreedRateMinor > ceiling) fail(`agreed rate above the ceiling for ${n.influencerName}`, { agreed: n.agreedRateMinor, ceiling });
+    // The ceiling is computed independently of the production formula (BigInt, CPM x views).
+    const { cpmCeilingMinor, currency } = n.campaign;
+    if (n.agreedRateMinor !== null) {
+      const problem = ceilingViolation(n.agreedRateMinor, cpmCeilingMinor, n.averageViews);
+      if (problem !== null) fail(`agreed rate of ${n.influencerName}: ${problem}`, { agreed: n.agreedRateMinor });
+    }
+    if (n.currentOfferMinor !== null) {
+      const problem = ceilingViolation(n.currentOfferMinor, cpmCeilingMinor, n.averageViews);
+      if (problem !== null) fail(`offer to ${n.influencerName}: ${problem}`, { offer: n.currentOfferMinor });
+    }
     for (const row of n.outbox) {
-      for (const amount of findMoneyAmounts(row.body)) {
-        const minor = toMinor(amount.major, n.campaign.currency);
-        if (minor > ceiling) fail(`our email to ${n.influencerName} states ${amount.text}, above the ceiling`, { ceiling, kind: row.kind });
-      }
+      const above = amountsAboveCeiling(`${row.subject}\n${row.body}`, currency, cpmCeilingMinor, n.averageViews);
+      if (above.length > 0) fail(`our email to ${n.influencerName} states an amount above the ceiling or in another currency`, { above, kind: row.kind });
     }
   }
   return { threads, inboundCount, outboundCount };
