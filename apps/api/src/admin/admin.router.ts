@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
+import { createMetrics, type Metrics } from '@parley/metrics';
 import { replayDeadLetter, ReplayError, type Queues } from '@parley/queue';
 import { ctx } from '../request-context.middleware';
 import { adminAuth, adminLocals, csrfTokens, sameOriginOnly, type CsrfTokens } from './admin-auth.middleware';
@@ -10,11 +11,14 @@ import { listDeadLetters } from './dead-letters.service';
 import { deadLettersPage } from './dead-letters.view';
 import { html, layout } from './html';
 import { queueBoard } from './queue-board';
+import { SEARCH_MAX_QUERY, searchNegotiations } from './search.service';
+import { searchPage } from './search.view';
 import { findStuck } from './stuck.service';
 import { stuckPage, type Notice } from './stuck.view';
 import { stuckThresholds, type ThresholdOverrides } from './thresholds';
 import { negotiationTimeline, TimelineNotFound } from './timeline.service';
 import { timelinePage } from './timeline.view';
+import { dashboardTakeover, TAKEOVER_OUTCOMES, takeoverNotice, type TakeoverOutcome } from './takeover.actions';
 
 export const ADMIN_BASE = '/admin';
 
@@ -34,6 +38,8 @@ export interface AdminDeps {
   thresholds?: Omit<ThresholdOverrides, 'followUpAfterMs'>;
   /** @defaultValue () => new Date() */
   now?: () => Date;
+  /** The API's metrics (claim and resume go through the engine, which may count). @defaultValue a private registry */
+  metrics?: Metrics;
 }
 
 // Our pages carry no script: only inline style and same-origin form posts are allowed.
@@ -81,21 +87,51 @@ function backTo(value: unknown): string {
 }
 
 const replayBody = z.object({ csrf: z.string().optional(), back: z.string().optional() });
+type FormBody = z.infer<typeof replayBody>;
+
+function formOf(req: Request): FormBody {
+  const body = replayBody.safeParse(req.body ?? {});
+  return body.success ? body.data : {};
+}
+
+/**
+ * A bearer header is never attached by a browser on its own; Basic credentials are, so a
+ * Basic-authenticated post must also carry the token of a page we served. Answers 403 itself.
+ */
+function formAllowed(req: Request, res: Response, form: FormBody, csrf: CsrfTokens, now: Date, what: Record<string, string>): boolean {
+  if (adminLocals(res).adminAuth !== 'basic' || csrf.verify(form.csrf, now.getTime())) return true;
+  ctx(res).log.warn('admin post refused', { reason: 'missing or invalid form token', ...what });
+  res.status(403);
+  if (wantsJson(req)) res.json({ error: 'form token missing or expired; reload the page', requestId: ctx(res).requestId });
+  else sendPage(res, 403, layout('Refused', html`<p class="error">The form has expired or did not come from this dashboard. <a href="${backTo(form.back)}">Reload the page</a> and try again.</p>`));
+  return false;
+}
+
+function takeoverHandler(deps: AdminDeps & { now: () => Date }, csrf: CsrfTokens, what: 'claim' | 'resume'): RequestHandler {
+  const core = { db: deps.db, queues: deps.queues, log: deps.log, now: deps.now, metrics: deps.metrics ?? createMetrics() };
+  return async (req, res) => {
+    const id = String(req.params.id);
+    if (!formAllowed(req, res, formOf(req), csrf, deps.now(), { action: what, negotiationId: id })) return;
+    const outcome = await dashboardTakeover(core, id, what);
+    ctx(res).log.info(`negotiation ${what} from the dashboard`, { negotiationId: id, outcome });
+    if (wantsJson(req)) {
+      const status = outcome === 'missing' ? 404 : outcome.endsWith('_refused') ? 409 : 200;
+      const n = await deps.db.negotiation.findUnique({ where: { id }, select: { state: true, claimedBy: true } });
+      res.status(status).json({ negotiationId: id, outcome, state: n?.state ?? null, claimedBy: n?.claimedBy ?? null });
+      return;
+    }
+    res.redirect(303, `${ADMIN_BASE}/negotiations/${encodeURIComponent(id)}?done=${outcome}`);
+  };
+}
+
+const doneQuery = z.object({ done: z.enum(TAKEOVER_OUTCOMES as [TakeoverOutcome, ...TakeoverOutcome[]]) });
+const searchBody = z.object({ q: z.string().max(SEARCH_MAX_QUERY * 2).default('') });
 
 function replayHandler(deps: AdminDeps & { now: () => Date }, csrf: CsrfTokens): RequestHandler {
   return async (req, res) => {
     const id = String(req.params.id);
-    const body = replayBody.safeParse(req.body ?? {});
-    const form = body.success ? body.data : {};
-    // A bearer header is never attached by a browser on its own; Basic credentials are, so
-    // a Basic-authenticated post must also carry the token of a page we served.
-    if (adminLocals(res).adminAuth === 'basic' && !csrf.verify(form.csrf, deps.now().getTime())) {
-      ctx(res).log.warn('admin replay refused', { reason: 'missing or invalid form token', deadLetterId: id });
-      res.status(403);
-      if (wantsJson(req)) res.json({ error: 'form token missing or expired; reload the page', requestId: ctx(res).requestId });
-      else sendPage(res, 403, layout('Refused', html`<p class="error">The form has expired or did not come from this dashboard. <a href="${backTo(form.back)}">Reload the page</a> and try again.</p>`));
-      return;
-    }
+    const form = formOf(req);
+    if (!formAllowed(req, res, form, csrf, deps.now(), { action: 'replay', deadLetterId: id })) return;
     let outcome: 'replayed' | 'already' | 'missing' | 'failed';
     let jobId: string | undefined;
     try {
@@ -142,7 +178,9 @@ export function adminRouter(deps: AdminDeps & { token: string }): Router {
         res.json(timeline);
         return;
       }
-      sendPage(res, 200, timelinePage(timeline, csrf.issue(now().getTime()), await noticeFrom(req, deps.db)));
+      const done = doneQuery.safeParse(req.query);
+      const notice = done.success ? await takeoverNotice(deps.db, timeline.negotiation.id, done.data.done) : await noticeFrom(req, deps.db);
+      sendPage(res, 200, timelinePage(timeline, csrf.issue(now().getTime()), notice));
     } catch (error) {
       if (!(error instanceof TimelineNotFound)) throw error;
       if (wantsJson(req)) res.status(404).json({ error: 'no such negotiation', requestId: ctx(res).requestId });
@@ -159,7 +197,24 @@ export function adminRouter(deps: AdminDeps & { token: string }): Router {
     sendPage(res, 200, deadLettersPage(list, csrf.issue(now().getTime()), await noticeFrom(req, deps.db)));
   });
 
-  router.post('/dead-letters/:id/replay', express.urlencoded({ extended: false, limit: '16kb' }), express.json({ limit: '16kb' }), replayHandler(full, csrf));
+  const forms = [express.urlencoded({ extended: false, limit: '16kb' }), express.json({ limit: '16kb' })];
+  router.post('/dead-letters/:id/replay', ...forms, replayHandler(full, csrf));
+  router.post('/negotiations/:id/claim', ...forms, takeoverHandler(full, csrf, 'claim'));
+  router.post('/negotiations/:id/resume', ...forms, takeoverHandler(full, csrf, 'resume'));
+
+  router.get('/search', (_req, res) => {
+    sendPage(res, 200, searchPage(undefined));
+  });
+  // A post, not a query string: the query may be an email address (it must not reach access logs).
+  router.post('/search', ...forms, async (req, res) => {
+    const body = searchBody.safeParse(req.body ?? {});
+    const result = await searchNegotiations(deps.db, body.success ? body.data.q : '');
+    if (wantsJson(req)) {
+      res.json(result);
+      return;
+    }
+    sendPage(res, 200, searchPage(result));
+  });
   return router;
 }
 

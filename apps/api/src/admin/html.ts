@@ -75,6 +75,6 @@ export function layout(title: string, body: SafeHtml): string {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="same-origin"><title>${title} · Parley admin</title><style>${new SafeHtml(STYLE)}</style></head>
-<body><header><strong>Parley admin</strong><a href="/admin/">Stuck negotiations</a><a href="/admin/dead-letters">Dead letters</a><a href="/admin/queues">Queues</a></header>
+<body><header><strong>Parley admin</strong><a href="/admin/">Stuck negotiations</a><a href="/admin/dead-letters">Dead letters</a><a href="/admin/queues">Queues</a><a href="/admin/search">Search</a></header>
 <main>${body}</main></body></html>`.value;
 }

@@ -25,7 +25,7 @@ function aged(kind: Problem['kind'], since: Date, now: Date, reason: string, ext
 /** Dead letters not yet replayed: each one can be replayed from the page. */
 async function deadLetters(deps: RecordDeps): Promise<RecordProblem[]> {
   const now = deps.now();
-  const rows = await deps.db.deadLetter.findMany({ where: { replayedAt: null }, orderBy: { failedAt: 'asc' }, take: ROW_LIMIT });
+  const rows = await deps.db.deadLetter.findMany({ where: { replayedAt: null, discardedAt: null }, orderBy: { failedAt: 'asc' }, take: ROW_LIMIT });
   return rows.map((row) => {
     const ref = jobRef(row.queue, row.payload);
     const queue = asQueue(row.queue);

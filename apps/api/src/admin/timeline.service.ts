@@ -43,6 +43,8 @@ export interface Timeline {
     round: number;
     currentOfferMinor: number | null;
     lastAskMinor: number | null;
+    /** The currency the last ask was made in (an ask in another currency than the campaign's is escalated, not converted). */
+    lastAskCurrency: string;
     agreedRateMinor: number | null;
     followUps: number;
     gmailThreadId: string | null;
@@ -56,6 +58,21 @@ export interface Timeline {
   jobs: TimelineJob[];
   /** Set when Redis could not be read: the jobs list is then empty, not "no jobs". */
   jobsUnavailable?: boolean;
+}
+
+/**
+ * The currency of the negotiation's last ask. Asked rates are stored in the minor units of the
+ * currency they were named in; one named in another currency than the campaign's escalates
+ * with the reason "reply names EUR, …", so that reason (on the step that read the ask) or an
+ * `askedCurrency` in the step's details says which; otherwise it is the campaign's.
+ */
+export function askCurrency(n: { currency: string; escalationReason: string | null }, transitions: { details: unknown }[]): string {
+  const asked = [...transitions].reverse().find((t) => typeof (t.details as { askedMinor?: unknown } | null)?.askedMinor === 'number');
+  const details = (asked?.details ?? {}) as { askedCurrency?: unknown; decision?: unknown };
+  if (typeof details.askedCurrency === 'string' && /^[A-Z]{3}$/.test(details.askedCurrency)) return details.askedCurrency;
+  const named = /^reply names ([A-Z]{3}),/.exec(n.escalationReason ?? '');
+  if (asked && details.decision === 'escalate' && named?.[1]) return named[1];
+  return n.currency;
 }
 
 export class TimelineNotFound extends Error {
@@ -172,9 +189,9 @@ export async function negotiationTimeline(deps: { db: Db; queues: Queues }, ref:
     ...deadLetters.map((d) => ({
       at: d.failedAt,
       type: 'dead_letter' as const,
-      summary: `${d.queue} job ${d.jobId} failed for good after ${d.attempts} attempt(s): ${d.errorClass}: ${redactString(d.errorMessage).slice(0, 200)}${d.replayedAt ? ` (replayed as ${d.replayJobId ?? '?'})` : ''}`,
+      summary: `${d.queue} job ${d.jobId} failed for good after ${d.attempts} attempt(s): ${d.errorClass}: ${redactString(d.errorMessage).slice(0, 200)}${d.replayedAt ? ` (replayed as ${d.replayJobId ?? '?'})` : ''}${d.discardedAt ? ` (discarded by ${d.resolvedBy ?? '?'})` : ''}`,
       deadLetterId: d.id,
-      replayable: d.replayedAt === null,
+      replayable: d.replayedAt === null && d.discardedAt === null,
     })),
   ];
   events.sort((a, b) => a.at.getTime() - b.at.getTime());
@@ -200,6 +217,7 @@ export async function negotiationTimeline(deps: { db: Db; queues: Queues }, ref:
       round: n.round,
       currentOfferMinor: n.currentOfferMinor,
       lastAskMinor: n.lastAskMinor,
+      lastAskCurrency: askCurrency(n, trail.transitions),
       agreedRateMinor: n.agreedRateMinor,
       followUps: n.followUps,
       gmailThreadId: n.gmailThreadId,

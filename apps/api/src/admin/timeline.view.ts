@@ -7,6 +7,17 @@ function money(minor: number | null, currency: string): string {
   return minor === null ? '' : formatMoney(minor, currency);
 }
 
+/** States a claim applies to (the state machine's: any not finished). */
+const CLAIMABLE = new Set(['new', 'outreach_sent', 'awaiting_reply', 'counter_received', 'counter_sent', 'escalated']);
+
+/** Claim or Resume, as the state allows: the same operations as Slack's /claim and /resume. */
+function takeoverForm(n: Timeline['negotiation'], csrf: string): SafeHtml {
+  const what = n.state === 'human_managed' ? 'resume' : CLAIMABLE.has(n.state) ? 'claim' : undefined;
+  if (!what) return html``;
+  return html`<form method="post" action="/admin/negotiations/${seg(n.id)}/${what}" class="takeover">
+<input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="${what}">${what === 'claim' ? 'Claim (the agent stops)' : 'Resume (hand back to the agent)'}</button></form>`;
+}
+
 function details(value: unknown): SafeHtml {
   if (value === undefined || (typeof value === 'object' && value !== null && Object.keys(value).length === 0)) return html``;
   return html`<br><code>${JSON.stringify(value).slice(0, 600)}</code>`;
@@ -23,11 +34,11 @@ export function timelinePage(t: Timeline, csrf: string, notice?: Notice): string
   const body = html`${noticeBlock(notice)}<h1 id="negotiation">${n.influencerName} · ${n.campaignName}</h1>
 <dl>
 <dt>id</dt><dd><code>${n.id}</code></dd>
-<dt>state</dt><dd><strong class="state">${n.state}</strong>${n.claimedBy ? html` (claimed by ${n.claimedBy})` : html``}</dd>
+<dt>state</dt><dd><strong class="state">${n.state}</strong>${n.claimedBy ? html` (claimed by <span class="claimed-by">${n.claimedBy}</span>)` : html``}${takeoverForm(n, csrf)}</dd>
 ${n.escalationReason ? html`<dt>escalation</dt><dd>${n.escalationReason}</dd>` : html``}
 <dt>influencer</dt><dd>${n.platform}, address at ${n.emailDomain}</dd>
 <dt>round</dt><dd>${n.round}; follow-ups sent: ${n.followUps}</dd>
-<dt>offer / ask / agreed</dt><dd>${money(n.currentOfferMinor, n.currency) || '-'} / ${money(n.lastAskMinor, n.currency) || '-'} / ${money(n.agreedRateMinor, n.currency) || '-'}</dd>
+<dt>offer / ask / agreed</dt><dd>${money(n.currentOfferMinor, n.currency) || '-'} / <span class="ask">${money(n.lastAskMinor, n.lastAskCurrency) || '-'}</span> / ${money(n.agreedRateMinor, n.currency) || '-'}</dd>
 <dt>last email out / in</dt><dd>${formatTime(n.lastOutboundAt) || '-'} / ${formatTime(n.lastInboundAt) || '-'}</dd>
 <dt>Gmail thread</dt><dd><code>${n.gmailThreadId ?? '-'}</code></dd>
 <dt>created</dt><dd>${formatTime(n.createdAt)}</dd>
