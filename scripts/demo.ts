@@ -11,12 +11,17 @@ import net from 'node:net';
 import path from 'node:path';
 import { openDatabase } from '@parley/db';
 import { formatMoney } from '@parley/domain';
-import { DEMO_CAMPAIGN, DEMO_INFLUENCERS, demoPersonas, expectedState, seedDemoCampaign, startSandbox } from '@parley/sandbox';
+import { DEMO_CAMPAIGN, DEMO_INFLUENCERS, demoPersonas, expectedState, seedDemoCampaign, startSandbox, type Sandbox } from '@parley/sandbox';
+import { createInteractionsSender, type InteractionsSender } from '@parley/sandbox/src/slack';
 
 const ROOT = path.resolve(__dirname, '..');
 const exitWhenSettled = process.argv.includes('--exit');
 const SETTLED = new Set(['agreed', 'declined', 'escalated', 'stale', 'human_managed']);
 const TIMEOUT_MS = Number(process.env.DEMO_TIMEOUT_MS ?? 240_000);
+/** The simulated operator: the only Slack user allowed to act (SLACK_OPERATORS). */
+const OPERATOR = 'U0OPERATOR1';
+/** The negotiation the operator takes over once it escalates, and hands back. */
+const TAKEOVER = DEMO_INFLUENCERS.find((i) => i.persona.kind === 'greedy');
 
 const c = { dim: '\x1b[2m', bold: '\x1b[1m', green: '\x1b[32m', yellow: '\x1b[33m', cyan: '\x1b[36m', red: '\x1b[31m', reset: '\x1b[0m' };
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -91,12 +96,13 @@ async function main(): Promise<void> {
     RETRY_OVERLOADED_BASE_MS: '2000',
     RETRY_RATE_LIMIT_DEFAULT_MS: '2000',
     SHUTDOWN_GRACE_MS: '5000',
+    SLACK_OPERATORS: OPERATOR,
   };
 
   say(`${c.bold}Parley demo${c.reset}  ${c.dim}(run ${runId})${c.reset}`);
   say(`  LLM:     ${realLlm ? `${c.green}real Anthropic endpoint${c.reset}` : 'sandbox (set ANTHROPIC_API_KEY to use the real API)'}`);
   say('  Gmail, Sheets, ClickUp, Pub/Sub: sandbox on loopback');
-  say(`  Alerts:  logged by the workers (Slack delivery is not part of this build);  Sentry: ${process.env.SENTRY_DSN ? 'real (SENTRY_DSN set)' : 'off'}`);
+  say(`  Slack:   sandbox on loopback (alerts to #parley-alerts; /claim and /resume signed to the API's /slack/events);  Sentry: ${process.env.SENTRY_DSN ? 'real (SENTRY_DSN set)' : 'off'}`);
   say(`  Redis:   ${new URL(redisUrl).host}   SQLite: ${path.relative(ROOT, dbFile)}   logs: data/demo-*.log\n`);
 
   const logs = (n: string) => path.join(dataDir, `demo-${n}.log`);
@@ -126,10 +132,13 @@ async function main(): Promise<void> {
   const db = openDatabase(databaseUrl);
   const seen = new Set<string>();
   const started = Date.now();
+  const operator = createOperator(db, createInteractionsSender({ endpoint: `${apiUrl}/slack/events`, signingSecret: sandbox.slack.signingSecret }));
   for (;;) {
     await printNew(db, seen);
+    printSlack(sandbox, seen);
+    await operator.step();
     const negotiations = await db.negotiation.findMany({ include: { campaign: true }, orderBy: { influencerName: 'asc' } });
-    const settled = negotiations.length === DEMO_INFLUENCERS.length && negotiations.every((n) => SETTLED.has(n.state));
+    const settled = operator.done() && negotiations.length === DEMO_INFLUENCERS.length && negotiations.every((n) => SETTLED.has(n.state));
     if (settled || Date.now() - started > TIMEOUT_MS) {
       const ok = printSummary(negotiations, settled);
       if (exitWhenSettled) {
@@ -148,6 +157,53 @@ async function main(): Promise<void> {
 }
 
 type Db = ReturnType<typeof openDatabase>;
+
+/**
+ * A simulated operator in Slack: when the greedy influencer's negotiation escalates, they
+ * `/claim` it (the agent stops), then `/resume` it (the agent carries on from the current
+ * round, here with a follow-up that the influencer answers with the same ask, which escalates
+ * again). Both are signed requests to the API, as Slack sends them in HTTP mode.
+ */
+function createOperator(db: Db, slack: InteractionsSender) {
+  let phase: 'waiting' | 'claimed' | 'done' = TAKEOVER ? 'waiting' : 'done';
+  let claimedAt = 0;
+  const email = TAKEOVER?.email ?? '';
+  const command = async (name: '/claim' | '/resume') => {
+    say(`${c.cyan}Operator <@${OPERATOR}> in Slack:${c.reset} ${name} ${email}`);
+    const answer = await slack.command({ command: name, text: email, userId: OPERATOR });
+    const text = (answer.body as { text?: string }).text ?? answer.text;
+    say(`${c.cyan}  Slack (only they see it, ${answer.ms} ms):${c.reset} ${firstLine(text)}`);
+    return answer.status === 200;
+  };
+  return {
+    done: () => phase === 'done',
+    step: async () => {
+      if (phase === 'done') return;
+      const n = await db.negotiation.findFirst({ where: { influencerEmail: email } });
+      if (phase === 'waiting' && n?.state === 'escalated') {
+        if (await command('/claim')) {
+          phase = 'claimed';
+          claimedAt = Date.now();
+        }
+      } else if (phase === 'claimed' && Date.now() - claimedAt > 3000) {
+        // A few seconds with the thread in human hands, then back to the agent.
+        if (await command('/resume')) phase = 'done';
+      }
+    },
+  };
+}
+
+/** Alerts and DMs as they appear in the Slack stand-in (and each alert once it was acted on). */
+function printSlack(sandbox: Sandbox, seen: Set<string>): void {
+  const dm = sandbox.slack.dmChannelOf(OPERATOR);
+  for (const m of sandbox.slack.messages()) {
+    const key = `slack-${m.channel}-${m.ts}${m.edited ? `-e${m.edited.ts}` : ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const where = m.channel === dm ? `DM to <@${OPERATOR}>` : m.channel === sandbox.slack.channel ? '#parley-alerts' : m.channel;
+    say(`${c.red}Slack ${where}${m.edited ? ' (updated)' : ''}:${c.reset} ${firstLine(m.text)}`);
+  }
+}
 
 async function printNew(db: Db, seen: Set<string>): Promise<void> {
   const [transitions, sent, inbound] = await Promise.all([
