@@ -134,6 +134,26 @@ describe('Slack alerts (real worker runtime, Redis, SQLite, Slack stand-in)', ()
     expect(a.channelMessages().find((m) => m.ts === ts)?.thread_ts).toBe(rootTs);
   });
 
+  it('a takeover reply whose claimer left the workspace goes to the alert channel instead', async () => {
+    const campaignId = await seedCampaign(a.h.db, 'Left Claimer');
+    const negotiationId = await seedNegotiation(a.h.db, campaignId, { influencerName: 'Lena', state: 'human_managed', claimedBy: 'slack:U0GONE', claimedBySlackId: 'U0GONE' });
+    await a.enqueueAlert({ alertId: `fwd-gone-${negotiationId}`, kind: 'takeover_reply', title: 'New reply on a claimed thread', text: 'Lena wrote:\n\n> still there?', negotiationId });
+    const ts = await posted(`fwd-gone-${negotiationId}`);
+    expect(a.channelMessages().find((m) => m.ts === ts)).toBeDefined();
+    expect(a.slack.calls('conversations.open').at(-1)).toMatchObject({ params: { users: 'U0GONE' }, error: 'user_not_found' });
+  });
+
+  it('an alert whose negotiation thread was deleted in Slack starts a new thread instead of failing', async () => {
+    const campaignId = await seedCampaign(a.h.db, 'Deleted Thread');
+    const negotiationId = await seedNegotiation(a.h.db, campaignId, { influencerName: 'Theo', state: 'escalated', escalationReason: 'hostile: insults' });
+    await withTx(a.h.db, (tx) => tx.slackMessage.create({ data: { alertId: `gone-root-${negotiationId}`, kind: 'escalation', channel: a.slack.channel, ts: '1000000000.000001', negotiationId, postedAt: new Date() } }));
+    await a.enqueueAlert({ alertId: `esc-again-${negotiationId}`, kind: 'escalation', title: 'Negotiation needs a human', text: '', negotiationId });
+    const ts = await posted(`esc-again-${negotiationId}`);
+    expect(a.channelMessages().find((m) => m.ts === ts)?.thread_ts).toBeUndefined();
+    expect(await a.h.db.slackMessage.findUnique({ where: { alertId: `esc-again-${negotiationId}` } })).toMatchObject({ threadTs: null, ts });
+    expect(a.slack.calls('chat.postMessage').filter((c) => c.error === 'thread_not_found')).toHaveLength(1);
+  });
+
   it('a lost answer after a successful post leaves exactly one message (found again by its metadata)', async () => {
     a.slack.fault({ kind: 'drop_after_accept', method: 'chat.postMessage' });
     const historyBefore = a.slack.calls('conversations.history').length;

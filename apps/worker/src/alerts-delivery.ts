@@ -1,7 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import { Prisma, withTx, type Db } from '@parley/db';
 import type { JobContext, JobData } from '@parley/queue';
-import { alertMetadata, callSlack, findAlertMessage } from '@parley/slack';
+import { alertMetadata, callSlack, findAlertMessage, SlackPermanentError } from '@parley/slack';
 import { buildAlertMessage, digestMessage, negotiationOfPayload, type AlertMessage } from './alerts-content';
 import { digestCounts, foldIntoDigest, takeSlot, type StormDeps } from './alerts-storm';
 
@@ -66,23 +66,38 @@ export async function deliverAlert(deps: SlackAlertsDeps, alert: Alert, ctx: Job
   const message = await contentOf(deps, alert);
   if (!message) return { delivered: 'nothing', reason: 'empty digest' };
   ctx.signal?.throwIfAborted();
-  const result = await callSlack('chat.postMessage', () =>
-    deps.slack.chat.postMessage({
-      channel: row.channel,
-      ...(row.threadTs ? { thread_ts: row.threadTs } : {}),
-      text: message.text,
-      blocks: message.blocks,
-      metadata: alertMetadata(alert.alertId),
-      unfurl_links: false,
-      unfurl_media: false,
-    }),
-  );
-  const ts = result.ts ?? '';
+  const posted = await post(deps, row, alert.alertId, message);
+  await markPosted(deps, row.alertId, posted.channel, posted.ts);
+  ctx.log.info('alert posted to slack', { alertId: alert.alertId, kind: alert.kind, channel: posted.channel, ts: posted.ts, threaded: posted.threadTs !== null });
+  return { delivered: 'slack', ...posted, found: false };
+}
+
+async function post(deps: SlackAlertsDeps, row: SlackMessageRow, alertId: string, message: AlertMessage): Promise<{ channel: string; ts: string; threadTs: string | null }> {
+  const send = (threadTs: string | null) =>
+    callSlack('chat.postMessage', () =>
+      deps.slack.chat.postMessage({
+        channel: row.channel,
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+        text: message.text,
+        blocks: message.blocks,
+        metadata: alertMetadata(alertId),
+        unfurl_links: false,
+        unfurl_media: false,
+      }),
+    );
+  let threadTs = row.threadTs;
+  let result;
+  try {
+    result = await send(threadTs);
+  } catch (error) {
+    // The negotiation's first alert was deleted: this one starts a new thread instead of failing.
+    if (!(threadTs && error instanceof SlackPermanentError && error.slackError === 'thread_not_found')) throw error;
+    await withTx(deps.db, (tx) => tx.slackMessage.update({ where: { alertId }, data: { threadTs: null } }));
+    threadTs = null;
+    result = await send(null);
+  }
   // Slack answers with the channel id even when it was addressed by name; chat.update needs it.
-  const channel = result.channel ?? row.channel;
-  await markPosted(deps, row.alertId, channel, ts);
-  ctx.log.info('alert posted to slack', { alertId: alert.alertId, kind: alert.kind, channel, ts, threaded: row.threadTs !== null });
-  return { delivered: 'slack', channel, ts, threadTs: row.threadTs, found: false };
+  return { channel: result.channel ?? row.channel, ts: result.ts ?? '', threadTs };
 }
 
 async function contentOf(deps: SlackAlertsDeps, alert: Alert): Promise<AlertMessage | null> {
@@ -108,9 +123,8 @@ async function targetOf(deps: SlackAlertsDeps, alert: Alert, negotiationId: stri
   if (alert.kind === 'takeover_reply' && negotiationId) {
     const n = await deps.db.negotiation.findUnique({ where: { id: negotiationId }, select: { claimedBySlackId: true } });
     if (n?.claimedBySlackId) {
-      const claimer = n.claimedBySlackId;
-      const opened = await callSlack('conversations.open', () => deps.slack.conversations.open({ users: claimer }));
-      if (opened.channel?.id) return { channel: opened.channel.id, threadTs: null };
+      const dm = await openDm(deps, n.claimedBySlackId);
+      if (dm) return { channel: dm, threadTs: null };
     }
   }
   if (!negotiationId || alert.kind === 'digest') return { channel: deps.channel, threadTs: null };
@@ -120,6 +134,19 @@ async function targetOf(deps: SlackAlertsDeps, alert: Alert, negotiationId: stri
     select: { ts: true },
   });
   return { channel: deps.channel, threadTs: first?.ts ?? null };
+}
+
+/** Slack refusals that mean the claimer cannot get a DM (left, deactivated): the channel gets it. */
+const UNREACHABLE_USER = new Set(['user_not_found', 'user_disabled', 'user_not_visible', 'cannot_dm_bot', 'account_inactive_user']);
+
+async function openDm(deps: SlackAlertsDeps, userId: string): Promise<string | null> {
+  try {
+    const opened = await callSlack('conversations.open', () => deps.slack.conversations.open({ users: userId }));
+    return opened.channel?.id ?? null;
+  } catch (error) {
+    if (error instanceof SlackPermanentError && UNREACHABLE_USER.has(error.slackError)) return null;
+    throw error;
+  }
 }
 
 async function createRow(
