@@ -90,6 +90,23 @@ describe('GitHub workflows', () => {
     for (const step of ['npm ci', 'npm run typecheck', 'npm run lint', 'npm test']) expect(ci).toContain(`run: ${step}`);
   });
 
+  it('CI gives the browser tests a real browser and lets no install failure pass unnoticed', () => {
+    const ci = read('.github/workflows/ci.yml');
+    const runs = ci.split('\n').filter((l) => /^\s+(- )?run: /.test(l));
+    for (const run of runs) expect(run).not.toMatch(/\|\||; *true\b/);
+    // Ubuntu's chromium-browser is a snap stub that cannot run here.
+    expect(ci).not.toContain('chromium-browser');
+    expect(ci).toMatch(/CHROMIUM_PATH: \/usr\/bin\/google-chrome/);
+    expect(ci).toContain('test -x "$CHROMIUM_PATH"');
+  });
+
+  it('.ci/run sets CI, so a test that cannot run fails there instead of skipping, and checks Chromium first', () => {
+    const run = read('.ci/run');
+    expect(run).toMatch(/^export CI=true$/m);
+    expect(run.indexOf('[ ! -x "$CHROMIUM_PATH" ]')).toBeGreaterThan(-1);
+    expect(run.indexOf('[ ! -x "$CHROMIUM_PATH" ]')).toBeLessThan(run.indexOf('npm test'));
+  });
+
   it('CD deploys only on a version tag or by hand, never on every merge', () => {
     const cd = read('.github/workflows/cd.yml');
     const on = cd.slice(cd.indexOf('\non:'), cd.indexOf('\npermissions:'));
