@@ -38,6 +38,8 @@ export interface ReceivedSentryEvent {
   event: SentryEventPayload;
   /** The event item exactly as received (decoded), for scanning. */
   raw: string;
+  /** The envelope's content-encoding ('identity' when none): the SDK gzips large envelopes. */
+  encoding: string;
 }
 
 export interface SentrySandboxOptions {
@@ -116,9 +118,10 @@ export async function startSentrySandbox(options: SentrySandboxOptions = {}): Pr
     if (projectId !== PROJECT_ID) return refuse(res, 404, `no project ${projectId}`);
     let decoded: Buffer;
     let envelope;
+    const header = req.headers['content-encoding'];
+    const encoding = typeof header === 'string' && header.trim() !== '' ? header.trim().toLowerCase() : 'identity';
     try {
-      const encoding = req.headers['content-encoding'];
-      decoded = decode(body, typeof encoding === 'string' ? encoding.trim().toLowerCase() : undefined);
+      decoded = decode(body, encoding);
       envelope = parseEnvelope(decoded);
     } catch (error) {
       return refuse(res, 400, error instanceof Error ? error.message : 'bad envelope');
@@ -128,7 +131,7 @@ export async function startSentrySandbox(options: SentrySandboxOptions = {}): Pr
       if (item.type !== 'event') continue;
       const parsed = sentryEvent.safeParse(item.json);
       if (!parsed.success) return refuse(res, 400, 'event item is not an event');
-      events.push({ receivedAt: new Date(), projectId, event: parsed.data, raw: item.payload.toString('utf8') });
+      events.push({ receivedAt: new Date(), projectId, event: parsed.data, raw: item.payload.toString('utf8'), encoding });
     }
     sendJson(res, 200, { id: envelope.header.event_id ?? null });
   }
