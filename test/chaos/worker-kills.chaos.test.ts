@@ -1,0 +1,187 @@
+import { DEMO_INFLUENCERS, demoPersonas, expectedState, seedDemoCampaign, DEMO_CAMPAIGN, type DemoInfluencer } from '@parley/sandbox';
+import { QUEUE_NAMES } from '@parley/queue';
+import { chaosSeed, createRng, scaled, writeChaosSummary } from '../support/chaos-run';
+import { waitFor } from '../support/wait';
+import { checkLoopIntegrity } from '../e2e/loop-assertions';
+import { createLoopHarness, type LoopHarness } from '../e2e/loop-harness';
+
+const NEGOTIATIONS = scaled({ short: 15, full: 100 });
+const KILLS = scaled({ short: 4, full: 20 });
+const WORKERS = 2;
+
+jest.setTimeout(scaled({ short: 300_000, full: 1_200_000 }));
+
+/** `count` influencers cycling through the five personas (the demo's, each with its own address). */
+function roster(count: number): DemoInfluencer[] {
+  return Array.from({ length: count }, (_, i) => {
+    const t = DEMO_INFLUENCERS[i % DEMO_INFLUENCERS.length] as DemoInfluencer;
+    const [local, domain] = t.email.split('@');
+    return { ...t, name: `${t.name} ${i + 1}`, email: `${local}${i + 1}@${domain}` };
+  });
+}
+
+/**
+ * The fewest emails (ours plus the influencer's) a negotiation with each persona exchanges:
+ * the kills are placed at random points of progress below this floor, so all of them land
+ * while the campaign is still running however fast it goes.
+ */
+const MIN_MAIL: Record<string, number> = { accepts: 2, counters: 4, greedy: 6, out_of_office: 3, silent: 2 };
+
+/**
+ * A campaign run by two worker processes while a supervisor in the test `kill -9`s one of
+ * them at random points of the campaign's progress and starts a replacement each time, as an
+ * orchestrator would. The campaign must end exactly as an undisturbed one: each negotiation in
+ * the state its persona implies, every reply read and answered once, every email sent once.
+ */
+describe('a campaign under repeated kill -9 of its workers (API + 2 workers, supervisor)', () => {
+  let h: LoopHarness;
+  const influencers = roster(NEGOTIATIONS);
+
+  beforeAll(async () => {
+    h = await createLoopHarness({
+      label: 'kills',
+      personas: demoPersonas(influencers),
+      autoPush: true,
+      // Long enough that a reply delayed by a kill and a restart is read before a follow-up is due.
+      env: { FOLLOW_UP_AFTER: '30' },
+    });
+    await h.start(WORKERS);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('settles every negotiation as its persona implies, with no reply missed and no email sent twice', async () => {
+    const rng = createRng(chaosSeed('worker-kills'));
+    const started = Date.now();
+    const progress = () => h.sandbox.google.sent().length + (h.sandbox.personas?.replies().length ?? 0);
+    const floor = influencers.reduce((sum, i) => sum + (MIN_MAIL[i.persona.kind] ?? 2), 0);
+    // Below 60% of the floor: however fast the campaign goes, it is still running at each kill.
+    const thresholds = Array.from({ length: KILLS }, () => rng.int(2, Math.floor(floor * 0.6))).sort((a, b) => a - b);
+    const kills: Array<{ atProgress: number; atMs: number; victim: string; restartMs: number }> = [];
+    const restarts: Array<Promise<void>> = [];
+
+    let settled = false;
+    // The supervisor: at each threshold, SIGKILL a random ready worker and start its
+    // replacement without waiting for it, as a restart policy per replica does. Both workers
+    // can be down at once; progress, and so the next kill, then waits for a replacement.
+    const supervisor = (async () => {
+      for (const threshold of thresholds) {
+        await waitFor(`campaign progress ${threshold}`, () => settled || progress() >= threshold, 600_000, 25);
+        const ready = await waitFor(
+          'a ready worker to kill',
+          () => {
+            const workers = h.running().filter((p) => p.name.startsWith('worker') && p.pid > 0);
+            return settled || (workers.length > 0 ? workers : false);
+          },
+          600_000,
+          25,
+        );
+        if (ready === true || ready === false) return;
+        const victim = rng.pick(ready);
+        const atProgress = progress();
+        await h.kill(victim, 'SIGKILL');
+        const killedAt = Date.now();
+        const kill = { atProgress, atMs: killedAt - started, victim: victim.name, restartMs: 0 };
+        kills.push(kill);
+        restarts.push(
+          h.startWorker().then(() => {
+            kill.restartMs = Date.now() - killedAt;
+          }),
+        );
+      }
+    })();
+
+    seedDemoCampaign(h.sandbox, { influencers });
+    expect(await h.webhook(DEMO_CAMPAIGN.taskId)).toEqual([200]);
+    try {
+      await h.waitForSettled(NEGOTIATIONS, scaled({ short: 240_000, full: 900_000 }));
+    } finally {
+      settled = true;
+      await supervisor;
+      await Promise.all(restarts);
+    }
+    const settledMs = Date.now() - started;
+    await h.sandbox.pushesSettled();
+    await h.waitForIdle(120_000);
+
+
+    const negotiations = await h.db.negotiation.findMany({ include: { outbox: true } });
+    const wrongStates = influencers.flatMap((i) => {
+      const n = negotiations.find((x) => x.influencerEmail === i.email);
+      return n?.state === expectedState(i.persona.kind) ? [] : [{ who: i.email, persona: i.persona.kind, state: n?.state }];
+    });
+    expect(wrongStates).toEqual([]);
+    for (const n of negotiations.filter((x) => /^carl/.test(x.influencerEmail))) expect({ who: n.influencerEmail, rate: n.agreedRateMinor }).toEqual({ who: n.influencerEmail, rate: 130_000 });
+
+    // 0 duplicate emails: every Message-ID Gmail sent is unique, every outbox row is exactly one
+    // of them (checkLoopIntegrity), one opening per negotiation, at most one follow-up, and no
+    // influencer got the same text twice.
+    const sent = h.sandbox.google.sent();
+    const byMessageId = new Map<string, number>();
+    for (const m of sent) byMessageId.set(m.messageIdHdr ?? '', (byMessageId.get(m.messageIdHdr ?? '') ?? 0) + 1);
+    expect([...byMessageId].filter(([, c]) => c > 1)).toEqual([]);
+    const texts = new Set<string>();
+    const repeatedTexts = sent.filter((m) => {
+      const key = `${m.to}\n${m.text}`;
+      if (texts.has(key)) return true;
+      texts.add(key);
+      return false;
+    });
+    expect(repeatedTexts.map((m) => m.to)).toEqual([]);
+    for (const n of negotiations) {
+      expect({ who: n.influencerEmail, openings: n.outbox.filter((r) => r.kind === 'opening').length }).toEqual({ who: n.influencerEmail, openings: 1 });
+      expect(n.outbox.filter((r) => r.kind === 'follow_up').length).toBeLessThanOrEqual(1);
+    }
+
+    // 0 missed replies: every persona reply is in Gmail's mailbox and recorded, processed and
+    // answered (or forwarded) exactly once (checkLoopIntegrity throws otherwise).
+    const report = await checkLoopIntegrity(h.db, h.sandbox.google);
+    const replies = h.sandbox.personas?.replies().length ?? 0;
+    expect(report.inboundCount).toBe(replies);
+    expect(await h.db.inboundMessage.count({ where: { processedAt: null } })).toBe(0);
+    expect(await h.db.outboxEmail.count({ where: { status: { not: 'sent' } } })).toBe(0);
+    // No job carrying a negotiation's work was given up. Safety-net jobs that run on a schedule
+    // (maintenance tasks, the periodic mailbox sync) can be killed more often than the stalled
+    // limit allows and become dead letters; their next run does the same work, so they are
+    // counted, not failed (see docs/reliability.md).
+    const deadLetters = await h.db.deadLetter.findMany({ select: { queue: true, jobId: true, errorClass: true, errorMessage: true } });
+    const scheduled = (d: { queue: string; jobId: string }) => d.queue === 'maintenance' || d.jobId.startsWith('periodic.');
+    expect(deadLetters.filter((d) => !scheduled(d))).toEqual([]);
+    // Every kill happened while the campaign was running, and every killed worker was replaced.
+    expect(kills).toHaveLength(KILLS);
+    expect(h.running().filter((p) => p.name.startsWith('worker'))).toHaveLength(WORKERS);
+
+    // What the kills cost: jobs that ran again after their worker died, and sends found already
+    // done in Gmail (killed after Gmail accepted, before the row was marked sent).
+    let stalledJobs = 0;
+    let recoveredSends = 0;
+    for (const q of QUEUE_NAMES) {
+      for (const job of await h.queues[q].getJobs(['completed', 'failed'], 0, -1)) {
+        if ((job.stalledCounter ?? 0) > 0) stalledJobs += 1;
+        if (q === 'outbound-email' && (job.returnvalue as { outcome?: string } | null)?.outcome === 'recorded existing') recoveredSends += 1;
+      }
+    }
+    const states: Record<string, number> = {};
+    for (const n of negotiations) states[n.state] = (states[n.state] ?? 0) + 1;
+    writeChaosSummary('worker-kills', {
+      seed: rng.seed,
+      negotiations: NEGOTIATIONS,
+      workers: WORKERS,
+      kills: kills.length,
+      killLog: kills,
+      meanRestartMs: Math.round(kills.reduce((s, k) => s + k.restartMs, 0) / Math.max(1, kills.length)),
+      states,
+      emailsSent: sent.length,
+      repliesReceived: replies,
+      missedReplies: replies - report.inboundCount,
+      duplicateEmails: [...byMessageId.values()].filter((c) => c > 1).length + repeatedTexts.length,
+      jobsRunAgainAfterAKill: stalledJobs,
+      sendsFoundAlreadyDone: recoveredSends,
+      deadLettersOfWork: deadLetters.filter((d) => !scheduled(d)).length,
+      deadLettersOfScheduledJobs: deadLetters.filter(scheduled).map((d) => `${d.queue}/${d.jobId}: ${d.errorClass}`),
+      settledMs,
+      durationMs: Date.now() - started,
+    });
+  });
+});
