@@ -40,14 +40,20 @@ describe('concurrent steps of one negotiation in two worker processes', () => {
     const id = seeded.id;
     await h.finished(await h.step({ negotiationId: id, kind: 'open' }));
 
-    // Slow LLM answers, so the two steps are in flight together whichever process takes which.
+    // Each step's first LLM call is held, so the two steps are in flight together whichever
+    // process takes which; the hold is long enough for the second job to be picked up on a
+    // loaded machine. Later calls answer at once.
+    const HOLD_MS = 8_000;
     h.sandbox.reset();
-    h.sandbox.faults(Array.from({ length: 4 }, () => ({ delayMs: 1_500 })));
+    h.sandbox.faults([{ delayMs: HOLD_MS }, { delayMs: HOLD_MS }]);
     const m1 = await addReply(h.db, id, 'Thanks for reaching out! My rate for this would be $3,500.00.');
     const job1 = await h.step({ negotiationId: id, kind: 'reply', gmailMessageId: m1 });
     await waitFor('the first step calling the LLM', () => h.sandbox.calls().length >= 1);
     const m2 = await addReply(h.db, id, 'Thinking about it more, $3,400.00 would work.');
     const job2 = await h.step({ negotiationId: id, kind: 'reply', gmailMessageId: m2 });
+    const [first, second] = await waitFor('both steps calling the LLM', () => (h.sandbox.calls().length >= 2 ? h.sandbox.calls() : undefined), 30_000);
+    // The race happened: the second step called the LLM before the first step's call was answered.
+    expect(Date.parse(second?.at ?? '') - Date.parse(first?.at ?? '')).toBeLessThan(HOLD_MS);
     await Promise.all([h.finished(job1, 60_000), h.finished(job2, 60_000)]);
 
     const s = await snapshot(h.db, id);

@@ -51,20 +51,27 @@ describe('worker runtime: retries per error class (real Redis)', () => {
     await h.close();
   });
 
-  it('pauses the whole queue for the 429 wait, without spending an attempt', async () => {
+  it('pauses the whole queue for the 429 wait (no less, and not twice as long), without spending an attempt', async () => {
+    // Long enough that the upper bound's slack (for a loaded machine) stays under the wait itself.
+    const PAUSE_MS = 3_000;
+    const LATE_MS = 2_000;
     scripts.set('rl-a', (n) => {
-      if (n === 1) throw new RateLimitedError('429 rate_limit_error', 1500, 'anthropic');
+      if (n === 1) throw new RateLimitedError('429 rate_limit_error', PAUSE_MS, 'anthropic');
       return 'done';
     });
     scripts.set('rl-b', () => 'done');
     await add('rl-a');
     // The pause is in Redis once the first start has thrown. (Without a threshold the TTL of
     // the limiter's ordinary per-second counter would count too.)
+    // Read before the TTL: Redis measured the TTL after this instant, so the pause ends no
+    // earlier than readAt + TTL (PTTL truncates to the millisecond, hence the 1 ms).
+    let readAt = 0;
     const pausedFor = await waitFor('queue rate limit set', async () => {
+      readAt = Date.now();
       const ttl = await h.queues['negotiation-steps'].getRateLimitTtl(1_000_000);
       return ttl > 0 ? ttl : undefined;
     });
-    const pauseEnds = Date.now() + pausedFor;
+    const pauseEndsNoEarlierThan = readAt + pausedFor - 1;
     await add('rl-b');
     await waitFor('both jobs completed', async () => (await stateOf('rl-a')) === 'completed' && (await stateOf('rl-b')) === 'completed', 20_000);
 
@@ -76,9 +83,12 @@ describe('worker runtime: retries per error class (real Redis)', () => {
     const secondA = a[1] as Start;
     const onlyB = b[0] as Start;
     // Neither worker (each had a free slot) started anything while the queue was paused.
-    expect(onlyB.at).toBeGreaterThanOrEqual(pauseEnds - 25);
-    expect(onlyB.at - firstA.at).toBeGreaterThanOrEqual(1500);
-    expect(secondA.at - firstA.at).toBeGreaterThanOrEqual(1500);
+    expect(onlyB.at).toBeGreaterThanOrEqual(pauseEndsNoEarlierThan);
+    expect(onlyB.at - firstA.at).toBeGreaterThanOrEqual(PAUSE_MS);
+    expect(secondA.at - firstA.at).toBeGreaterThanOrEqual(PAUSE_MS);
+    // Both started again once the pause was over, not after a second wait.
+    expect(onlyB.at - firstA.at).toBeLessThanOrEqual(PAUSE_MS + LATE_MS);
+    expect(secondA.at - firstA.at).toBeLessThanOrEqual(PAUSE_MS + LATE_MS);
     // The rate-limited start was not an attempt.
     expect(secondA.attemptsMade).toBe(0);
     expect(secondA.attemptsStarted).toBe(2);
