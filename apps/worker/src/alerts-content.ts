@@ -81,7 +81,8 @@ export async function deadLetterMessage(deps: ContentDeps, alert: Alert): Promis
         ['Attempts', String(row.attempts)],
         ['Failed at', row.failedAt.toISOString()],
       ]),
-      section(`\`\`\`${clean(row.errorMessage, ERROR_CHARS)}\`\`\``),
+      // A fence inside the message would end the code block early.
+      section(`\`\`\`${clean(row.errorMessage, ERROR_CHARS).replace(/`{3,}/g, "'''")}\`\`\``),
     );
   } else {
     blocks.push(section(clean(alert.text, ERROR_CHARS)));
