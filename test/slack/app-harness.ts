@@ -84,10 +84,10 @@ export async function startSlackApp(options: SlackAppHarnessOptions): Promise<Sl
       const buttons =
         input.kind === 'dead_letter'
           ? [
-              { type: 'button', action_id: 'dead_letter_replay', text: { type: 'plain_text', text: 'Replay' }, value },
-              { type: 'button', action_id: 'dead_letter_discard', text: { type: 'plain_text', text: 'Discard' }, value },
+              { type: 'button' as const, action_id: 'dead_letter_replay', text: { type: 'plain_text' as const, text: 'Replay' }, value },
+              { type: 'button' as const, action_id: 'dead_letter_discard', text: { type: 'plain_text' as const, text: 'Discard' }, value },
             ]
-          : [{ type: 'button', action_id: 'negotiation_claim', text: { type: 'plain_text', text: 'Claim' }, value }];
+          : [{ type: 'button' as const, action_id: 'negotiation_claim', text: { type: 'plain_text' as const, text: 'Claim' }, value }];
       const posted = await poster.chat.postMessage({
         channel: slack.channel,
         text: `${input.kind} alert`,
