@@ -52,6 +52,10 @@ describe('Sentry: a dead letter in the worker', () => {
     expect(h.sandbox.sentry.events().filter((e) => tags(e).kind === 'dead_letter')).toHaveLength(1);
     expect(h.sandbox.sentry.rejected()).toEqual([]);
     expect(await h.leaks()).toEqual([]);
+    // The teardown scan looks for this run's influencer and credentials.
+    const data = await h.privateData();
+    expect(data.addresses).toContain('ava+sentry@creators.test');
+    expect(data.secrets).toEqual(expect.arrayContaining([h.env().ANTHROPIC_API_KEY, h.env().CLICKUP_WEBHOOK_SECRET, h.env().GOOGLE_REFRESH_TOKEN, h.env().ADMIN_TOKEN]));
   });
 });
 
