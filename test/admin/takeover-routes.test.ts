@@ -1,6 +1,6 @@
 import { askCurrency } from '../../apps/api/src/admin/timeline.service';
 import { basic, bearer, csrfFrom, startAdmin, type AdminHarness } from './admin-harness';
-import { seedCampaign, seedNegotiation, seedOutbox } from './seed';
+import { seedCampaign, seedDeadLetter, seedNegotiation, seedOutbox } from './seed';
 
 describe('dashboard Claim / Resume / search over HTTP', () => {
   let h: AdminHarness;
@@ -55,6 +55,22 @@ describe('dashboard Claim / Resume / search over HTTP', () => {
     const r = await post(`/admin/negotiations/${id}/claim`, { ...bearer(), accept: 'application/json' });
     expect(r.status).toBe(409);
     expect(await r.json()).toMatchObject({ outcome: 'claim_refused', state: 'agreed' });
+  });
+
+  it('a dead letter discarded from Slack is shown as discarded and the dashboard does not replay it', async () => {
+    const id = await negotiation();
+    const dl = await seedDeadLetter(h.db, { queue: 'negotiation-steps', jobId: `step.${id}.open`, payload: { negotiationId: id, kind: 'open' } });
+    await h.db.deadLetter.update({ where: { id: dl }, data: { discardedAt: new Date(), resolvedBy: 'slack:U0OPERATOR1' } });
+    const list = await (await fetch(`${h.url}/admin/dead-letters`, { headers: bearer() })).text();
+    expect(list).toMatch(new RegExp(`data-dead-letter="${dl}"[\\s\\S]*?discarded [^<]* by slack:U0OPERATOR1`));
+    expect(list).not.toContain(`/admin/dead-letters/${dl}/replay`);
+    const r = await post(`/admin/dead-letters/${dl}/replay`, { ...bearer(), accept: 'application/json' });
+    expect(r.status).toBe(409);
+    expect(await r.json()).toMatchObject({ outcome: 'discarded' });
+    expect(await h.db.deadLetter.findUniqueOrThrow({ where: { id: dl } })).toMatchObject({ replayedAt: null });
+    expect(await h.queues['negotiation-steps'].count()).toBe(0);
+    const stuck = (await (await fetch(`${h.url}/admin/`, { headers: { ...bearer(), accept: 'application/json' } })).json()) as { problems: { deadLetterId?: string }[] };
+    expect(stuck.problems.some((p) => p.deadLetterId === dl)).toBe(false);
   });
 
   it('search answers JSON from a form body and shows domains, never addresses', async () => {

@@ -62,7 +62,7 @@ function sendPage(res: Response, status: number, page: string): void {
   res.status(status).type('html').send(page);
 }
 
-const noticeQuery = z.object({ notice: z.enum(['replayed', 'already', 'missing', 'failed']), dl: z.string().min(1).max(200) });
+const noticeQuery = z.object({ notice: z.enum(['replayed', 'already', 'missing', 'failed', 'discarded']), dl: z.string().min(1).max(200) });
 
 /** The notice after a replay, rebuilt from the stored row: nothing from the URL is echoed but an id. */
 async function noticeFrom(req: Request, db: Db): Promise<Notice | undefined> {
@@ -72,6 +72,7 @@ async function noticeFrom(req: Request, db: Db): Promise<Notice | undefined> {
   if (notice === 'missing') return { tone: 'error', text: `No dead letter ${dl}.` };
   if (notice === 'failed') return { tone: 'error', text: `Dead letter ${dl} could not be replayed (Redis unreachable?); nothing changed. Try again.` };
   const row = await db.deadLetter.findUnique({ where: { id: dl } });
+  if (notice === 'discarded' && row?.discardedAt) return { tone: 'error', text: `Dead letter ${row.id} was discarded${row.resolvedBy ? ` by ${row.resolvedBy}` : ''}; it is not replayed.` };
   if (!row?.replayJobId) return undefined;
   const what = `Dead letter ${row.id} (${row.queue} job ${row.jobId})`;
   return notice === 'replayed'
@@ -127,24 +128,31 @@ function takeoverHandler(deps: AdminDeps & { now: () => Date }, csrf: CsrfTokens
 const doneQuery = z.object({ done: z.enum(TAKEOVER_OUTCOMES as [TakeoverOutcome, ...TakeoverOutcome[]]) });
 const searchBody = z.object({ q: z.string().max(SEARCH_MAX_QUERY * 2).default('') });
 
+class DiscardedError extends Error {
+  override name = 'DiscardedError';
+}
+
 function replayHandler(deps: AdminDeps & { now: () => Date }, csrf: CsrfTokens): RequestHandler {
   return async (req, res) => {
     const id = String(req.params.id);
     const form = formOf(req);
     if (!formAllowed(req, res, form, csrf, deps.now(), { action: 'replay', deadLetterId: id })) return;
-    let outcome: 'replayed' | 'already' | 'missing' | 'failed';
+    let outcome: 'replayed' | 'already' | 'missing' | 'failed' | 'discarded';
     let jobId: string | undefined;
     try {
+      // Discarded from Slack means "do not run this again": the dashboard keeps to it.
+      const discarded = await deps.db.deadLetter.findFirst({ where: { id, discardedAt: { not: null } }, select: { id: true } });
+      if (discarded) throw new DiscardedError();
       const result = await replayDeadLetter(deps, id);
       outcome = result.alreadyReplayed ? 'already' : 'replayed';
       jobId = result.jobId;
       ctx(res).log.info('dead letter replayed from the dashboard', { deadLetterId: id, jobId, alreadyReplayed: result.alreadyReplayed });
     } catch (error) {
-      if (!(error instanceof ReplayError)) ctx(res).log.error('dead letter replay failed', { deadLetterId: id, error: (error as Error).message });
-      outcome = error instanceof ReplayError ? 'missing' : 'failed';
+      if (!(error instanceof ReplayError) && !(error instanceof DiscardedError)) ctx(res).log.error('dead letter replay failed', { deadLetterId: id, error: (error as Error).message });
+      outcome = error instanceof DiscardedError ? 'discarded' : error instanceof ReplayError ? 'missing' : 'failed';
     }
     if (wantsJson(req)) {
-      const status = outcome === 'missing' ? 404 : outcome === 'failed' ? 503 : 200;
+      const status = outcome === 'missing' ? 404 : outcome === 'failed' ? 503 : outcome === 'discarded' ? 409 : 200;
       res.status(status).json({ deadLetterId: id, outcome, ...(jobId ? { jobId } : {}) });
       return;
     }

@@ -18,6 +18,10 @@ export interface DeadLetterEntry {
   failedAt: Date;
   replayedAt: Date | null;
   replayJobId: string | null;
+  /** Discarded from Slack: it will not be replayed. */
+  discardedAt: Date | null;
+  /** Who replayed or discarded it from Slack (`slack:U…`). */
+  resolvedBy: string | null;
   negotiationId?: string;
   /** The original job's state in Redis now (`completed` after a retry in bull-board; `unknown` once removed); absent when Redis could not say. */
   jobState?: string;
@@ -46,7 +50,7 @@ async function jobStates(queues: Queues, rows: { queue: string; jobId: string }[
 export async function listDeadLetters(db: Db, queues: Queues): Promise<DeadLetterList> {
   const [total, pending, rows] = await Promise.all([
     db.deadLetter.count(),
-    db.deadLetter.count({ where: { replayedAt: null } }),
+    db.deadLetter.count({ where: { replayedAt: null, discardedAt: null } }),
     db.deadLetter.findMany({ orderBy: { failedAt: 'desc' }, take: DEAD_LETTER_PAGE_SIZE }),
   ]);
   const items = rows.map((r) => ({ row: r, ref: jobRef(r.queue, r.payload), negotiationId: undefined as string | undefined }));
@@ -63,6 +67,8 @@ export async function listDeadLetters(db: Db, queues: Queues): Promise<DeadLette
     failedAt: row.failedAt,
     replayedAt: row.replayedAt,
     replayJobId: row.replayJobId,
+    discardedAt: row.discardedAt,
+    resolvedBy: row.resolvedBy,
     ...(negotiationId && negotiations[negotiationId] ? { negotiationId } : {}),
     ...(states[i] ? { jobState: states[i] } : {}),
   }));

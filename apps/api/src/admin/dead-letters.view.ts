@@ -12,7 +12,7 @@ function jobNow(d: DeadLetterEntry): SafeHtml {
 
 export function deadLettersPage(list: DeadLetterList, csrf: string, notice?: Notice): string {
   const body = html`${noticeBlock(notice)}<h1>Dead letters</h1>
-<p class="muted">${list.pending} not replayed, ${list.total} in all${list.total > list.entries.length ? `; the newest ${list.entries.length} are shown` : ''}.
+<p class="muted">${list.pending} neither replayed nor discarded, ${list.total} in all${list.total > list.entries.length ? `; the newest ${list.entries.length} are shown` : ''}.
 A replay adds the stored payload again under a new job id; the failed original stays as it was.</p>
 ${
   list.entries.length === 0
@@ -23,8 +23,14 @@ ${list.entries.map(
 <td><code>${d.jobId}</code><br><span class="muted">${d.jobName}</span></td><td><strong>${d.errorClass}</strong><br>${d.errorMessage}</td><td class="num">${d.attempts}</td>
 <td>${negotiationLink(d.negotiationId ? list.negotiations[d.negotiationId] : undefined, d.negotiationId)}</td>
 <td class="job-state">${jobNow(d)}</td>
-<td class="replayed">${d.replayedAt ? html`${formatTime(d.replayedAt)}<br>${queueJobLink(d.queue, d.replayJobId ?? undefined)}` : html`no`}</td>
-<td>${d.replayedAt ? html`` : replayForm(d.id, csrf, '/admin/dead-letters')}</td></tr>`,
+<td class="replayed">${
+    d.replayedAt
+      ? html`${formatTime(d.replayedAt)}${d.resolvedBy ? html` by ${d.resolvedBy}` : html``}<br>${queueJobLink(d.queue, d.replayJobId ?? undefined)}`
+      : d.discardedAt
+        ? html`discarded ${formatTime(d.discardedAt)}${d.resolvedBy ? html` by ${d.resolvedBy}` : html``}`
+        : html`no`
+  }</td>
+<td>${d.replayedAt || d.discardedAt ? html`` : replayForm(d.id, csrf, '/admin/dead-letters')}</td></tr>`,
 )}</tbody></table>`
 }`;
   return layout('Dead letters', body);
