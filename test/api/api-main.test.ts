@@ -4,7 +4,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnTs } from '../support/processes';
-import { dropPrefix, freePort, redisUrl, uniquePrefix } from '../support/redis';
+import { dropPrefix, freePort, redisUrl, startPrivateRedis, uniquePrefix } from '../support/redis';
 
 const ENTRY = 'apps/api/src/main.ts';
 const SECRET = 'main-test-clickup-secret';
@@ -83,4 +83,46 @@ describe('apps/api/src/main.ts', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('exits within SHUTDOWN_GRACE_MS + 3 s when Redis stops answering, naming what was still open', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-api-main-'));
+    const template = process.env.PARLEY_TEMPLATE_DB ?? path.resolve(__dirname, '../../tmp/template.db');
+    fs.copyFileSync(template, path.join(dir, 'parley.db'));
+    const redis = await startPrivateRedis();
+    const port = await freePort();
+    const graceMs = 1000;
+    const proc = spawnTs(ENTRY, {
+      REDIS_URL: redis.url,
+      DATABASE_URL: `file:${path.join(dir, 'parley.db')}`,
+      PORT: String(port),
+      QUEUE_PREFIX: uniquePrefix('api-main'),
+      PUBSUB_AUDIENCE: 'https://parley.example.com/webhooks/gmail',
+      PUBSUB_SERVICE_ACCOUNT: 'push@p.iam.gserviceaccount.com',
+      CLICKUP_WEBHOOK_SECRET: SECRET,
+      SHUTDOWN_GRACE_MS: String(graceMs),
+    });
+    try {
+      await proc.waitForLine(/api listening/, 30_000);
+      expect((await fetch(`http://127.0.0.1:${port}/health/liveness`)).status).toBe(200);
+      // Frozen, not dead: the connection stays up and QUIT is never answered.
+      redis.process.kill('SIGSTOP');
+      const signalledAt = Date.now();
+      proc.child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([proc.exited, new Promise((resolve) => (timer = setTimeout(() => resolve('still running'), 40_000)))]);
+      clearTimeout(timer);
+      const tookMs = Date.now() - signalledAt;
+      expect({ code, tail: code === 'still running' ? proc.output().slice(-1500) : '' }).toEqual({ code: 1, tail: '' });
+      expect(tookMs).toBeGreaterThanOrEqual(graceMs + 3000 - 100);
+      expect(tookMs).toBeLessThan(graceMs + 3000 + 6000);
+      const line = proc.output().split('\n').find((l) => l.includes('shutdown deadline passed'));
+      expect(JSON.parse(line ?? '{}')).toMatchObject({ open: [expect.stringMatching(/queues|redis/)] });
+    } finally {
+      if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+      await proc.exited;
+      redis.process.kill('SIGCONT');
+      await redis.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

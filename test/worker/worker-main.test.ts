@@ -42,6 +42,13 @@ describe('the worker process (runWorker)', () => {
     expect(out).not.toContain('worker ready');
   });
 
+  it('refuses to serve metrics in production without METRICS_TOKEN', async () => {
+    const worker = spawnTs(PLAIN, { NODE_ENV: 'production', WORKER_METRICS_PORT: '0', REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(await worker.exited).toBe(1);
+    expect(worker.output()).toMatch(/METRICS_TOKEN: required in production \(WORKER_METRICS_PORT serves \/metrics/);
+    expect(worker.output()).not.toContain('worker ready');
+  });
+
   describe('running', () => {
     let db: Db;
     let dbUrl: string;

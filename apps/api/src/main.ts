@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
-import { ConfigError, parseEnv, type Env } from '@parley/config';
+import { ConfigError, parseEnv, SHUTDOWN_CLEANUP_MS, shutdownDeadline, shutdownSteps, type Env } from '@parley/config';
 import { openDatabase, prepareDatabase } from '@parley/db';
 import { createLogger, type Logger } from '@parley/logging';
 import { createMetrics } from '@parley/metrics';
@@ -9,7 +9,7 @@ import { mountAdmin } from './admin';
 import { createApp } from './app';
 import { slackForApi } from './slack';
 import { flushErrorReports } from './error-reporter';
-import { gracefulClose, SHUTDOWN_CLEANUP_MS, shutdownDeadline, shutdownSteps } from './graceful-close';
+import { gracefulClose } from './graceful-close';
 import { createHttpServer } from './http-server';
 
 function loadConfig(): Readonly<Env> {

@@ -29,5 +29,13 @@ export async function startMetricsServer(metrics: Metrics, port: number | undefi
   });
   const address = server.address();
   const actual = typeof address === 'object' && address ? address.port : port;
-  return { url: `http://127.0.0.1:${actual}/metrics`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${actual}/metrics`,
+    // A scraper's keep-alive socket would otherwise hold the shutdown until it idles out.
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Env } from '@parley/config';
+import { shutdownSteps, type Env } from '@parley/config';
 import { openDatabase, prepareDatabase, type Db } from '@parley/db';
 import { createLogger, type Logger } from '@parley/logging';
 import { createMetrics, type Metrics } from '@parley/metrics';
@@ -62,6 +62,8 @@ export interface WorkerApp {
   runtime: WorkerRuntime;
   /** The shutdown sequence: workers (with grace), queues, Redis, database, Sentry. */
   close: (graceMs: number) => Promise<{ drained: boolean; handedBack: string[] }>;
+  /** What the shutdown has not finished: its steps under way and the jobs still running. */
+  stillOpen: () => string[];
 }
 
 /** The worker's composition root, without process concerns (signals, exit codes). */
@@ -125,17 +127,19 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
     if (metricsServer.url) log.info('worker metrics served', { url: metricsServer.url });
     log.info('worker ready', { workerId, queues: runtime.workers.map((w) => w.name), concurrency: config.WORKER_CONCURRENCY });
 
+    const steps = shutdownSteps();
     const close = async (graceMs: number) => {
       alive.stop();
-      await metricsServer.close();
-      const outcome = await runtime.close(graceMs);
-      await closeQueues(queues).catch((e: unknown) => log.warn('closing queues failed', { error: (e as Error).message }));
-      await quitAll(connections);
-      await db.$disconnect();
-      await sentry?.close();
+      await steps.run('metrics server', () => metricsServer.close());
+      const outcome = await steps.run('workers', () => runtime.close(graceMs));
+      await steps.run('queues', () => closeQueues(queues)).catch((e: unknown) => log.warn('closing queues failed', { error: (e as Error).message }));
+      await steps.run('redis', () => quitAll(connections));
+      await steps.run('database', () => db.$disconnect());
+      await steps.run('sentry', async () => sentry?.close());
       return outcome;
     };
-    return { config, log, db, queues, metrics, runtime, close };
+    const stillOpen = () => [...steps.open(), ...runtime.running().map((job) => `job ${job}`)];
+    return { config, log, db, queues, metrics, runtime, close, stillOpen };
   } catch (error) {
     await quitAll(connections);
     await db.$disconnect().catch(() => undefined);
@@ -144,6 +148,7 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
   }
 }
 
+// QUIT waits for Redis to answer; a connection that is not up has nobody to say goodbye to.
 async function quitAll(connections: Redis[]): Promise<void> {
-  await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+  await Promise.all(connections.map((c) => (c.status === 'ready' ? c.quit().catch(() => c.disconnect()) : c.disconnect())));
 }

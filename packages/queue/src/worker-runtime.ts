@@ -31,6 +31,25 @@ export interface WorkerRuntime {
    * worker starts them at once, and their handlers' abort signals fire.
    */
   close: (graceMs: number) => Promise<{ drained: boolean; handedBack: string[] }>;
+  /** Jobs whose handlers are still running, as `queue/jobId` (what a cut-short shutdown leaves). */
+  running: () => string[];
+}
+
+/**
+ * Each Redis command of the shutdown gets this long. The workers' connection waits out
+ * outages (maxRetriesPerRequest: null), so without a bound a command sent while Redis is gone
+ * waits for a reconnect that may never come.
+ */
+const SHUTDOWN_COMMAND_MS = 1000;
+
+function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer from Redis within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 const HEARTBEAT_MS = 10_000;
@@ -117,7 +136,10 @@ export function startWorkers(options: WorkerRuntimeOptions): WorkerRuntime {
       const drained = await Promise.race([graceful, expired]);
       clearTimeout(deadline);
       const handedBack: string[] = [];
+      // Redis gone: nothing can be handed back; the jobs return once their locks expire.
+      const redisUp = options.connection.status === 'ready';
       if (!drained) {
+        if (!redisUp) options.log.warn('redis unavailable at shutdown; running jobs return to the queue when their locks expire');
         for (const [worker, running] of inFlight) {
           for (const [id, { job, token }] of running) {
             if (HOLD_AT_SHUTDOWN.has(worker.name)) {
@@ -127,8 +149,9 @@ export function startWorkers(options: WorkerRuntimeOptions): WorkerRuntime {
               options.log.warn('leaving a job to expire instead of handing it back', { queue: worker.name, jobId: id });
               continue;
             }
+            if (!redisUp) continue;
             try {
-              await job.moveToWait(token);
+              await bounded(job.moveToWait(token), SHUTDOWN_COMMAND_MS, 'handing a job back');
               handedBack.push(id);
             } catch (error) {
               options.log.warn('could not hand a job back; it returns after its lock expires', { queue: worker.name, jobId: id, error: (error as Error).message });
@@ -138,9 +161,12 @@ export function startWorkers(options: WorkerRuntimeOptions): WorkerRuntime {
         }
         options.log.warn('shutdown grace period over; in-flight jobs handed back', { graceMs, jobIds: handedBack });
       }
-      await options.connection.zrem(heartbeatKey(options.prefix), workerId).catch(() => undefined);
+      if (options.connection.status === 'ready') {
+        await bounded(options.connection.zrem(heartbeatKey(options.prefix), workerId), SHUTDOWN_COMMAND_MS, 'heartbeat removal').catch(() => undefined);
+      }
       return { drained, handedBack };
     },
+    running: () => [...inFlight].flatMap(([worker, jobs]) => [...jobs.keys()].map((id) => `${worker.name}/${id}`)),
   };
 }
 
