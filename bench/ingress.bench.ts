@@ -30,7 +30,8 @@ async function main(): Promise<void> {
   const redis = createRedis(redisUrl, 'producer');
   const queues = createQueues(redis, prefix);
   const secret = 'bench-secret';
-  const config = parseEnv({ QUEUE_PREFIX: prefix, PUBSUB_AUDIENCE: 'bench', PUBSUB_SERVICE_ACCOUNT: 'push@bench.iam.gserviceaccount.com', CLICKUP_WEBHOOK_SECRET: secret, LOG_LEVEL: 'error' }, 'api');
+  // NODE_ENV=test: production would require METRICS_TOKEN, which the bench does not scrape with.
+  const config = parseEnv({ NODE_ENV: 'test', QUEUE_PREFIX: prefix, PUBSUB_AUDIENCE: 'bench', PUBSUB_SERVICE_ACCOUNT: 'push@bench.iam.gserviceaccount.com', CLICKUP_WEBHOOK_SECRET: secret, LOG_LEVEL: 'error' }, 'api');
   const log = createLogger({ service: 'bench', level: 'error' });
   const app = createApp({ config, db, queues, redis, metrics: createMetrics(), log });
   const server = app.listen(0, '127.0.0.1');

@@ -77,6 +77,7 @@ async function main(): Promise<void> {
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
   const adminToken = randomBytes(16).toString('hex');
+  const metricsToken = randomBytes(16).toString('hex');
   const env: Record<string, string> = {
     ...sandboxEnv,
     NODE_ENV: 'production',
@@ -87,7 +88,7 @@ async function main(): Promise<void> {
     QUEUE_PREFIX: `parley-demo-${runId}`,
     ADMIN_TOKEN: adminToken,
     // Production refuses to serve /metrics without a token.
-    METRICS_TOKEN: randomBytes(16).toString('hex'),
+    METRICS_TOKEN: metricsToken,
     WORKER_CONCURRENCY: '4',
     FOLLOW_UP_AFTER: '8',
     MAX_FOLLOW_UPS: '1',
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
       }
       say(`\nDashboard: ${apiUrl}/admin/   (stuck negotiations, timelines, dead letters)  and  ${apiUrl}/admin/queues  (queues)`);
       say(`           sign in with any user name and the password ${adminToken}`);
-      say(`Metrics:   ${apiUrl}/metrics        Readiness: ${apiUrl}/health/readiness`);
+      say(`Metrics:   ${apiUrl}/metrics  and the readiness checks: ${apiUrl}/health/readiness, with the header Authorization: Bearer ${metricsToken}`);
       say('Serving until Ctrl-C.');
       await new Promise(() => undefined);
     }

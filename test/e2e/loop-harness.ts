@@ -138,7 +138,8 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
   connection.on('error', () => undefined);
   const queues = createQueues(connection, prefix);
   for (const q of Object.values(queues)) q.on('error', () => undefined);
-  const adminToken = randomBytes(12).toString('hex');
+  // 16 bytes: the config refuses tokens that do not look random, and 12 would fail it about once in 50,000 runs.
+  const adminToken = randomBytes(16).toString('hex');
   const processes: LoopProcess[] = [];
   let workerCount = 0;
 
