@@ -103,6 +103,16 @@ describe('Slack app in HTTP mode (POST /slack/events, signed form bodies)', () =
     expect(h.slack.calls().slice(before).filter((c) => c.method.startsWith('chat.'))).toEqual([]);
   }, 30_000);
 
+  it('answers Slack\'s url_verification and acks an event it has no listener for', async () => {
+    const challenge = await h.http.event({ token: 'unused', type: 'url_verification', challenge: 'c-123' });
+    expect(challenge.status).toBe(200);
+    expect(challenge.body).toEqual({ challenge: 'c-123' });
+    const event = await h.http.event({ type: 'event_callback', team_id: 'T0PARLEY', api_app_id: 'A0PARLEY', event_id: 'Ev1', event_time: 1, event: { type: 'app_mention', user: OUTSIDER, text: 'hi', ts: '1.0', channel: h.slack.channel } });
+    expect(event.status).toBe(200);
+    expect(event.ms).toBeLessThan(ACK_LIMIT_MS);
+    expect((await h.http.event({ type: 'url_verification', challenge: 'x' }, { signWith: 'wrong' })).status).toBe(401);
+  });
+
   it('a user outside SLACK_OPERATORS is refused privately and nothing changes', async () => {
     const a = await deadLetterAlert();
     await h.http.action({ actionId: 'dead_letter_replay', value: a.deadLetterId, userId: OUTSIDER, channelId: a.channel, messageTs: a.ts });

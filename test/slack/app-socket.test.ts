@@ -82,6 +82,11 @@ describe('Slack app in Socket Mode (envelopes over a WebSocket)', () => {
     expect(await h.api.db.negotiation.count({ where: { id: { in: [first, second] }, state: 'human_managed' } })).toBe(2);
   }, 60_000);
 
+  it('acks an Events API envelope it has no listener for', async () => {
+    const delivery = await h.socket.send('events_api', { type: 'event_callback', team_id: 'T0PARLEY', api_app_id: 'A0PARLEY', event_id: 'Ev2', event_time: 1, event: { type: 'app_mention', user: OUTSIDER, text: 'hi', ts: '1.0', channel: h.slack.channel } });
+    expect(delivery.ackMs).toBeLessThan(ACK_LIMIT_MS);
+  });
+
   it('a user outside the operators group is refused and nothing changes', async () => {
     const a = await deadLetterAlert();
     const delivery = await h.socket.command({ command: '/claim', text: a.negotiationId, userId: OUTSIDER });

@@ -100,6 +100,8 @@ export interface InteractionsSender {
   action: (input: BlockActionInput, options?: SignedSendOptions) => Promise<SignedResponse>;
   /** Any form body, signed (or mis-signed) like the others. */
   form: (fields: Record<string, string>, options?: SignedSendOptions) => Promise<SignedResponse>;
+  /** An Events API request: a JSON body (`url_verification`, `event_callback`), signed alike. */
+  event: (body: Record<string, unknown>, options?: SignedSendOptions) => Promise<SignedResponse>;
 }
 
 /**
@@ -109,14 +111,13 @@ export interface InteractionsSender {
  */
 export function createInteractionsSender(options: { endpoint: string; signingSecret: string; workspace?: SlackWorkspace }): InteractionsSender {
   const workspace = options.workspace ?? SANDBOX_WORKSPACE;
-  const form = async (fields: Record<string, string>, send: SignedSendOptions = {}): Promise<SignedResponse> => {
-    const body = new URLSearchParams(fields).toString();
+  const signed = async (body: string, contentType: string, send: SignedSendOptions): Promise<SignedResponse> => {
     const timestamp = Math.floor(Date.now() / 1000) - (send.ageSeconds ?? 0);
     const started = Date.now();
     const response = await fetch(options.endpoint, {
       method: 'POST',
       headers: {
-        'content-type': 'application/x-www-form-urlencoded',
+        'content-type': contentType,
         'x-slack-request-timestamp': String(timestamp),
         'x-slack-signature': slackSignature(send.signWith ?? options.signingSecret, timestamp, body),
         'user-agent': 'Slackbot 1.0 (+https://api.slack.com/robots)',
@@ -134,8 +135,10 @@ export function createInteractionsSender(options: { endpoint: string; signingSec
     }
     return { status: response.status, body: parsed, text, ms };
   };
+  const form = (fields: Record<string, string>, send: SignedSendOptions = {}) => signed(new URLSearchParams(fields).toString(), 'application/x-www-form-urlencoded', send);
   return {
     form,
+    event: (body, send = {}) => signed(JSON.stringify(body), 'application/json', send),
     command: (input, send) => form(slashCommandFields(input, workspace), send),
     action: (input, send) => form({ payload: JSON.stringify(blockActionPayload(input, workspace)) }, send),
   };
