@@ -13,6 +13,7 @@ import { openDatabase } from '@parley/db';
 import { formatMoney } from '@parley/domain';
 import { DEMO_CAMPAIGN, DEMO_INFLUENCERS, demoPersonas, expectedState, seedDemoCampaign, startSandbox, type Sandbox } from '@parley/sandbox';
 import { createInteractionsSender, type InteractionsSender } from '@parley/sandbox/src/slack';
+import { nodeArgs } from '../test/support/processes';
 
 const ROOT = path.resolve(__dirname, '..');
 const exitWhenSettled = process.argv.includes('--exit');
@@ -37,7 +38,7 @@ async function freePort(): Promise<number> {
 
 function start(name: string, entry: string, env: Record<string, string>, logFile: string): ChildProcess {
   const out = fs.openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
+  const child = spawn(process.execPath, nodeArgs(entry), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
   child.on('exit', (code, signal) => {
     if (!stopping) say(`${c.red}${name} exited (${code ?? signal}); see ${path.relative(ROOT, logFile)}${c.reset}`);
   });
@@ -74,6 +75,8 @@ async function main(): Promise<void> {
     delete sandboxEnv.ANTHROPIC_API_KEY;
     delete sandboxEnv.ANTHROPIC_BASE_URL;
   }
+  // A real Sentry when its DSN is in the environment; otherwise the sandbox's ingest.
+  if (process.env.SENTRY_DSN) delete sandboxEnv.SENTRY_DSN;
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
   const adminToken = randomBytes(16).toString('hex');
@@ -103,7 +106,7 @@ async function main(): Promise<void> {
   say(`${c.bold}Parley demo${c.reset}  ${c.dim}(run ${runId})${c.reset}`);
   say(`  LLM:     ${realLlm ? `${c.green}real Anthropic endpoint${c.reset}` : 'sandbox (set ANTHROPIC_API_KEY to use the real API)'}`);
   say('  Gmail, Sheets, ClickUp, Pub/Sub: sandbox on loopback');
-  say(`  Slack:   sandbox on loopback (alerts to #parley-alerts; /claim and /resume signed to the API's /slack/events);  Sentry: ${process.env.SENTRY_DSN ? 'real (SENTRY_DSN set)' : 'off'}`);
+  say(`  Slack:   sandbox on loopback (alerts to #parley-alerts; /claim and /resume signed to the API's /slack/events);  Sentry: ${process.env.SENTRY_DSN ? 'real (SENTRY_DSN set)' : 'sandbox ingest on loopback'}`);
   say(`  Redis:   ${new URL(redisUrl).host}   SQLite: ${path.relative(ROOT, dbFile)}   logs: data/demo-*.log\n`);
 
   const logs = (n: string) => path.join(dataDir, `demo-${n}.log`);

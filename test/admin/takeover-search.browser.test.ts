@@ -3,15 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { formatMoney } from '@parley/domain';
+import { CHROMIUM, describeWithChromium } from '../support/browser';
 import { ADMIN_TOKEN, startAdmin, type AdminHarness } from './admin-harness';
 import { ago, MIN, seedCampaign, seedNegotiation, seedOutbox, seedTransition } from './seed';
 
-const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const haveChromium = fs.existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`dashboard takeover browser test skipped: ${CHROMIUM} not found (install it with: apt-get install -y chromium)`);
-
-(haveChromium ? describe : describe.skip)(`dashboard search, Claim and Resume in headless Chromium${haveChromium ? '' : ` (skipped: ${CHROMIUM} not found)`}`, () => {
+describeWithChromium('dashboard search, Claim and Resume in headless Chromium', () => {
   let h: AdminHarness;
   let browser: BrowserContext;
   let profile: string;

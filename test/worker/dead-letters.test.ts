@@ -116,6 +116,21 @@ describe('dead letters (real Redis and SQLite)', () => {
     await expect(replayDeadLetter(h, 'no-such-row')).rejects.toBeInstanceOf(ReplayError);
   });
 
+  it('refuses to replay a discarded dead letter and adds no job', async () => {
+    behaviour.set('discard-me', () => {
+      throw new PermanentError('400 invalid_request_error');
+    });
+    await add('discard-me');
+    await failed('step.discard-me');
+    const row = await h.db.deadLetter.findUniqueOrThrow({ where: { queue_jobId: { queue: 'negotiation-steps', jobId: 'step.discard-me' } } });
+    await h.db.deadLetter.update({ where: { id: row.id }, data: { discardedAt: new Date(), resolvedBy: 'slack:U0OPS' } });
+    await expect(replayDeadLetter(h, row.id)).rejects.toThrow(/discarded by slack:U0OPS/);
+    const after = await h.db.deadLetter.findUniqueOrThrow({ where: { id: row.id } });
+    expect(after.replayedAt).toBeNull();
+    expect(await steps().getJob(`step.discard-me.replay-${row.id}`)).toBeUndefined();
+    expect(calls.get('discard-me')).toBe(1);
+  });
+
   it("records a dead letter when BullMQ itself gives up on a job (its own stall limit)", async () => {
     // No worker on campaign-tasks yet: mark the waiting job the way BullMQ's stalled-job
     // script does when a job passes its own limit, then let a worker pick it up.

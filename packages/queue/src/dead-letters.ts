@@ -115,6 +115,8 @@ export async function replayDeadLetter(
   const row = await deps.db.deadLetter.findUnique({ where: { id: deadLetterId } });
   if (!row) throw new ReplayError(`no dead letter with id ${deadLetterId}`);
   if (row.replayedAt && row.replayJobId) return { jobId: row.replayJobId, alreadyReplayed: true };
+  // An operator decided this job must not run again (Slack Discard): every replay path refuses it.
+  if (row.discardedAt) throw new ReplayError(`dead letter ${deadLetterId} was discarded${row.resolvedBy ? ` by ${row.resolvedBy}` : ''}; it is not replayed`);
   const queue = QUEUE_NAMES.find((q) => q === row.queue);
   if (!queue) throw new ReplayError(`dead letter ${deadLetterId} names an unknown queue ${row.queue}`);
   const jobId = replayJobId(row);
