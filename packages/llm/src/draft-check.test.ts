@@ -81,6 +81,8 @@ describe('checkDraftPrice: another amount in any notation', () => {
     ['a code glued to the digits', 'We offer $2,000, up from usd1800.'],
     ['a bare three-digit number', 'We offer $2,000 and could add 300 later.'],
     ['a bare number in words', 'We offer $2,000 and could add three hundred later.'],
+    ['a bare hundred in words', 'We offer $2,000 and could add one hundred later.'],
+    ['a bare decimal of three digits', 'We offer $2,000 and could add 12.5 later.'],
     ['a bare "k"', 'We offer $2,000 and could add 1.5k later.'],
     ['an unreadable number', 'We offer $2,000 and could add 1,2,3 later.'],
   ])('rejects %s', (_label, body) => {
@@ -90,6 +92,7 @@ describe('checkDraftPrice: another amount in any notation', () => {
   it('keeps audience sizes, deliverable counts, small numbers and years', () => {
     expect(check('For 2 reels in 2026 reaching your 12,500 average views (50k views per post), over 3 weeks, we offer $2,000.')).toBeNull();
     expect(check('For one video and two reels, we offer $2,000.')).toBeNull();
+    expect(check('With your 4.5 star rating and ninety-nine fans, we offer $2,000.')).toBeNull();
   });
 
   it('allows no money at all when there is no price', () => {
@@ -101,9 +104,18 @@ describe('checkDraftPrice: another amount in any notation', () => {
     expect(check('Thanks, we understand the 1800 dollars did not work.', null)).toMatch(/must not state any amount/);
   });
 
+  it('counts the price as stated only in the body', () => {
+    // A currency sign ending the subject, the digits opening the body: not a price in the body.
+    expect(check('2,000 for the video.', 200_000, 'USD', 'Offer: $')).toBe('the body must state the price, $2,000 (USD)');
+    expect(check('$2,000 for the video.', 200_000, 'USD', 'Offer')).toBeNull();
+  });
+
   it('refuses a draft too long to check, in linear time', () => {
     const long = 'x'.repeat(MAX_MONEY_TEXT);
     expect(check(long)).toBe(`the email is too long (over ${MAX_MONEY_TEXT} characters); keep it short`);
+    // Subject, newline and body: exactly the limit is still read.
+    const body = 'We offer $2,000.'.padEnd(MAX_MONEY_TEXT - 'Collaboration'.length - 1, ' ');
+    expect(check(body)).toBeNull();
     expect(check('$2,000 '.repeat(2_000).slice(0, MAX_MONEY_TEXT - 20))).toBeNull();
   });
 });

@@ -33,7 +33,10 @@ export function checkDraftPrice(draft: { subject: string; body: string }, priceM
       if (m.currency === code && m.index >= bodyStart) stated = true;
       continue;
     }
-    const looksLikeAmount = m.digits >= 3 || m.values.length === 0 || m.values.some((v) => v.units >= 100n * 10n ** BigInt(v.scale));
+    // Three digits read as an amount ("300", "12.5", "1,2,3"); with fewer digits (so one value)
+    // a number in words or with a scale reads as one from 100 ("three hundred", "2k").
+    const first = m.values[0];
+    const looksLikeAmount = m.digits >= 3 || (first !== undefined && first.units >= 100n * 10n ** BigInt(first.scale));
     if (m.counts || !looksLikeAmount) continue;
     if (isPrice(m)) continue;
     return expected === null ? `${only}, but it states "${m.text}"` : `the email states "${m.text}", which reads as another amount; ${only}`;

@@ -1,0 +1,50 @@
+// Mutation testing (Stryker, jest runner). One line per module: the files to mutate and the
+// unit tests that must kill their mutants. Only those tests run (no e2e, no Redis, no SQLite),
+// one mutant at a time, so a module takes minutes.
+//
+//   npm run mutation                          every module (scripts/mutation.mjs: Stryker on Node 20)
+//   npm run mutation -- --incremental         only mutants whose code or tests changed since the
+//                                             last run (reports/mutation/incremental.json: git
+//                                             ignores reports/, CI caches that file between runs)
+//   MUTATION_MODULES=domain npm run mutation  some modules (comma-separated names)
+import jestConfig from './jest.config.js';
+
+// Unit tests only: the suite's global setup migrates a database they do not use.
+const { globalSetup: _migrate, ...unitJestConfig } = jestConfig;
+
+const modules = {
+  domain: { mutate: ['packages/domain/src/**/*.ts'], tests: ['packages/domain/src/**/*.test.ts'] },
+  'draft-check': { mutate: ['packages/llm/src/draft-check.ts'], tests: ['packages/llm/src/draft-check.test.ts'] },
+};
+
+const wanted = (process.env.MUTATION_MODULES ?? Object.keys(modules).join(',')).split(',').map((name) => name.trim()).filter(Boolean);
+const unknown = wanted.filter((name) => !(name in modules));
+if (unknown.length > 0) throw new Error(`MUTATION_MODULES names no module: ${unknown.join(', ')} (known: ${Object.keys(modules).join(', ')})`);
+const selected = wanted.map((name) => modules[name]);
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'jest',
+  jest: {
+    projectType: 'custom',
+    config: {
+      ...unitJestConfig,
+      testMatch: selected.flatMap((m) => m.tests.map((glob) => `<rootDir>/${glob}`)),
+    },
+    enableFindRelatedTests: false,
+  },
+  // Test files and test-only support (the independent ceiling oracle) are not product code.
+  mutate: [...selected.flatMap((m) => m.mutate), '!**/*.test.ts', '!**/*.oracle.ts'],
+  coverageAnalysis: 'perTest',
+  // Module-level tables (currency words, counted nouns) would each need the whole test run.
+  ignoreStatic: true,
+  concurrency: 1,
+  timeoutMS: 30_000,
+  incrementalFile: 'reports/mutation/incremental.json',
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: 'reports/mutation/index.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  thresholds: { high: 90, low: 85, break: null },
+  tempDirName: 'reports/stryker-tmp',
+  cleanTempDir: 'always',
+};
