@@ -3,6 +3,26 @@ import { reportRequestError } from './error-reporter';
 import { ctx } from './request-context.middleware';
 import { HttpError } from './http-error';
 
+/**
+ * How long a connection refused before its body was read stays open after the answer. Node
+ * reads and discards the rest of the body meanwhile; a sender still sending after that has
+ * its connection closed. Closing at once (`Connection: close`) would reset the connection
+ * while unread bytes sit in the socket, and the sender could lose the answer with it.
+ */
+export const REFUSED_BODY_LINGER_MS = 2000;
+
+function closeAfterLinger(req: Request, res: Response): void {
+  const socket = req.socket;
+  res.once('finish', () => {
+    if (req.complete) return;
+    const timer = setTimeout(() => {
+      if (!req.complete) socket.destroy();
+    }, REFUSED_BODY_LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  });
+}
+
 export const notFound: RequestHandler = (_req, res) => {
   res.status(404).json({ error: 'not found', requestId: ctx(res).requestId });
 };
@@ -58,8 +78,6 @@ export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _nex
     res.end();
     return;
   }
-  // Refused before its body was read (bad signature, too large): close the connection rather
-  // than let Node read and discard a body nobody wants, for as long as the sender sends it.
-  if (!req.complete) res.setHeader('Connection', 'close');
+  if (!req.complete) closeAfterLinger(req, res);
   res.status(status).json({ error: message, requestId: context.requestId });
 };
