@@ -15,11 +15,8 @@ export const BODY_LIMITS = {
    * task's whole content (a JSON string) on `taskUpdated`.
    */
   clickup: 256 * 1024,
-  /**
-   * Slack's /slack/events (events, block actions, slash commands): interactive payloads carry
-   * the whole message with its blocks. Its route applies this limit when it is mounted.
-   */
-  slackEvents: 128 * 1024,
+  // Slack's /slack/events is parsed by Bolt's receiver, which applies its own limit
+  // (SLACK_BODY_LIMIT_BYTES in slack/slack-app.ts); a route parsed here adds its entry above.
 } as const;
 
 /** 413 from the declared Content-Length alone, so an oversized body is never read. */
