@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { reportRequestError } from './error-reporter';
 import { ctx } from './request-context.middleware';
 import { HttpError } from './http-error';
