@@ -84,6 +84,70 @@ describe('Slack app in HTTP mode (POST /slack/events, signed form bodies)', () =
     expect(updatesOf(a.ts)).toHaveLength(1);
   }, 30_000);
 
+  it('Claim pressed by two operators at once: one claim, one audit entry, the alert rewritten once naming the winner', async () => {
+    const campaign = await seedCampaign(h.api.db, 'Claim Race');
+    const negotiationId = await seedNegotiation(h.api.db, campaign, { influencerName: 'Rita Race', state: 'escalated', escalationReason: 'hostile: insults' });
+    const a = await h.postAlert({ kind: 'escalation', negotiationId });
+    const press = { actionId: 'negotiation_claim', value: negotiationId, channelId: a.channel, messageTs: a.ts };
+    const answers = await Promise.all([h.http.action({ ...press, userId: OPERATOR }), h.http.action({ ...press, userId: OTHER_OPERATOR })]);
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    expect(Math.max(...answers.map((r) => r.ms))).toBeLessThan(ACK_LIMIT_MS);
+
+    const answered = (user: string) => ephemeralsFor(user).some((e) => e.text.includes(negotiationId) || e.text.includes('already claimed'));
+    await waitFor('both operators answered', () => answered(OPERATOR) && answered(OTHER_OPERATOR));
+    const n = await h.api.db.negotiation.findUniqueOrThrow({ where: { id: negotiationId } });
+    expect(n.state).toBe('human_managed');
+    const winner = n.claimedBySlackId ?? '';
+    const loser = winner === OPERATOR ? OTHER_OPERATOR : OPERATOR;
+    expect([OPERATOR, OTHER_OPERATOR]).toContain(winner);
+    expect(n.claimedBy).toBe(`slack:${winner}`);
+    expect(ephemeralsFor(winner).some((e) => e.text.startsWith(`You hold negotiation \`${negotiationId}\``))).toBe(true);
+    expect(ephemeralsFor(loser).some((e) => e.text.includes(`already claimed by slack:${winner}`))).toBe(true);
+    expect(await h.api.db.auditEntry.findMany({ where: { negotiationId, action: 'claimed' }, select: { actor: true } })).toEqual([{ actor: `human:slack:${winner}` }]);
+    await waitFor('alert updated', () => updatesOf(a.ts).length === 1);
+    expect(JSON.stringify(h.slack.messages(a.channel).find((m) => m.ts === a.ts)?.blocks)).toContain(`Claimed by <@${winner}>`);
+    expect(await h.api.db.slackMessage.findUniqueOrThrow({ where: { alertId: a.alertId } })).toMatchObject({ action: 'claimed', actedBy: `slack:${winner}` });
+    expect(updatesOf(a.ts)).toHaveLength(1);
+  }, 30_000);
+
+  it('Slack refusing the alert update after a replay leaves the replay done once, audited once; a later press acts no more', async () => {
+    const a = await deadLetterAlert();
+    h.slack.fault({ kind: 'error', error: 'message_not_found', method: 'chat.update', times: 5 });
+    const press = { actionId: 'dead_letter_replay', value: a.deadLetterId, userId: OPERATOR, channelId: a.channel, messageTs: a.ts };
+    await h.http.action(press);
+    await waitFor('operator told it is replayed', () => ephemeralsFor(OPERATOR).some((e) => /^Replayed: /.test(e.text) && e.text.includes(`replay-${a.deadLetterId}`)));
+    expect(updatesOf(a.ts).map((c) => c.error)).toEqual(['message_not_found']);
+    const row = await h.api.db.deadLetter.findUniqueOrThrow({ where: { id: a.deadLetterId } });
+    expect(row).toMatchObject({ resolvedBy: `slack:${OPERATOR}`, replayedAt: expect.any(Date) });
+    h.slack.clearFaults();
+
+    await h.http.action({ ...press, userId: OTHER_OPERATOR });
+    await waitFor('the other operator told it is done', () => ephemeralsFor(OTHER_OPERATOR).some((e) => e.text.includes(`already replayed by <@${OPERATOR}>`) && e.text.includes(replayJobId(row))));
+    expect((await jobIdsIn(h.api.queues, 'negotiation-steps')).filter((id) => id.includes(a.deadLetterId))).toEqual([replayJobId(row)]);
+    expect(await auditsFor('dead_letter_replayed', a.deadLetterId)).toHaveLength(1);
+    expect(await h.api.db.slackMessage.findUniqueOrThrow({ where: { alertId: a.alertId } })).toMatchObject({ action: 'replayed', actedBy: `slack:${OPERATOR}` });
+  }, 30_000);
+
+  it('a slow Slack does not hold the ack: no Web API call runs before it (auth.test is not asked per request)', async () => {
+    const campaign = await seedCampaign(h.api.db, 'Slow Auth');
+    const id = await seedNegotiation(h.api.db, campaign, { influencerName: 'Al Auth' });
+    await waitFor('the bot identity looked up at start', () => h.slack.calls('auth.test').some((c) => c.ok));
+    const authBefore = h.slack.calls('auth.test').length;
+    h.slack.fault({ kind: 'slow', delayMs: 6000, method: 'auth.test', times: 5 });
+    try {
+      const claim = await h.http.command({ command: '/claim', text: id, userId: OPERATOR });
+      expect(claim.ms).toBeLessThan(ACK_LIMIT_MS);
+      expect(claim.body).toMatchObject({ text: expect.stringContaining(`You hold negotiation \`${id}\``) });
+      const resume = await h.http.command({ command: '/resume', text: id, userId: OPERATOR });
+      expect(resume.ms).toBeLessThan(ACK_LIMIT_MS);
+      expect(resume.body).toMatchObject({ text: expect.stringContaining('back with the agent') });
+      // The bot's identity was learned once, at start; requests never ask for it again.
+      expect(h.slack.calls('auth.test').length - authBefore).toBe(0);
+    } finally {
+      h.slack.clearFaults();
+    }
+  }, 30_000);
+
   it('a bad signature or a timestamp older than 5 minutes gets 401 and changes nothing', async () => {
     const a = await deadLetterAlert();
     const press = { actionId: 'dead_letter_replay', value: a.deadLetterId, userId: OPERATOR, channelId: a.channel, messageTs: a.ts };

@@ -1,8 +1,8 @@
 import { App, ExpressReceiver, LogLevel, SocketModeReceiver, type RespondArguments } from '@slack/bolt';
-import type { WebClient } from '@slack/web-api';
+import { WebClient } from '@slack/web-api';
 import type { Router } from 'express';
 import type { Env } from '@parley/config';
-import { markAlertActed } from '@parley/slack';
+import { callSlack, markAlertActed } from '@parley/slack';
 import { boltLogger } from './bolt-logger';
 import { ACTION_IDS, pressButton } from './actions.service';
 import { runCommand, type CommandReply } from './commands.service';
@@ -80,9 +80,25 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       bodyLimit: SLACK_BODY_LIMIT_BYTES,
     });
   }
-  // Token verification (auth.test) would make the API's start depend on Slack being up.
-  const app = new App({ token: config.SLACK_BOT_TOKEN, receiver: socketReceiver ?? express, logger, clientOptions, tokenVerificationEnabled: false });
-  const operators = createOperatorCheck({ operators: config.SLACK_OPERATORS, client: app.client, log });
+  // Bolt given a token either checks it with auth.test at start (the API's start would then
+  // depend on Slack) or, with that off, calls auth.test again before every request, before the
+  // handler can ack, so a slow Slack would push acks past 3 s. Our own authorize answers at
+  // once; the bot's ids (for Bolt's ignoreSelf) are learned once in the background.
+  const botToken = config.SLACK_BOT_TOKEN;
+  // An App built with `authorize` hands its listeners a client without a token unless the
+  // answer names a team: every call (handlers, the operator check, auth.test) uses this one.
+  const client = new WebClient(botToken, { ...clientOptions, logger });
+  const identity = botIdentity(client, log);
+  const app = new App({
+    receiver: socketReceiver ?? express,
+    logger,
+    clientOptions,
+    authorize: async () => {
+      identity.learn();
+      return { botToken, ...identity.known() };
+    },
+  });
+  const operators = createOperatorCheck({ operators: config.SLACK_OPERATORS, client, log });
   if (operators.policy.everyone) log.warn('SLACK_OPERATORS is not set: every member of the Slack workspace may claim, resume, replay and discard');
   const deps: SlackOpsDeps = { ...options, operators, markActed: options.markActed ?? markAlertActed };
 
@@ -90,7 +106,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     log.error('slack handler failed', { error: error.message, code: (error as { code?: string }).code });
   });
 
-  app.command(/^\/(claim|resume|audit|parley)$/, async ({ command, ack, client }) => {
+  app.command(/^\/(claim|resume|audit|parley)$/, async ({ command, ack }) => {
     const work = runCommand(deps, { command: command.command, text: command.text, userId: command.user_id }).catch((error: unknown): CommandReply => {
       log.error('slack command failed', { command: command.command, error: (error as Error).message });
       return { text: 'Something went wrong; nothing may have changed. Check the dashboard or try again.' };
@@ -113,7 +129,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
 
   const actionIds = new RegExp(`^(${Object.values(ACTION_IDS).join('|')})$`);
-  app.action({ type: 'block_actions', action_id: actionIds }, async ({ ack, body, action, client }) => {
+  app.action({ type: 'block_actions', action_id: actionIds }, async ({ ack, body, action }) => {
     await ack();
     if (action.type !== 'button') return;
     const channel = body.channel?.id ?? body.container?.channel_id;
@@ -129,9 +145,59 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
 
   if (!socketReceiver) {
-    return { mode: 'http', router: express?.router, start: async () => undefined, stop: async () => undefined, connected: () => false, client: app.client };
+    return {
+      mode: 'http',
+      router: express?.router,
+      start: async () => {
+        identity.learn();
+      },
+      stop: async () => undefined,
+      connected: () => false,
+      client,
+    };
   }
-  return { mode: 'socket', ...socketSupervisor(app, socketReceiver, deps, options.watchdogMs ?? 30_000), client: app.client };
+  const supervisor = socketSupervisor(app, socketReceiver, deps, options.watchdogMs ?? 30_000);
+  return {
+    mode: 'socket',
+    ...supervisor,
+    start: async () => {
+      identity.learn();
+      await supervisor.start();
+    },
+    client,
+  };
+}
+
+/** auth.test is asked again at most this often after a failure. */
+const IDENTITY_RETRY_MS = 60_000;
+
+/**
+ * The bot's user and bot ids, from one auth.test in the background (at start, then retried at
+ * most once a minute until it succeeds). A bad token is reported at start with what to fix,
+ * without holding up the start or any ack.
+ */
+function botIdentity(client: WebClient, log: SlackOpsDeps['log']) {
+  let ids: { botId?: string; botUserId?: string } | undefined;
+  let pending = false;
+  let lastTry = Number.NEGATIVE_INFINITY;
+  return {
+    known: () => ids ?? {},
+    learn: () => {
+      if (ids || pending || Date.now() - lastTry < IDENTITY_RETRY_MS) return;
+      pending = true;
+      lastTry = Date.now();
+      callSlack('auth.test', () => client.auth.test())
+        .then((result) => {
+          ids = { ...(result.bot_id ? { botId: result.bot_id } : {}), ...(result.user_id ? { botUserId: result.user_id } : {}) };
+        })
+        .catch((error: unknown) => {
+          log.error('slack bot token check (auth.test) failed; commands and buttons cannot answer until it is fixed', { error: (error as Error).message });
+        })
+        .finally(() => {
+          pending = false;
+        });
+    },
+  };
 }
 
 /**
