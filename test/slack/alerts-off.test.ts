@@ -24,6 +24,14 @@ describe('alerts without Slack settings', () => {
     expect(slackAlertsFromConfig({ ...settings, SLACK_BOT_TOKEN: 'xoxb-1', SLACK_ALERT_CHANNEL: 'C0ALERTS' }, io)).toMatchObject({ channel: 'C0ALERTS', perWindow: 10 });
   });
 
+  it('refuses a channel given by name at start, saying the id is needed', () => {
+    const io = { db: h.db, queues: h.queues, redis };
+    for (const channel of ['#parley-alerts', 'parley-alerts', 'c0alerts']) {
+      expect(() => slackAlertsFromConfig({ ...settings, SLACK_BOT_TOKEN: 'xoxb-1', SLACK_ALERT_CHANNEL: channel }, io)).toThrow(/SLACK_ALERT_CHANNEL must be a channel id \(C…/);
+    }
+    expect(slackAlertsFromConfig({ ...settings, SLACK_BOT_TOKEN: 'xoxb-1', SLACK_ALERT_CHANNEL: 'G01PRIVATE' }, io)).toMatchObject({ channel: 'G01PRIVATE' });
+  });
+
   it('logs each alert (title, kind, ids; never the text) and completes it', async () => {
     const slack = slackAlertsFromConfig({ ...settings, SLACK_BOT_TOKEN: undefined, SLACK_ALERT_CHANNEL: undefined }, { db: h.db, queues: h.queues, redis });
     await h.start({ handlers: { alerts: createAlertsHandler(slack) }, only: ['alerts'] });

@@ -31,6 +31,7 @@ export function slackAlertsFromConfig(
   deps: { db: Db; queues: Queues; redis: Redis; now?: () => Date },
 ): SlackAlertsDeps | null {
   if (!config.SLACK_BOT_TOKEN || !config.SLACK_ALERT_CHANNEL) return null;
+  assertChannelId(config.SLACK_ALERT_CHANNEL);
   return {
     db: deps.db,
     queues: deps.queues,
@@ -42,4 +43,20 @@ export function slackAlertsFromConfig(
     perWindow: config.SLACK_ALERTS_PER_MINUTE,
     now: deps.now ?? (() => new Date()),
   };
+}
+
+/** A conversation id: C… (public), G… (private, older), D… (a DM). */
+const CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
+
+/**
+ * SLACK_ALERT_CHANNEL must be the channel's id. Slack posts to a `#name` too, but answers with
+ * the id, so the negotiation's thread (looked up by the configured channel) would never be found
+ * and every alert would start a new one, and a post whose answer was lost could not be looked up
+ * again (conversations.history takes ids only) and would be posted twice. Refused at start.
+ */
+export function assertChannelId(channel: string): void {
+  if (CHANNEL_ID.test(channel)) return;
+  throw new Error(
+    `SLACK_ALERT_CHANNEL must be a channel id (C…, shown at the bottom of the channel's details in Slack), not ${JSON.stringify(channel.slice(0, 80))}: threads and the lookup of a lost post need the id`,
+  );
 }
