@@ -75,6 +75,12 @@ describe('mailbox sync: hostile inbound mail', () => {
     return { ...n, threadId: sent.threadId };
   }
 
+  /** `parley_escalations_total` by its reason label, so far in this file. */
+  async function escalationsByReason(): Promise<Record<string, number>> {
+    const { values } = await h.metrics.escalations.get();
+    return Object.fromEntries(values.map((v) => [String(v.labels.reason), v.value]));
+  }
+
   const reply = (n: { influencerEmail: string; threadId: string; id: string }, text: string, from = n.influencerEmail) =>
     g.sandbox.deliverInbound({ threadId: n.threadId, from: `Someone <${from}>`, subject: 'Re: Collab', text, inReplyTo: `<${n.id}.open@brand.test>` });
 
@@ -97,6 +103,8 @@ describe('mailbox sync: hostile inbound mail', () => {
     expect(await h.db.inboundMessage.count({ where: { gmailMessageId: good.id, problem: null } })).toBe(1);
     expect((await h.db.mailboxSync.findUniqueOrThrow({ where: { mailbox: MAILBOX } })).historyCursor).toBe(g.sandbox.currentHistoryId());
     expect(await h.db.deadLetter.count({ where: { queue: 'gmail-notifications' } })).toBe(0);
+    // Counted under its own label, not lumped into `other`.
+    expect(await escalationsByReason()).toEqual({ unreadable_mail: 1 });
   });
 
   it('reads mail from an address that merely contains the mailbox\'s; another sender on a tracked thread goes to a human', async () => {
@@ -109,6 +117,7 @@ describe('mailbox sync: hostile inbound mail', () => {
     const after = await h.db.negotiation.findUniqueOrThrow({ where: { id: n.id } });
     expect(after.state).toBe('escalated');
     expect(after.escalationReason).toMatch(/^foreign_sender: a reply on this thread came from brand\.test/);
+    expect(await escalationsByReason()).toEqual({ unreadable_mail: 1, foreign_sender: 1 });
 
     // The step never shows it to the LLM: it forwards it to the human.
     h.sandbox.reset();

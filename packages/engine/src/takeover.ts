@@ -145,6 +145,10 @@ const ESCALATION_LABELS: [RegExp, string][] = [
   [/asked rate/, 'invalid_ask'],
   [/terms are invalid|no valid current offer/, 'invalid_terms'],
   [/^policy refused/, 'policy_guard'],
+  // Mail the agent must not read (the mailbox sync's problems): counted apart so a wave of
+  // hostile or misdirected mail shows on its own rather than inside `other`.
+  [/^unparseable/, 'unreadable_mail'],
+  [/^foreign_sender/, 'foreign_sender'],
 ];
 
 /** The bounded metric label for an escalation reason (reasons carry numbers and currencies). */
