@@ -71,8 +71,8 @@ describe('negotiation steps through the real runtime, SDK and sandbox', () => {
       ['counter_sent', 'reply_received', 'counter_received'],
       ['counter_received', 'accepted', 'agreed'],
     ]);
-    expect(s.transitions[1]?.details).toMatchObject({ intent: 'counter', askedMinor: 350_000, decision: 'counter', messages: [ask1] });
-    expect(s.transitions[4]?.details).toMatchObject({ intent: 'counter', askedMinor: 300_000, decision: 'accept', messages: [ask2] });
+    expect(s.transitions[1]?.details).toMatchObject({ intent: 'counter', askedMinor: 350_000, askedCurrency: 'USD', decision: 'counter', messages: [ask1] });
+    expect(s.transitions[4]?.details).toMatchObject({ intent: 'counter', askedMinor: 300_000, askedCurrency: 'USD', decision: 'accept', messages: [ask2] });
     expect(s.inbound.every((m) => m.processedAt !== null)).toBe(true);
     // Each email states exactly the policy's price, and none is above the ceiling.
     expect(statedAmounts(s)).toEqual([200_000, 266_666, 300_000]);
@@ -153,10 +153,22 @@ describe('negotiation steps through the real runtime, SDK and sandbox', () => {
     expect(alert?.data).toMatchObject({ kind: 'escalation', negotiationId: id });
   });
 
+  it('records an ask in another currency with that currency, and escalates it without answering', async () => {
+    const { id } = await seedNegotiation(h.db);
+    await h.finished(await h.step({ negotiationId: id, kind: 'open' }));
+    const ask = await addReply(h.db, id, 'My rate for this would be €900.00.');
+    await h.finished(await h.step({ negotiationId: id, kind: 'reply', gmailMessageId: ask }));
+    const s = await snapshot(h.db, id);
+    expect(s.negotiation).toMatchObject({ state: 'escalated', escalationReason: 'reply names EUR, the campaign is in USD', lastAskMinor: 90_000 });
+    // The timeline reads askedCurrency to show 90,000 minor units as €900.00, not $900.00.
+    expect(s.transitions[1]?.details).toMatchObject({ intent: 'counter', askedMinor: 90_000, askedCurrency: 'EUR', decision: 'escalate', messages: [ask] });
+    expect(s.outbox.map((o) => o.kind)).toEqual(['opening']);
+  });
+
   it('counts escalations under a bounded reason label', async () => {
     const { values } = await h.metrics.escalations.get();
     const byReason = Object.fromEntries(values.map((v) => [v.labels.reason, v.value]));
-    expect(byReason).toEqual({ above_ceiling: 1, hostile: 1, unclear: 1 });
+    expect(byReason).toEqual({ above_ceiling: 1, currency: 1, hostile: 1, unclear: 1 });
   });
 
   it('follows up after silence, at most maxFollowUps times, then goes stale', async () => {

@@ -255,7 +255,15 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: 
       negotiation,
       events: plan.events,
       data: { ...plan.data, lastInboundAt: last?.receivedAt ?? deps.now() },
-      details: { intent: reading.intent, askedMinor: reading.askedRateMinor ?? null, decision: decision.action, messages: unread.map((m) => m.gmailMessageId) },
+      // askedMinor is in minor units of the currency the reply named (the campaign's when it named
+      // none): askedCurrency says which, so the timeline shows a EUR ask as euros.
+      details: {
+        intent: reading.intent,
+        askedMinor: reading.askedRateMinor ?? null,
+        askedCurrency: reading.askedRateMinor === undefined ? null : (reading.currency ?? terms.currency).toUpperCase(),
+        decision: decision.action,
+        messages: unread.map((m) => m.gmailMessageId),
+      },
       actor: 'agent',
       at: deps.now(),
     });
