@@ -36,6 +36,18 @@ describe('mapSlackError over the real WebClient', () => {
     expect(sandbox.calls('chat.postMessage').length).toBe(before + 1);
   });
 
+  it('turns a `ratelimited` answer (HTTP 200) into a wait, and a 429 without a usable Retry-After too', async () => {
+    sandbox.fault({ kind: 'error', error: 'ratelimited', method: 'chat.postMessage' });
+    const limited = await failure(post());
+    expect(limited).toBeInstanceOf(RateLimitedError);
+    expect((limited as RateLimitedError).waitMs).toBe(30_000);
+    // What the WebClient throws for a 429 whose Retry-After it cannot read (WebClient.js makeRequest).
+    const noHeader = new Error('Retry header did not contain a valid timeout (url: https://slack.com/api/chat.postMessage, retry-after header: soon)');
+    const mapped = await failure(callSlack('chat.postMessage', () => Promise.reject(noHeader)));
+    expect(mapped).toBeInstanceOf(RateLimitedError);
+    expect((mapped as RateLimitedError).waitMs).toBe(30_000);
+  });
+
   it.each([
     ['invalid_auth', /SLACK_BOT_TOKEN.*xoxb-/],
     ['account_inactive', /reinstall the Slack app/],

@@ -71,6 +71,11 @@ export class SlackPermanentError extends PermanentError {
  */
 export function mapSlackError(error: unknown, method: string): Error {
   if (error instanceof PermanentError || error instanceof RateLimitedError || error instanceof TransientError) return error;
+  // A 429 without a usable Retry-After: the WebClient throws a plain Error saying so. Still a
+  // rate limit: wait (no attempt spent) rather than burn retries against it.
+  if (error instanceof Error && !isCoded(error) && /^Retry header did not contain a valid timeout/.test(error.message)) {
+    return new RateLimitedError(`slack ${method}: rate limited without a Retry-After, waiting ${DEFAULT_RATE_LIMIT_WAIT_MS / 1000}s`, DEFAULT_RATE_LIMIT_WAIT_MS, 'slack');
+  }
   if (!isCoded(error)) return new TransientError(`slack ${method}: ${redactString(String(error))}`, 'unknown');
   switch (error.code) {
     case ErrorCode.RateLimitedError: {
