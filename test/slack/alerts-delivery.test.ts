@@ -131,7 +131,11 @@ describe('Slack alerts (real worker runtime, Redis, SQLite, Slack stand-in)', ()
     const rootTs = await posted(`esc-dash-${negotiationId}`);
     await a.enqueueAlert({ alertId: `fwd-dash-${negotiationId}`, kind: 'takeover_reply', title: 'New reply on a claimed thread', text: 'Dan wrote:\n\n> ok', negotiationId });
     const ts = await posted(`fwd-dash-${negotiationId}`);
-    expect(a.channelMessages().find((m) => m.ts === ts)?.thread_ts).toBe(rootTs);
+    const message = a.channelMessages().find((m) => m.ts === ts);
+    expect(message?.thread_ts).toBe(rootTs);
+    // The shared channel never gets the email's text.
+    expect(JSON.stringify(message)).not.toContain('> ok');
+    expect(JSON.stringify(message)).toContain('Dan');
   });
 
   it('a takeover reply whose claimer left the workspace goes to the alert channel instead', async () => {
@@ -139,7 +143,9 @@ describe('Slack alerts (real worker runtime, Redis, SQLite, Slack stand-in)', ()
     const negotiationId = await seedNegotiation(a.h.db, campaignId, { influencerName: 'Lena', state: 'human_managed', claimedBy: 'slack:U0GONE', claimedBySlackId: 'U0GONE' });
     await a.enqueueAlert({ alertId: `fwd-gone-${negotiationId}`, kind: 'takeover_reply', title: 'New reply on a claimed thread', text: 'Lena wrote:\n\n> still there?', negotiationId });
     const ts = await posted(`fwd-gone-${negotiationId}`);
-    expect(a.channelMessages().find((m) => m.ts === ts)).toBeDefined();
+    const message = a.channelMessages().find((m) => m.ts === ts);
+    expect(message).toBeDefined();
+    expect(JSON.stringify(message)).not.toContain('still there?');
     expect(a.slack.calls('conversations.open').at(-1)).toMatchObject({ params: { users: 'U0GONE' }, error: 'user_not_found' });
   });
 

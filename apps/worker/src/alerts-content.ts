@@ -161,8 +161,12 @@ export function campaignProblemMessage(deps: Pick<ContentDeps, 'publicUrl'>, ale
   };
 }
 
-/** The one message that carries an email's text: the reply, to the person who claimed it. */
-export async function takeoverReplyMessage(deps: ContentDeps, alert: Alert): Promise<AlertMessage> {
+/**
+ * The one message that carries an email's text: the reply, to the person who claimed it. When
+ * it goes to the shared alert channel instead (claimed from the dashboard, or the claimer
+ * cannot be messaged), the text stays out: the channel gets who wrote and the links.
+ */
+export async function takeoverReplyMessage(deps: ContentDeps, alert: Alert, withText = true): Promise<AlertMessage> {
   const links = dashboardLinks(deps.publicUrl);
   const n = alert.negotiationId
     ? await deps.db.negotiation.findUnique({ where: { id: alert.negotiationId }, select: { id: true, influencerName: true, gmailThreadId: true, campaign: { select: { name: true } } } })
@@ -173,7 +177,11 @@ export async function takeoverReplyMessage(deps: ContentDeps, alert: Alert): Pro
   const lead = n ? `:envelope: New reply from ${who({ id: n.id, influencerName: n.influencerName, campaignName: n.campaign.name })} on a negotiation you claimed.` : `:envelope: ${escapeMrkdwn(alert.title)}`;
   return {
     text: n ? `New reply from ${truncate(n.influencerName, 80)} on a negotiation you claimed` : alert.title,
-    blocks: [section(lead), section(escapeMrkdwn(truncate(alert.text, REPLY_CHARS))), context(refs.filter((r): r is string => r !== null).join(' · '))],
+    blocks: [
+      section(lead),
+      section(withText ? escapeMrkdwn(truncate(alert.text, REPLY_CHARS)) : '_The reply is not shown in the channel; read it in the thread or on the timeline._'),
+      context(refs.filter((r): r is string => r !== null).join(' · ')),
+    ],
   };
 }
 
@@ -214,7 +222,8 @@ export function digestMessage(deps: Pick<ContentDeps, 'publicUrl'>, counts: Reco
   };
 }
 
-export function buildAlertMessage(deps: ContentDeps, alert: Alert): Promise<AlertMessage> | AlertMessage {
+/** `toClaimer`: the message goes to the claimer's DM (the only place an email's text may go). */
+export function buildAlertMessage(deps: ContentDeps, alert: Alert, toClaimer = false): Promise<AlertMessage> | AlertMessage {
   switch (alert.kind) {
     case 'dead_letter':
       return deadLetterMessage(deps, alert);
@@ -223,7 +232,7 @@ export function buildAlertMessage(deps: ContentDeps, alert: Alert): Promise<Aler
     case 'campaign_problem':
       return campaignProblemMessage(deps, alert);
     case 'takeover_reply':
-      return takeoverReplyMessage(deps, alert);
+      return takeoverReplyMessage(deps, alert, toClaimer);
     case 'info':
     case 'digest':
       return infoMessage(deps, alert);

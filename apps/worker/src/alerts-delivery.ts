@@ -63,7 +63,7 @@ export async function deliverAlert(deps: SlackAlertsDeps, alert: Alert, ctx: Job
     }
   }
 
-  const message = await contentOf(deps, alert);
+  const message = await contentOf(deps, alert, row.channel !== deps.channel);
   if (!message) return { delivered: 'nothing', reason: 'empty digest' };
   ctx.signal?.throwIfAborted();
   const posted = await post(deps, row, alert.alertId, message);
@@ -100,8 +100,8 @@ async function post(deps: SlackAlertsDeps, row: SlackMessageRow, alertId: string
   return { channel: result.channel ?? row.channel, ts: result.ts ?? '', threadTs };
 }
 
-async function contentOf(deps: SlackAlertsDeps, alert: Alert): Promise<AlertMessage | null> {
-  if (alert.kind !== 'digest') return buildAlertMessage(deps, alert);
+async function contentOf(deps: SlackAlertsDeps, alert: Alert, toClaimer: boolean): Promise<AlertMessage | null> {
+  if (alert.kind !== 'digest') return buildAlertMessage(deps, alert, toClaimer);
   if (alert.window === undefined) return null;
   const counts = await digestCounts(deps.redis, deps.prefix, alert.window);
   return Object.keys(counts).length === 0 ? null : digestMessage(deps, counts, deps.perWindow, alert.windowMs ?? deps.windowMs);
