@@ -1,11 +1,12 @@
 import { hostname } from 'node:os';
-import { shutdownSteps, type Env } from '@parley/config';
+import { concurrencyFor, shutdownSteps, type Env } from '@parley/config';
 import { openDatabase, prepareDatabase, type Db } from '@parley/db';
 import { createLogger, type Logger } from '@parley/logging';
 import { createMetrics, type Metrics } from '@parley/metrics';
 import {
   closeQueues,
   createQueues,
+  QUEUE_NAMES,
   createRedis,
   retryPolicyFromConfig,
   startWorkers,
@@ -106,6 +107,7 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
       handlers,
       policy: retryPolicyFromConfig(config),
       concurrency: config.WORKER_CONCURRENCY,
+      concurrencyByQueue: Object.fromEntries(QUEUE_NAMES.map((q) => [q, concurrencyFor(config, q)])),
       lockDurationMs: config.JOB_LOCK_DURATION_MS,
       stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS,
       maxStalledCount: config.JOB_MAX_STALLED_COUNT,
@@ -125,7 +127,7 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
     const alive = startAliveFile(config.PARLEY_ALIVE_FILE);
     const metricsServer = await startMetricsServer(metrics, config.WORKER_METRICS_PORT, config.METRICS_TOKEN);
     if (metricsServer.url) log.info('worker metrics served', { url: metricsServer.url });
-    log.info('worker ready', { workerId, queues: runtime.workers.map((w) => w.name), concurrency: config.WORKER_CONCURRENCY });
+    log.info('worker ready', { workerId, queues: runtime.workers.map((w) => w.name), concurrency: Object.fromEntries(runtime.workers.map((w) => [w.name, concurrencyFor(config, w.name)])) });
 
     const steps = shutdownSteps();
     const close = async (graceMs: number) => {

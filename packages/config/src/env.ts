@@ -40,6 +40,14 @@ export const envSchema = z.object({
   ANTHROPIC_BASE_URL: url('the Anthropic API root, e.g. https://api.anthropic.com').optional(),
   ANTHROPIC_MODEL: z.string().trim().min(1).default('claude-sonnet-4-5'),
   ANTHROPIC_TIMEOUT_MS: int(60_000, 1),
+  /** The account's limits (requests, input and output tokens per minute); unset: learned from the API's rate-limit headers. */
+  ANTHROPIC_RPM: z.coerce.number().int().min(1).optional(),
+  ANTHROPIC_ITPM: z.coerce.number().int().min(1).optional(),
+  ANTHROPIC_OTPM: z.coerce.number().int().min(1).optional(),
+  /** Fleet-wide ceiling of LLM calls in flight (a 529 halves it, successes bring it back). */
+  ANTHROPIC_MAX_IN_FLIGHT: int(50, 1),
+  /** How long a step waits for the LLM gate before the queue takes over the retry. */
+  ANTHROPIC_GATE_MAX_WAIT_MS: int(120_000, 1),
 
   GOOGLE_CLIENT_ID: optionalString,
   GOOGLE_CLIENT_SECRET: optionalString,
@@ -96,6 +104,14 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9_{}.-]+$/, { message: 'may hold letters, digits, _ . - { } only' })
     .default('parley'),
   WORKER_CONCURRENCY: int(5, 1),
+  /** Per-queue jobs in flight per worker process (concurrencyFor); unset: WORKER_CONCURRENCY. */
+  GMAIL_NOTIFICATIONS_CONCURRENCY: z.coerce.number().int().min(1).optional(),
+  CAMPAIGN_TASKS_CONCURRENCY: z.coerce.number().int().min(1).optional(),
+  /** Steps mostly wait on the LLM (whose gate bounds the fleet), so many run at once. */
+  NEGOTIATION_STEPS_CONCURRENCY: int(50, 1),
+  OUTBOUND_EMAIL_CONCURRENCY: z.coerce.number().int().min(1).optional(),
+  ALERTS_CONCURRENCY: z.coerce.number().int().min(1).optional(),
+  MAINTENANCE_CONCURRENCY: z.coerce.number().int().min(1).optional(),
   SHUTDOWN_GRACE_MS: int(25_000, 0),
 
   /** API: a request's headers must arrive within this (slowloris); answered 408. */
@@ -195,6 +211,13 @@ function describe(value: string | undefined): string {
   if (value === undefined) return 'nothing';
   // Never echo a secret back: show only its length.
   return `a value of ${value.length} characters`;
+}
+
+/** Jobs in flight per worker process for a queue: `<QUEUE>_CONCURRENCY`, else WORKER_CONCURRENCY. */
+export function concurrencyFor(env: Env, queue: string): number {
+  const name = `${queue.toUpperCase().replace(/-/g, '_')}_CONCURRENCY`;
+  const value = (env as Record<string, unknown>)[name];
+  return typeof value === 'number' ? value : env.WORKER_CONCURRENCY;
 }
 
 /** Integration settings resolved from the env, or a ConfigError naming what is missing. */

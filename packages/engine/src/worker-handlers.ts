@@ -3,7 +3,7 @@ import { createClickUpClient } from '@parley/clickup';
 import { ConfigError, requireVars, type Env } from '@parley/config';
 import type { Db } from '@parley/db';
 import { createGmailClient, createGoogleAuth, createSheetsClient } from '@parley/google';
-import { createLlmClient } from '@parley/llm';
+import { createLlmClient, createLlmGate } from '@parley/llm';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
 import type { HandlerMap, Queues } from '@parley/queue';
@@ -46,6 +46,18 @@ export function createEngineWiring(config: Env, deps: { db: Db; queues: Queues; 
     metrics: deps.metrics,
     log: deps.log,
     defaultRateLimitWaitMs: config.RETRY_RATE_LIMIT_DEFAULT_MS,
+    // One gate for the fleet: every worker process shares it through Redis (docs/engine.md).
+    gate: createLlmGate({
+      redis: deps.redis,
+      prefix: config.QUEUE_PREFIX,
+      limits: { requestsPerMinute: config.ANTHROPIC_RPM, inputTokensPerMinute: config.ANTHROPIC_ITPM, outputTokensPerMinute: config.ANTHROPIC_OTPM },
+      maxInFlight: config.ANTHROPIC_MAX_IN_FLIGHT,
+      // A lease outlives the longest call (the SDK's timeout) before a dead process's slot returns.
+      leaseMs: config.ANTHROPIC_TIMEOUT_MS + 5_000,
+      maxWaitMs: config.ANTHROPIC_GATE_MAX_WAIT_MS,
+      metrics: deps.metrics,
+      log: deps.log,
+    }),
   });
   const engine = { ...core, llm, mailbox: GMAIL_MAILBOX, llmOutageEscalateAfterMs: config.LLM_OUTAGE_ESCALATE_AFTER * 1000, maxFollowUps: config.MAX_FOLLOW_UPS, priceStep: config.PRICE_STEP };
   return {

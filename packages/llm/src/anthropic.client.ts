@@ -1,4 +1,4 @@
-import Anthropic from '@anthropic-ai/sdk';
+import Anthropic, { APIError } from '@anthropic-ai/sdk';
 import { formatMoney, toMinor, type ReplyReading } from '@parley/domain';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
@@ -6,7 +6,11 @@ import { PermanentError } from '@parley/queue';
 import type { z } from 'zod';
 import { classifyAnthropicError } from './anthropic-errors';
 import { checkDraftPrice } from './draft-check';
+import { estimateInputTokens, type LlmCallOutcome, type LlmGate } from './llm-gate';
 import type { DraftRequest, LlmClient, ReadReplyInput } from './llm.types';
+
+export { DEFAULT_GATE_MAX_WAIT_MS, DEFAULT_MAX_IN_FLIGHT, createLlmGate, estimateInputTokens, llmGateKeys, readRateLimitHeaders } from './llm-gate';
+export type { LlmCallCost, LlmCallOutcome, LlmGate, LlmGateOptions, LlmLease, LlmRateLimits, RateLimitReading } from './llm-gate';
 import { PROMPTS, factsJson, loadPrompt, renderTemplate, replyBlocks } from './prompts';
 import { describeIssues, draftEmailOutput, draftEmailTool, readReplyOutput, readReplyTool, type ToolDefinition, type ToolName } from './tools';
 
@@ -19,6 +23,11 @@ export interface LlmClientOptions {
   log: Logger;
   /** Wait for a 429 that names none (SPEC: 30 s). */
   defaultRateLimitWaitMs?: number;
+  /**
+   * The fleet-wide gate every call passes before it leaves (llm-gate.ts). Without one (unit
+   * tests, one-off scripts) calls go straight out.
+   */
+  gate?: LlmGate;
 }
 
 interface ToolCall<T> {
@@ -51,18 +60,28 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
       const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
       let response: Anthropic.Message;
       let requestId: string | null | undefined;
+      const body = {
+        model: opts.model,
+        max_tokens: call.maxTokens,
+        system: call.system,
+        messages,
+        tools: [call.tool],
+        tool_choice: { type: 'tool' as const, name: call.tool.name },
+      };
+      // Waits here (not in the queue) while the fleet is paused by a 429 or at its limits; a
+      // wait past the gate's bound throws RateLimitedError and the queue takes over.
+      const lease = opts.gate ? await opts.gate.acquire({ inputTokens: estimateInputTokens({ system: body.system, messages, tools: body.tools }), outputTokens: call.maxTokens }).catch((error: unknown) => {
+        log.warn('llm gate refused the call', { tool: call.tool.name, error: (error as Error).message, attempt });
+        throw error;
+      }) : null;
       try {
-        const request = sdk.messages.create({
-          model: opts.model,
-          max_tokens: call.maxTokens,
-          system: call.system,
-          messages,
-          tools: [call.tool],
-          tool_choice: { type: 'tool', name: call.tool.name },
-        });
-        ({ data: response, request_id: requestId } = await request.withResponse());
+        const { data, request_id, response: http } = await sdk.messages.create(body).withResponse();
+        response = data;
+        requestId = request_id;
+        await lease?.release({ kind: 'ok', headers: http.headers, usage: data.usage });
       } catch (error) {
         const c = classifyAnthropicError(error, { defaultRateLimitWaitMs: opts.defaultRateLimitWaitMs });
+        await lease?.release(gateOutcome(c.type, c.waitMs, error));
         metrics.llmDuration.observe({ tool: call.tool.name, outcome: c.type }, seconds());
         metrics.llmErrors.inc({ type: c.type });
         log.warn('anthropic call failed', { tool: call.tool.name, errorClass: c.error.name, type: c.type, waitMs: c.waitMs, status: c.status, requestId: c.requestId, attempt });
@@ -142,6 +161,14 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
       });
     },
   };
+}
+
+/** What the gate learns from a failed call: a 429 pauses the fleet, a 529 shrinks its concurrency. */
+function gateOutcome(type: string, waitMs: number | undefined, error: unknown): LlmCallOutcome {
+  const headers = error instanceof APIError ? (error.headers ?? null) : null;
+  if (type === 'rate_limited' && waitMs !== undefined) return { kind: 'rate_limited', waitMs, headers };
+  if (type === 'overloaded') return { kind: 'overloaded', headers };
+  return { kind: 'failed', headers };
 }
 
 function validate<T>(call: ToolCall<T>, response: Anthropic.Message): { value: T } | Invalid {

@@ -37,6 +37,16 @@ export function createMetrics(options: { defaults?: boolean } = {}) {
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       registers: r,
     }),
+    // The fleet-wide LLM gate (packages/llm/src/llm-gate.ts): this process's calls holding a
+    // lease and calls waiting for one, and the limits the gate last saw (shared by every process).
+    llmInFlight: new Gauge({ name: 'parley_llm_calls_in_flight', help: 'LLM calls of this process holding a gate lease', registers: r }),
+    llmWaiting: new Gauge({ name: 'parley_llm_calls_waiting', help: 'LLM calls of this process waiting for the gate', registers: r }),
+    llmGateLimit: new Gauge({
+      name: 'parley_llm_gate_limit',
+      help: 'Limits the LLM gate enforces fleet-wide: concurrency (calls in flight, AIMD), requests/input_tokens/output_tokens per minute (0 = none known)',
+      labelNames: ['kind'] as const,
+      registers: r,
+    }),
     emailsSent: new Counter({ name: 'parley_emails_sent_total', help: 'Emails sent through Gmail by kind', labelNames: ['kind'] as const, registers: r }),
     dealsClosed: new Counter({ name: 'parley_deals_closed_total', help: 'Negotiations that reached agreement', registers: r }),
     escalations: new Counter({ name: 'parley_escalations_total', help: 'Negotiations escalated to a human by reason', labelNames: ['reason'] as const, registers: r }),

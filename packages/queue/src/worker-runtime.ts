@@ -13,6 +13,8 @@ export interface WorkerRuntimeOptions extends ProcessorOptions {
   connection: Redis;
   prefix: string;
   concurrency: number;
+  /** Per-queue overrides of `concurrency` (e.g. many LLM-bound steps, few CPU-bound syncs). */
+  concurrencyByQueue?: Partial<Record<QueueName, number>>;
   /** How long a job's lock lives without renewal (renewed every half of it while the job runs). */
   lockDurationMs: number;
   /** How often each worker looks for jobs whose lock expired. */
@@ -85,7 +87,7 @@ export function startWorkers(options: WorkerRuntimeOptions): WorkerRuntime {
     const worker = new Worker(queue, processor, {
       connection: options.connection,
       prefix: options.prefix,
-      concurrency: options.concurrency,
+      concurrency: options.concurrencyByQueue?.[queue] ?? options.concurrency,
       lockDuration: options.lockDurationMs,
       stalledInterval: options.stalledIntervalMs,
       // The processor dead-letters a job at maxStalledCount + 1 stalls before its handler

@@ -2,12 +2,15 @@ import http from 'node:http';
 import { anthropicFault, errorBody, faultList, type AnthropicFault } from './faults';
 import { messageResponse, messagesRequest, newId, requestProblem } from './messages.route';
 import { listenOnLoopback } from '../listen';
+import { createTrafficShaper, type AnthropicTraffic } from './traffic';
 
 export interface AnthropicSandboxOptions {
   /** 0 (default) picks a free port. */
   port?: number;
   /** When set, only this key is accepted; otherwise any non-empty key is. */
   apiKey?: string;
+  /** Latency and an enforced requests-per-minute limit (traffic.ts). */
+  traffic?: AnthropicTraffic;
 }
 
 /** One request to POST /v1/messages, as the sandbox saw and answered it. */
@@ -33,6 +36,8 @@ export interface AnthropicSandbox {
   calls(): AnthropicSandboxCall[];
   /** Forgets queued faults and recorded calls. */
   reset(): void;
+  /** Changes latency and the enforced rate limit (traffic.ts) for the calls that follow. */
+  traffic(traffic: AnthropicTraffic): void;
   /** The env a Parley process needs to use this sandbox as its Anthropic API. */
   env(): Record<string, string>;
   close(): Promise<void>;
@@ -81,6 +86,7 @@ export async function startAnthropicSandbox(options: AnthropicSandboxOptions = {
   let calls: AnthropicSandboxCall[] = [];
   const timers = new Set<NodeJS.Timeout>();
   let counter = 0;
+  const shaper = createTrafficShaper(options.traffic);
 
   const wait = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -141,6 +147,10 @@ export async function startAnthropicSandbox(options: AnthropicSandboxOptions = {
       return answer(fault.status, errorBody(fault.status, requestId, { message, errorCode: spend ? 'enforced_spend_limit_reached' : undefined }), headers);
     }
 
+    const shaped = fault ? null : shaper.admit();
+    if (shaped?.status === 429) return answer(429, errorBody(429, requestId), shaped.headers);
+    if (shaped?.delayMs) await wait(shaped.delayMs);
+
     if (!parsedJson.ok) return answer(400, errorBody(400, requestId, { message: 'There was an issue with your request: the body is not valid JSON.' }));
     const parsed = messagesRequest.safeParse(parsedJson.value);
     if (!parsed.success) {
@@ -151,7 +161,7 @@ export async function startAnthropicSandbox(options: AnthropicSandboxOptions = {
     record.tool = parsed.data.tool_choice?.name ?? parsed.data.tools?.[0]?.name ?? null;
     const problem = requestProblem(parsed.data);
     if (problem) return answer(400, errorBody(400, requestId, { message: problem }));
-    return answer(200, messageResponse(parsed.data, fault));
+    return answer(200, messageResponse(parsed.data, fault), shaped?.headers);
   }
 
   async function control(req: http.IncomingMessage, res: Res, path: string): Promise<void> {
@@ -199,6 +209,7 @@ export async function startAnthropicSandbox(options: AnthropicSandboxOptions = {
     },
     calls: () => calls.map((c) => ({ ...c })),
     reset,
+    traffic: (traffic) => shaper.set(traffic),
     env: () => ({ ANTHROPIC_BASE_URL: url, ANTHROPIC_API_KEY: options.apiKey ?? SANDBOX_API_KEY }),
     close: async () => {
       for (const t of timers) clearTimeout(t);

@@ -7,3 +7,4 @@ export type { DraftFacts } from './email-writer';
 export type { AnthropicFault } from './faults';
 export { extractReplyBlocks, ownWords, readOneReply, readReplies } from './reply-reader';
 export type { ReplyReadout } from './reply-reader';
+export type { AnthropicTraffic } from './traffic';

@@ -1,0 +1,378 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from '@parley/logging';
+import type { Metrics } from '@parley/metrics';
+import { RateLimitedError, TransientError } from '@parley/queue';
+
+/**
+ * One gate for every LLM call of every worker process (SPEC section 14): throughput is bounded
+ * by the account's rate limit, not by how many steps happen to run at once.
+ *
+ * A call acquires a lease before it leaves and releases it with its outcome. The state lives in
+ * Redis under the queue prefix, changed only by two Lua scripts (atomic, clocked by Redis TIME
+ * so hosts with skewed clocks agree):
+ *
+ * - pause: a key with a PX expiry set by a 429 for its retry-after. While it exists no call of
+ *   any process leaves, steps already running included (they wait; the step that got the 429
+ *   still throws RateLimitedError so the queue pauses too).
+ * - leases: a sorted set of lease id -> expiry. A call holds one while on the wire; a process
+ *   killed mid-call leaks nothing, its leases expire after `leaseMs`.
+ * - limit: the fleet's in-flight ceiling, AIMD: a 529 halves it (once per cooldown, from the
+ *   calls actually in flight), each success adds 1/limit (one call per window of successes).
+ * - buckets: token buckets for requests, input tokens and output tokens per minute, from the
+ *   configured limits or, when unset, from the `anthropic-ratelimit-*-limit` response headers;
+ *   `*-remaining` lowers a bucket to what the API says is left.
+ *
+ * Waiting never spins: in each process only the oldest waiter asks Redis, and it sleeps until
+ * the pause ends or the bucket refills (both known), or polls with backoff while the in-flight
+ * ceiling is reached (woken early when a call of its own process ends). A waiter that gets no
+ * capacity within `maxWaitMs` throws RateLimitedError so the queue owns the retry.
+ */
+export interface LlmGate {
+  acquire(cost: LlmCallCost): Promise<LlmLease>;
+}
+
+export interface LlmCallCost {
+  /** Estimated input tokens (the request's size); settled against the reported usage. */
+  inputTokens: number;
+  /** The request's max_tokens; settled against the reported usage. */
+  outputTokens: number;
+}
+
+export type LlmCallOutcome =
+  | { kind: 'ok'; headers?: Headers | null; usage?: { input_tokens: number; output_tokens: number } | null }
+  | { kind: 'rate_limited'; waitMs: number; headers?: Headers | null }
+  | { kind: 'overloaded'; headers?: Headers | null }
+  | { kind: 'failed'; headers?: Headers | null };
+
+export interface LlmLease {
+  /** Ends the call: frees its slot and feeds its outcome back. Never throws. */
+  release(outcome: LlmCallOutcome): Promise<void>;
+}
+
+export interface LlmRateLimits {
+  requestsPerMinute?: number;
+  inputTokensPerMinute?: number;
+  outputTokensPerMinute?: number;
+}
+
+export interface LlmGateOptions {
+  redis: Redis;
+  /** QUEUE_PREFIX: deployments sharing a Redis keep separate gates. */
+  prefix: string;
+  /** The account's limits (ANTHROPIC_RPM/ITPM/OTPM); unset ones are learned from headers. */
+  limits?: LlmRateLimits;
+  /** Fleet-wide ceiling of calls in flight (the AIMD limit never exceeds it). */
+  maxInFlight?: number;
+  /** How long a lease lives without release: longer than a call can take (its timeout). */
+  leaseMs: number;
+  /** How long a call may wait for capacity before RateLimitedError. */
+  maxWaitMs?: number;
+  /** A 529 halves the limit at most once per this long (the calls in flight together all see it). */
+  decreaseCooldownMs?: number;
+  /** Longest sleep between two looks while the in-flight ceiling is reached. */
+  maxPollMs?: number;
+  metrics?: Metrics;
+  log?: Logger;
+}
+
+export const DEFAULT_MAX_IN_FLIGHT = 50;
+export const DEFAULT_GATE_MAX_WAIT_MS = 120_000;
+
+/** The gate's Redis keys. One hash tag so the scripts' keys share a Cluster slot. */
+export function llmGateKeys(prefix: string) {
+  const base = `${prefix}:{llm-gate}`;
+  return { pause: `${base}:pause`, leases: `${base}:leases`, state: `${base}:state` };
+}
+
+// Bucket capacities: a second's worth of requests (a 60 RPM account may be enforced as 1 per
+// second, per Anthropic's docs) and ten seconds' worth of tokens (one request's prompt must fit).
+// A cost above the capacity is clamped to it so a huge request still goes, alone.
+const LUA_COMMON = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local state = KEYS[3]
+local names = {'rpm', 'itpm', 'otpm'}
+local function capacity(i, perMin)
+  if i == 1 then return math.max(1, perMin / 60) end
+  return math.max(1, perMin / 6)
+end
+local function perMinute(i, configured)
+  local v = tonumber(configured)
+  if v > 0 then return v end
+  return tonumber(redis.call('HGET', state, names[i] .. ':learned') or '0')
+end
+local function refill(i, perMin, cap)
+  local tk = tonumber(redis.call('HGET', state, names[i] .. ':tokens') or tostring(cap))
+  local ts = tonumber(redis.call('HGET', state, names[i] .. ':ts') or tostring(now))
+  return math.min(cap, tk + math.max(0, now - ts) * perMin / 60000)
+end
+local maxInFlight = tonumber(ARGV[3])
+local limit = tonumber(redis.call('HGET', state, 'limit') or ARGV[3])
+if limit > maxInFlight then limit = maxInFlight end
+`;
+
+// KEYS: pause, leases, state. ARGV: lease id, lease ms, max in flight, rpm, itpm, otpm
+// (configured; 0 = learned), cost requests, cost input tokens, cost output tokens.
+// Returns {granted, wait ms (-1 = unknown), reason, limit, rpm, itpm, otpm, in flight}.
+const ACQUIRE = `${LUA_COMMON}
+local perMin = {perMinute(1, ARGV[4]), perMinute(2, ARGV[5]), perMinute(3, ARGV[6])}
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local inFlight = redis.call('ZCARD', KEYS[2])
+local function reply(granted, wait, reason)
+  return {granted, wait, reason, tostring(limit), tostring(perMin[1]), tostring(perMin[2]), tostring(perMin[3]), inFlight}
+end
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl > 0 then return reply(0, pttl, 'paused') end
+if inFlight >= math.max(1, math.floor(limit)) then return reply(0, -1, 'concurrency') end
+local wait = 0
+local left = {}
+for i = 1, 3 do
+  if perMin[i] > 0 then
+    local cap = capacity(i, perMin[i])
+    local tk = refill(i, perMin[i], cap)
+    local cost = math.min(tonumber(ARGV[6 + i]), cap)
+    if tk < cost then wait = math.max(wait, math.ceil((cost - tk) * 60000 / perMin[i])) end
+    left[i] = tk - cost
+  end
+end
+if wait > 0 then return reply(0, wait, 'rate') end
+for i = 1, 3 do
+  if perMin[i] > 0 then redis.call('HSET', state, names[i] .. ':tokens', tostring(left[i]), names[i] .. ':ts', now) end
+end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) * 2)
+redis.call('PEXPIRE', state, 86400000)
+inFlight = inFlight + 1
+return reply(1, 0, 'granted')
+`;
+
+// KEYS: pause, leases, state. ARGV: lease id, outcome, max in flight, pause ms, cooldown ms,
+// then per bucket (rpm, itpm, otpm): configured per minute, tokens to give back (negative:
+// to take), learned limit (-1 = none), remaining (-1 = none). Returns the limit.
+const RELEASE = `${LUA_COMMON}
+local inFlight = redis.call('ZCARD', KEYS[2])
+redis.call('ZREM', KEYS[2], ARGV[1])
+local outcome = ARGV[2]
+if outcome == 'ok' then
+  if limit < maxInFlight then
+    limit = math.min(maxInFlight, limit + 1 / limit)
+    redis.call('HSET', state, 'limit', tostring(limit))
+  end
+elseif outcome == 'overloaded' then
+  local last = tonumber(redis.call('HGET', state, 'decreasedAt') or '0')
+  if now - last >= tonumber(ARGV[5]) then
+    limit = math.max(1, math.floor(math.min(limit, inFlight) / 2))
+    redis.call('HSET', state, 'limit', tostring(limit), 'decreasedAt', now)
+  end
+elseif outcome == 'rate_limited' then
+  local ms = tonumber(ARGV[4])
+  if ms > 0 and redis.call('PTTL', KEYS[1]) < ms then redis.call('SET', KEYS[1], tostring(now + ms), 'PX', ms) end
+end
+for i = 1, 3 do
+  local base = 5 + (i - 1) * 4
+  local learned = tonumber(ARGV[base + 3])
+  if learned > 0 then redis.call('HSET', state, names[i] .. ':learned', tostring(learned)) end
+  local perMin = perMinute(i, ARGV[base + 1])
+  if perMin > 0 then
+    local cap = capacity(i, perMin)
+    local tk = math.min(cap, refill(i, perMin, cap) + tonumber(ARGV[base + 2]))
+    local remaining = tonumber(ARGV[base + 4])
+    if remaining >= 0 and remaining < tk then tk = remaining end
+    redis.call('HSET', state, names[i] .. ':tokens', tostring(tk), names[i] .. ':ts', now)
+  end
+end
+redis.call('PEXPIRE', state, 86400000)
+return tostring(limit)
+`;
+
+const sha = (script: string) => createHash('sha1').update(script).digest('hex');
+const ACQUIRE_SHA = sha(ACQUIRE);
+const RELEASE_SHA = sha(RELEASE);
+
+/** The `anthropic-ratelimit-*` headers of one answer, per bucket (rpm, itpm, otpm). */
+export interface RateLimitReading {
+  limit: number | null;
+  remaining: number | null;
+}
+
+const HEADER_KINDS = ['requests', 'input-tokens', 'output-tokens'] as const;
+
+/** Reads `anthropic-ratelimit-{requests,input-tokens,output-tokens}-{limit,remaining}`; anything not a non-negative integer counts as absent. */
+export function readRateLimitHeaders(headers: Headers | null | undefined): RateLimitReading[] {
+  const int = (name: string): number | null => {
+    const raw = headers?.get(name)?.trim();
+    if (!raw || !/^\d{1,12}$/.test(raw)) return null;
+    return Number(raw);
+  };
+  return HEADER_KINDS.map((kind) => {
+    const limit = int(`anthropic-ratelimit-${kind}-limit`);
+    return { limit: limit !== null && limit > 0 ? limit : null, remaining: int(`anthropic-ratelimit-${kind}-remaining`) };
+  });
+}
+
+/** A rough input token count for a request body: about four characters per token. */
+export function estimateInputTokens(body: unknown): number {
+  return Math.max(1, Math.ceil(JSON.stringify(body ?? '').length / 4));
+}
+
+interface Waiter {
+  cost: LlmCallCost;
+  deadline: number;
+  resolve: (lease: LlmLease) => void;
+  reject: (error: Error) => void;
+  settled: boolean;
+  timer: NodeJS.Timeout;
+  lastWaitMs: number;
+}
+
+type AcquireReply = [number, number, string, string, string, string, string, number];
+
+export function createLlmGate(opts: LlmGateOptions): LlmGate {
+  const keys = llmGateKeys(opts.prefix);
+  const keyList = [keys.pause, keys.leases, keys.state];
+  const maxInFlight = Math.max(1, Math.floor(opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));
+  const maxWaitMs = opts.maxWaitMs ?? DEFAULT_GATE_MAX_WAIT_MS;
+  const cooldownMs = opts.decreaseCooldownMs ?? 5_000;
+  const maxPollMs = opts.maxPollMs ?? 200;
+  const configured = [opts.limits?.requestsPerMinute ?? 0, opts.limits?.inputTokensPerMinute ?? 0, opts.limits?.outputTokensPerMinute ?? 0];
+  const { metrics, log } = opts;
+
+  const queue: Waiter[] = [];
+  let pumping = false;
+  let inFlight = 0;
+  // Wakes the pump early from a concurrency wait when a call of this process ends.
+  let wake: (() => void) | null = null;
+
+  async function script(code: string, digest: string, args: (string | number)[]): Promise<unknown> {
+    try {
+      return await opts.redis.evalsha(digest, keyList.length, ...keyList, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
+      return opts.redis.eval(code, keyList.length, ...keyList, ...args);
+    }
+  }
+
+  function showLimits(reply: AcquireReply): void {
+    if (!metrics) return;
+    metrics.llmGateLimit.set({ kind: 'concurrency' }, Number(reply[3]));
+    metrics.llmGateLimit.set({ kind: 'requests' }, Number(reply[4]));
+    metrics.llmGateLimit.set({ kind: 'input_tokens' }, Number(reply[5]));
+    metrics.llmGateLimit.set({ kind: 'output_tokens' }, Number(reply[6]));
+  }
+
+  function gauges(): void {
+    metrics?.llmInFlight.set(inFlight);
+    metrics?.llmWaiting.set(queue.length);
+  }
+
+  function settle(waiter: Waiter): void {
+    waiter.settled = true;
+    clearTimeout(waiter.timer);
+    const i = queue.indexOf(waiter);
+    if (i >= 0) queue.splice(i, 1);
+    gauges();
+  }
+
+  function lease(id: string, cost: LlmCallCost): LlmLease {
+    let released = false;
+    return {
+      async release(outcome) {
+        if (released) return;
+        released = true;
+        inFlight -= 1;
+        gauges();
+        const readings = readRateLimitHeaders(outcome.headers);
+        const giveBack = outcome.kind === 'ok' && outcome.usage ? [0, cost.inputTokens - outcome.usage.input_tokens, cost.outputTokens - outcome.usage.output_tokens] : [0, 0, 0];
+        const args: (string | number)[] = [id, outcome.kind, maxInFlight, outcome.kind === 'rate_limited' ? Math.max(0, Math.round(outcome.waitMs)) : 0, cooldownMs];
+        for (let i = 0; i < 3; i += 1) args.push(configured[i] ?? 0, giveBack[i] ?? 0, readings[i]?.limit ?? -1, readings[i]?.remaining ?? -1);
+        try {
+          const limit = Number(await script(RELEASE, RELEASE_SHA, args));
+          metrics?.llmGateLimit.set({ kind: 'concurrency' }, limit);
+          if (outcome.kind === 'overloaded' || outcome.kind === 'rate_limited') log?.info('llm gate updated', { outcome: outcome.kind, limit, pauseMs: outcome.kind === 'rate_limited' ? outcome.waitMs : undefined });
+        } catch (error) {
+          // The lease expires by itself; a lost pause or limit change only costs a 429 or 529 more.
+          log?.warn('llm gate release failed', { error: (error as Error).message });
+        }
+        wake?.();
+      },
+    };
+  }
+
+  const sleep = (ms: number, wakeable: boolean) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        if (wake === done) wake = null;
+        resolve();
+      }
+      if (wakeable) wake = done;
+    });
+
+  async function pump(): Promise<void> {
+    pumping = true;
+    let backoffMs = 10;
+    try {
+      while (queue.length > 0) {
+        const head = queue[0]!;
+        const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
+        let reply: AcquireReply;
+        try {
+          reply = (await script(ACQUIRE, ACQUIRE_SHA, [id, opts.leaseMs, maxInFlight, ...configured, 1, Math.ceil(head.cost.inputTokens), Math.ceil(head.cost.outputTokens)])) as AcquireReply;
+        } catch (error) {
+          settle(head);
+          head.reject(new TransientError(`LLM gate: Redis failed: ${(error as Error).message}`, 'llm_gate'));
+          continue;
+        }
+        showLimits(reply);
+        if (reply[0] === 1) {
+          backoffMs = 10;
+          inFlight += 1;
+          const granted = lease(id, head.cost);
+          if (head.settled) {
+            // It timed out while Redis answered: give the slot straight back.
+            await granted.release({ kind: 'failed' });
+            continue;
+          }
+          settle(head);
+          head.resolve(granted);
+          continue;
+        }
+        const known = reply[1] > 0;
+        const waitMs = known ? reply[1] + 1 : backoffMs;
+        if (!known) backoffMs = Math.min(maxPollMs, backoffMs * 2);
+        head.lastWaitMs = waitMs;
+        await sleep(Math.min(waitMs, Math.max(1, head.deadline - Date.now() + 1)), !known);
+      }
+    } finally {
+      pumping = false;
+      gauges();
+    }
+  }
+
+  return {
+    acquire(cost) {
+      return new Promise<LlmLease>((resolve, reject) => {
+        const waiter: Waiter = {
+          cost,
+          deadline: Date.now() + maxWaitMs,
+          resolve,
+          reject,
+          settled: false,
+          lastWaitMs: 0,
+          timer: setTimeout(() => {
+            if (waiter.settled) return;
+            settle(waiter);
+            const waitMs = Math.max(1_000, waiter.lastWaitMs);
+            log?.warn('llm gate: no capacity in time', { maxWaitMs, waitMs });
+            reject(new RateLimitedError(`no LLM capacity within ${maxWaitMs} ms (fleet-wide gate)`, waitMs, 'llm-gate'));
+          }, maxWaitMs),
+        };
+        queue.push(waiter);
+        gauges();
+        if (!pumping) void pump();
+      });
+    },
+  };
+}

@@ -1,0 +1,200 @@
+import type { Redis } from 'ioredis';
+import { createLlmClient, createLlmGate, llmGateKeys, type LlmClient, type LlmGateOptions } from '@parley/llm';
+import { createMetrics, type Metrics } from '@parley/metrics';
+import { createRedis } from '@parley/queue';
+import { SANDBOX_API_KEY, startAnthropicSandbox, type AnthropicSandbox } from '../../packages/sandbox/src/anthropic';
+import { capturingLogger } from '../support/logs';
+import { dropPrefix, redisUrl, uniquePrefix } from '../support/redis';
+import { waitFor } from '../support/wait';
+
+/**
+ * The fleet-wide LLM gate with the real SDK over HTTP to the sandbox and real Redis. Each
+ * "process" here is a gate and a client on its own Redis connection, sharing one key prefix,
+ * as two worker processes do (llm-gate-processes.test.ts runs real processes).
+ */
+
+for (const name of ['ANTHROPIC_BASE_URL', 'ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'ANTHROPIC_CUSTOM_HEADERS', 'ANTHROPIC_PROFILE', 'ANTHROPIC_LOG']) delete process.env[name];
+
+interface Member {
+  redis: Redis;
+  metrics: Metrics;
+  llm: LlmClient;
+}
+
+let sandbox: AnthropicSandbox;
+let prefix: string;
+const redises: Redis[] = [];
+
+beforeAll(async () => {
+  sandbox = await startAnthropicSandbox({ apiKey: SANDBOX_API_KEY });
+});
+afterAll(async () => {
+  await Promise.all(redises.map((r) => r.quit().catch(() => r.disconnect())));
+  await sandbox.close();
+});
+beforeEach(() => {
+  prefix = uniquePrefix('gate');
+  sandbox.reset();
+  sandbox.traffic({});
+});
+afterEach(async () => {
+  await dropPrefix(redisUrl(), prefix);
+});
+
+async function member(options: Partial<Omit<LlmGateOptions, 'redis' | 'prefix'>> = {}): Promise<Member> {
+  const redis = createRedis(redisUrl(), 'producer');
+  redises.push(redis);
+  await new Promise((resolve) => redis.once('ready', resolve));
+  const metrics = createMetrics();
+  const { log } = capturingLogger('gate-test', 'warn');
+  const gate = createLlmGate({ redis, prefix, leaseMs: 10_000, metrics, log, ...options });
+  const llm = createLlmClient({ apiKey: SANDBOX_API_KEY, baseURL: sandbox.url, model: 'claude-sandbox', timeoutMs: 10_000, metrics, log, gate });
+  return { redis, metrics, llm };
+}
+
+const read = (llm: LlmClient) => llm.readReply({ influencerName: 'Ana', campaignName: 'Spring', currency: 'USD', currentOfferMinor: 100_000, messages: ['Sounds good, I accept.'] });
+
+/** `callers` loops per member, each calling again as soon as its call ends (failures included), until stopped. */
+function keepBusy(members: Member[], callers: number) {
+  let running = true;
+  const errors: string[] = [];
+  const loops = members.flatMap((m) =>
+    Array.from({ length: callers }, async () => {
+      while (running) await read(m.llm).catch((e: Error) => errors.push(e.name));
+    }),
+  );
+  return {
+    errors,
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+const arrivals = () => sandbox.calls().map((c) => ({ at: Date.parse(c.at), status: c.status }));
+
+describe('LLM gate: one gate for every process', () => {
+  it('a 429 stops every call of every process for its retry-after, calls already running included', async () => {
+    sandbox.traffic({ latencyMs: 400 });
+    const members = [await member(), await member()];
+    const busy = keepBusy(members, 4);
+    try {
+      // Calls are flowing from both members before the 429.
+      await waitFor('calls flowing', () => sandbox.calls().filter((c) => c.status === 200).length >= 8, 20_000);
+      // The next call is answered 429 after 350 ms; the other callers send theirs meanwhile
+      // (400 ms each), so those are on their way at the 429 and want the LLM again during it.
+      sandbox.faults([{ status: 429, retryAfter: 2, delayMs: 350 }]);
+      const limited = await waitFor('the 429', () => arrivals().find((c) => c.status === 429), 10_000);
+      const answeredAt = limited.at + 350;
+      await waitFor('calls after the pause', () => arrivals().filter((c) => c.at >= answeredAt + 2_000 && c.status === 200).length >= 4, 20_000);
+
+      const calls = arrivals();
+      // Calls were in flight when the 429 was answered (sent before it, answered after it).
+      const inFlight = calls.filter((c) => c.status === 200 && c.at <= answeredAt && c.at + 400 > answeredAt);
+      expect(inFlight.length).toBeGreaterThanOrEqual(3);
+      // A request granted just before the pause was written may still arrive a moment after
+      // the 429 (on the wire); nothing else arrives until the retry-after is over, although the
+      // calls in flight ended within 400 ms of it and their callers wanted the LLM again at once.
+      const onTheWire = 250;
+      expect(calls.filter((c) => c.at > answeredAt + onTheWire && c.at < answeredAt + 2_000)).toEqual([]);
+      expect(calls.filter((c) => c.at > answeredAt && c.at <= answeredAt + onTheWire).length).toBeLessThanOrEqual(1);
+    } finally {
+      await busy.stop();
+    }
+    // The call that got the 429 throws RateLimitedError (the queue pauses too, as before).
+    expect(busy.errors).toContain('RateLimitedError');
+  });
+
+  it('keeps the configured requests per minute across processes', async () => {
+    sandbox.traffic({ latencyMs: 20 });
+    const members = [await member({ limits: { requestsPerMinute: 120 } }), await member({ limits: { requestsPerMinute: 120 } })];
+    const started = Date.now();
+    const busy = keepBusy(members, 4);
+    await waitFor('four seconds of calls', () => Date.now() - started >= 4_000 && sandbox.calls().length > 0, 20_000).finally(busy.stop);
+    const calls = arrivals();
+    const seconds = (Math.max(...calls.map((c) => c.at)) - started) / 1000;
+    // 2 per second plus one second's burst, plus one for a grant still on its way at the start.
+    expect(calls.length).toBeLessThanOrEqual(Math.ceil(2 * seconds) + 2 + 1);
+    // Any 2-second window holds at most 2 x 2 + the burst + one late arrival.
+    for (const c of calls) expect(calls.filter((o) => o.at >= c.at && o.at < c.at + 2_000).length).toBeLessThanOrEqual(7);
+    // ...and the gate did not starve the callers either.
+    expect(calls.length).toBeGreaterThanOrEqual(5);
+    expect(calls.every((c) => c.status === 200)).toBe(true);
+  });
+
+  it('learns the limit from anthropic-ratelimit-* headers when none is configured', async () => {
+    sandbox.traffic({ latencyMs: 20, requestsPerMinute: 120 });
+    const members = [await member(), await member()];
+    const started = Date.now();
+    const busy = keepBusy(members, 4);
+    await waitFor('five seconds of calls', () => Date.now() - started >= 5_000, 20_000).finally(busy.stop);
+    const calls = arrivals();
+    // The first calls leave before any answer has taught the limit; some of those meet 429s.
+    // Once learned, the fleet stays under it: no 429 in the last three seconds.
+    const late = calls.filter((c) => c.at > started + 2_000);
+    expect(late.length).toBeGreaterThanOrEqual(3);
+    expect(late.filter((c) => c.status === 429)).toEqual([]);
+    const [state] = await Promise.all([members[0]!.redis.hget(llmGateKeys(prefix).state, 'rpm:learned')]);
+    expect(state).toBe('120');
+    const gauge = await members[0]!.metrics.llmGateLimit.get();
+    expect(gauge.values.find((v) => v.labels.kind === 'requests')?.value).toBe(120);
+  });
+
+  it('529s halve the shared in-flight limit once, and successes bring it back gradually', async () => {
+    sandbox.traffic({ latencyMs: 300 });
+    const options = { maxInFlight: 8, decreaseCooldownMs: 5_000 };
+    const members = [await member(options), await member(options)];
+    const keys = llmGateKeys(prefix);
+    const busy = keepBusy(members, 6);
+    try {
+      await waitFor('the fleet at its ceiling', async () => (await members[0]!.redis.zcard(keys.leases)) === 8, 20_000);
+      // Two 529s answered together (calls in flight at the same moment): one halving, not two.
+      sandbox.faults([{ status: 529 }, { status: 529 }]);
+      await waitFor('both 529s', () => sandbox.calls().filter((c) => c.status === 529).length === 2, 10_000);
+      const halved = Number(await waitFor('the limit halved', async () => {
+        const v = Number(await members[0]!.redis.hget(keys.state, 'limit'));
+        return v > 0 && v < 8 ? String(v) : null;
+      }));
+      expect(halved).toBeGreaterThanOrEqual(3);
+      expect(halved).toBeLessThanOrEqual(4);
+      // The calls already in flight finish; then the fleet keeps fewer in flight while it recovers.
+      await waitFor('in flight down to the limit', async () => (await members[1]!.redis.zcard(keys.leases)) <= halved, 10_000);
+      let maxSeen = 0;
+      const samples: number[] = [];
+      const sampleUntil = Date.now() + 400;
+      while (Date.now() < sampleUntil) {
+        const [leases, limit] = await Promise.all([members[1]!.redis.zcard(keys.leases), members[1]!.redis.hget(keys.state, 'limit')]);
+        maxSeen = Math.max(maxSeen, leases);
+        samples.push(leases - Math.floor(Number(limit)));
+      }
+      expect(maxSeen).toBeLessThan(8);
+      expect(Math.max(...samples)).toBeLessThanOrEqual(0);
+      // Recovery is gradual (one slot per window of successes), then complete.
+      const recovered = Date.now();
+      await waitFor('the limit back at 8', async () => Number(await members[0]!.redis.hget(keys.state, 'limit')) >= 8, 30_000);
+      expect(Date.now() - recovered).toBeGreaterThan(300);
+      const limitGauge = await members[0]!.metrics.llmGateLimit.get();
+      expect(limitGauge.values.find((v) => v.labels.kind === 'concurrency')?.value).toBeGreaterThan(halved);
+    } finally {
+      await busy.stop();
+    }
+    expect(busy.errors.filter((e) => e === 'OverloadedError').length).toBe(2);
+  });
+
+  it('a call that cannot get capacity within the bound throws RateLimitedError for the queue', async () => {
+    const m = await member({ maxWaitMs: 1_500 });
+    await m.redis.set(llmGateKeys(prefix).pause, '1', 'PX', 10_000);
+    const started = Date.now();
+    const error = await read(m.llm).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(error?.name).toBe('RateLimitedError');
+    expect((error as { waitMs?: number }).waitMs).toBeGreaterThan(5_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+    expect(sandbox.calls()).toEqual([]);
+    const waiting = await m.metrics.llmWaiting.get();
+    expect(waiting.values[0]?.value).toBe(0);
+  });
+});
