@@ -7,6 +7,8 @@
 //                                             last run (reports/mutation/incremental.json: git
 //                                             ignores reports/, CI caches that file between runs)
 //   MUTATION_MODULES=domain npm run mutation  some modules (comma-separated names)
+import os from 'node:os';
+import path from 'node:path';
 import jestConfig from './jest.config.js';
 
 // Unit tests only: the suite's global setup migrates a database they do not use.
@@ -45,6 +47,7 @@ export default {
   htmlReporter: { fileName: 'reports/mutation/index.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   thresholds: { high: 90, low: 85, break: null },
-  tempDirName: 'reports/stryker-tmp',
+  // The sandbox copy of the repository lives outside it, so other jest runs never see its files.
+  tempDirName: path.join(os.tmpdir(), 'parley-stryker'),
   cleanTempDir: 'always',
 };
