@@ -24,10 +24,7 @@ log(`running the reliability suite (CHAOS_SCALE=${scale}): ${[...paths, ...args]
 const started = Date.now();
 // In band: one scenario at a time, so each one's figures are its own and the machine is not
 // asked to run two API/worker fleets at once.
-// (A mutation-testing run leaves a copy of the workspace packages in .stryker-tmp, which jest
-// would otherwise see as duplicate packages.)
-// It takes a list, so it goes last: a path after it would be read as one more pattern.
-const jestArgs = [...paths, ...args, '--runInBand', '--modulePathIgnorePatterns=<rootDir>/.stryker-tmp'];
+const jestArgs = [...paths, ...args, '--runInBand'];
 const result = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/jest/bin/jest.js'), ...jestArgs], {
   cwd: ROOT,
   stdio: 'inherit',

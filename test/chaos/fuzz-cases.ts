@@ -114,9 +114,17 @@ function badUtf8(rng: Rng): Buffer {
   return Buffer.from(rng.pick([[0xc0, 0xae], [0xe0, 0x80, 0xae], [0x80], [0xbf, 0xbf], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xff, 0xfe]]));
 }
 
-function deepJson(rng: Rng, maxDepth: number): string {
-  const depth = rng.pick([64, 1_000, 20_000, maxDepth].filter((d) => d <= maxDepth));
-  return rng.chance(0.5) ? `${'['.repeat(depth)}${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+/**
+ * Nested arrays or objects, at most `maxBytes` long: deep JSON is about the parser, so it stays
+ * under the 1 MB body limit (a larger body is refused by its length before it is read, and the
+ * server then resets the connection while the client is still writing).
+ */
+function deepJson(rng: Rng, maxBytes: number): string {
+  const arrays = rng.chance(0.5);
+  const perLevel = arrays ? 2 : 6;
+  const most = Math.floor((maxBytes - 1) / perLevel);
+  const depth = rng.pick([64, 1_000, 20_000, most].filter((d) => d <= most));
+  return arrays ? `${'['.repeat(depth)}${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
 }
 
 function isJson(text: string): boolean {
@@ -182,7 +190,7 @@ function badGmailBody(ctx: FuzzContext, rng: Rng): { what: string; body: Buffer;
     }),
     () => ({ what: 'data: historyId 1e400 (Infinity)', body: withData(b64(`{"emailAddress":"${ctx.mailbox}","historyId":1e400}`)) }),
     () => ({ what: 'data: fields missing', body: notification(rng.pick([{ emailAddress: ctx.mailbox }, { historyId: '5' }, {}])) }),
-    () => ({ what: 'data: deep JSON', body: withData(b64(deepJson(rng, 300_000))) }),
+    () => ({ what: 'data: deep JSON', body: withData(b64(deepJson(rng, 700_000))) }),
     () => {
       const { messageId: _a, message_id: _b, ...rest } = message;
       return { what: 'no messageId', body: JSON.stringify({ ...env, message: rest }) };
@@ -194,7 +202,7 @@ function badGmailBody(ctx: FuzzContext, rng: Rng): { what: string; body: Buffer;
     () => ({ what: 'duplicate key: message then null', body: `${JSON.stringify(env).slice(0, -1)},"message":null}` }),
     () => ({ what: 'byte-order mark before the JSON', body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(env))]) }),
     () => ({ what: 'envelope in UTF-16LE', body: Buffer.from(JSON.stringify(env), 'utf16le'), headers: [['Content-Type', 'application/json; charset=utf-16le']] }),
-    () => ({ what: 'deep JSON body', body: deepJson(rng, 450_000) }),
+    () => ({ what: 'deep JSON body', body: deepJson(rng, 1_000_000) }),
     () => ({ what: 'invalid UTF-8 inside a string', body: Buffer.concat([Buffer.from(brokenJson(rng, JSON.stringify(env)).slice(0, 20)), badUtf8(rng), Buffer.from('"}}')]) }),
     () => ({ what: 'unicode messageId with bad data', body: JSON.stringify({ ...env, message: { ...message, messageId: unicodeString(rng, 20), data: unicodeString(rng, 8) } }) }),
   ];
@@ -218,8 +226,8 @@ function badClickUpBody(ctx: FuzzContext, rng: Rng): { what: string; body: Buffe
     () => ({ what: 'body under __proto__', body: `{"__proto__":${JSON.stringify(valid)}}` }),
     () => ({ what: 'duplicate key: task_id then null', body: `${JSON.stringify(valid).slice(0, -1)},"task_id":null}` }),
     () => ({ what: 'byte-order mark before the JSON', body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(valid))]) }),
-    () => ({ what: 'deep JSON body', body: deepJson(rng, 450_000) }),
-    () => ({ what: 'deep history item', body: JSON.stringify({ ...valid, history_items: JSON.parse(deepJson(rng, 1_000)) as unknown }) }),
+    () => ({ what: 'deep JSON body', body: deepJson(rng, 1_000_000) }),
+    () => ({ what: 'deep history item', body: JSON.stringify({ ...valid, history_items: JSON.parse(deepJson(rng, 6_000)) as unknown }) }),
     () => ({ what: 'unicode fields with no webhook_id', body: JSON.stringify({ event: unicodeString(rng, 10), task_id: unicodeString(rng, 10), history_items: [{ id: unicodeString(rng, 8) }] }) }),
     () => ({ what: 'invalid UTF-8 in task_id', body: Buffer.concat([Buffer.from(`{"event":"taskCreated","webhook_id":"${ctx.webhookId}","task_id":"`), badUtf8(rng), Buffer.from('"')]) }),
   ];
