@@ -1,4 +1,4 @@
-import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
+import { APIConnectionError, APIConnectionTimeoutError, APIError, OverloadedError as SdkOverloadedError } from '@anthropic-ai/sdk';
 import { OverloadedError, PermanentError, RateLimitedError, TransientError } from '@parley/queue';
 import { classifyAnthropicError, mapAnthropicError, retryAfterMs } from './anthropic-errors';
 
@@ -80,5 +80,90 @@ describe('mapAnthropicError', () => {
     expect(mapAnthropicError(own)).toBe(own);
     const wait = new RateLimitedError('x', 10, 'anthropic');
     expect(classifyAnthropicError(wait)).toMatchObject({ type: 'rate_limited', waitMs: 10 });
+  });
+});
+
+describe('retryAfterMs edge cases', () => {
+  const now = Date.parse('2030-01-01T00:00:00Z');
+  it('ignores a zero, infinite or unreadable retry-after-ms and falls back to retry-after', () => {
+    expect(retryAfterMs(new Headers({ 'retry-after-ms': '0', 'retry-after': '2' }), now)).toBe(2000);
+    expect(retryAfterMs(new Headers({ 'retry-after-ms': 'Infinity', 'retry-after': '2' }), now)).toBe(2000);
+    expect(retryAfterMs(new Headers({ 'retry-after-ms': '-5' }), now)).toBeNull();
+    expect(retryAfterMs(new Headers({ 'retry-after': 'Infinity' }), now)).toBeNull();
+  });
+
+  it('a date that is now is no wait; no headers at all is no wait', () => {
+    expect(retryAfterMs(new Headers({ 'retry-after': new Date(now).toUTCString() }), now)).toBeNull();
+    expect(retryAfterMs(new Headers({ 'retry-after': new Date(now + 1000).toUTCString() }), now)).toBe(1000);
+    expect(retryAfterMs(undefined, now)).toBeNull();
+  });
+});
+
+describe('classifyAnthropicError details', () => {
+  it('taxonomy errors keep their own object and label', () => {
+    const spend = new PermanentError('cap', 'spend_limit');
+    expect(classifyAnthropicError(spend)).toEqual({ error: spend, type: 'spend_limit' });
+    const permanent = new PermanentError('bad output', 'invalid_tool_output');
+    expect(classifyAnthropicError(permanent)).toEqual({ error: permanent, type: 'permanent' });
+    const overloaded = new OverloadedError('busy', 'anthropic');
+    expect(classifyAnthropicError(overloaded)).toEqual({ error: overloaded, type: 'overloaded' });
+    const transient = new TransientError('blip', 'connection');
+    expect(classifyAnthropicError(transient)).toEqual({ error: transient, type: 'transient' });
+  });
+
+  it('a connection failure or a status-less API error is a transient connection error', () => {
+    const reset = new APIConnectionError({ message: 'reset' });
+    const c = classifyAnthropicError(reset);
+    expect(c).toEqual({ error: expect.any(TransientError), type: 'transient' });
+    expect(c.error).toMatchObject({ reason: 'connection', message: 'Anthropic connection failed: reset', cause: reset });
+    const aborted = new APIError(undefined, undefined, 'aborted', undefined);
+    expect(classifyAnthropicError(aborted).error).toMatchObject({ reason: 'connection', message: 'Anthropic connection failed: aborted' });
+  });
+
+  it('anything else thrown is a transient unknown error that keeps its message', () => {
+    const e = new Error('socket hang up');
+    expect(classifyAnthropicError(e).error).toMatchObject({ reason: 'unknown', message: 'Anthropic call failed: socket hang up', cause: e });
+    expect(classifyAnthropicError('boom')).toMatchObject({ type: 'transient', error: { reason: 'unknown', message: 'Anthropic call failed: boom' } });
+  });
+
+  it('names the status, the request and the API message in what it throws', () => {
+    expect(classifyAnthropicError(apiError(500, 'api_error')).error).toMatchObject({ reason: 'http_500', message: 'Anthropic 500 (request req_1): m' });
+    expect(classifyAnthropicError(apiError(404, 'not_found_error')).error).toMatchObject({ reason: 'http_404', message: 'Anthropic 404 (request req_1): m' });
+    expect(classifyAnthropicError(apiError(529, 'overloaded_error')).error).toMatchObject({ source: 'anthropic', message: 'Anthropic 529 (request req_1): overloaded: m' });
+    expect(classifyAnthropicError(apiError(429, 'rate_limit_error')).error).toMatchObject({ message: 'Anthropic 429 (request req_1): rate limited: m' });
+    const spend = classifyAnthropicError(apiError(429, 'rate_limit_error', {}, { error_code: 'enforced_spend_limit_reached' }));
+    expect(spend).toMatchObject({ status: 429, requestId: 'req_1' });
+    expect(spend.error).toMatchObject({ message: 'Anthropic 429 (request req_1): spend limit reached (enforced_spend_limit_reached): m' });
+    expect((spend.error as PermanentError).cause).toBeInstanceOf(APIError);
+    expect(classifyAnthropicError(apiError(429, 'rate_limit_error'))).toMatchObject({ status: 429, requestId: 'req_1', waitMs: 30_000 });
+    // No request id header, no API message: the status and the SDK's own message.
+    const bare = new APIError(503, undefined, 'upstream down', new Headers());
+    const c = classifyAnthropicError(bare);
+    expect(c).toMatchObject({ type: 'transient', status: 503 });
+    expect(c.requestId).toBeUndefined();
+    expect(c.error.message).toBe('Anthropic 503: 503 upstream down');
+  });
+
+  it('a 429 without a body or its details is a rate limit', () => {
+    for (const body of [undefined, { type: 'error' }, { type: 'error', error: { type: 'rate_limit_error' } }]) {
+      const e = new APIError(429, body, 'm', new Headers({ 'retry-after': '1' }));
+      Object.defineProperty(e, 'errorCode', { value: null });
+      expect(classifyAnthropicError(e)).toMatchObject({ type: 'rate_limited', waitMs: 1000 });
+    }
+  });
+
+  it('uses the given clock for a retry-after date', () => {
+    const now = Date.parse('2030-01-01T00:00:00Z');
+    const e = apiError(429, 'rate_limit_error', { 'retry-after': 'Tue, 01 Jan 2030 00:00:05 GMT' });
+    expect(classifyAnthropicError(e, { now })).toMatchObject({ type: 'rate_limited', waitMs: 5000 });
+  });
+
+  it('overloaded by status 529, by the SDK class or by the error type, each alone', () => {
+    expect(classifyAnthropicError(new APIError(529, { type: 'error', error: { type: 'api_error', message: 'm' } }, 'm', new Headers())).type).toBe('overloaded');
+    expect(classifyAnthropicError(new SdkOverloadedError(500, { type: 'error', error: { type: 'api_error', message: 'm' } }, 'm', new Headers())).type).toBe('overloaded');
+    expect(classifyAnthropicError(apiError(500, 'overloaded_error')).type).toBe('overloaded');
+    expect(classifyAnthropicError(apiError(501, 'api_error')).type).toBe('transient');
+    expect(classifyAnthropicError(apiError(499, 'api_error')).type).toBe('permanent');
+    expect(classifyAnthropicError(apiError(407, 'api_error')).type).toBe('permanent');
   });
 });
