@@ -17,6 +17,15 @@ const { globalSetup: _migrate, ...unitJestConfig } = jestConfig;
 const modules = {
   domain: { mutate: ['packages/domain/src/**/*.ts'], tests: ['packages/domain/src/**/*.test.ts'] },
   'draft-check': { mutate: ['packages/llm/src/draft-check.ts'], tests: ['packages/llm/src/draft-check.test.ts'] },
+  'retry-policy': {
+    mutate: ['packages/queue/src/policy.ts', 'packages/queue/src/errors.ts', 'packages/llm/src/anthropic-errors.ts'],
+    tests: ['packages/queue/src/policy.test.ts', 'packages/queue/src/errors.test.ts', 'packages/llm/src/anthropic-errors.test.ts'],
+  },
+  redaction: { mutate: ['packages/logging/src/redact.ts'], tests: ['packages/logging/src/redact.test.ts'] },
+  'mail-parsers': {
+    mutate: ['packages/google/src/{message.parser,reply-text,address.parser,html-text,mime.builder}.ts'],
+    tests: ['packages/google/src/{message.parser,reply-text,address.parser,html-text,mime.builder}.test.ts'],
+  },
 };
 
 const wanted = (process.env.MUTATION_MODULES ?? Object.keys(modules).join(',')).split(',').map((name) => name.trim()).filter(Boolean);
