@@ -1,7 +1,7 @@
 import { currencyExponent, findMoneyAmounts, formatMoney, parseAverageViews, toMinor } from './money';
 import fc from 'fast-check';
 import { ceilingOracle } from './ceiling.oracle';
-import { ceilingPrice, offerForRound, openingOffer, priceAtCpm, type PricingTerms } from './pricing';
+import { ceilingPrice, offerForRound, openingOffer, priceAtCpm, roundOffer, validTerms, type PricingTerms } from './pricing';
 
 // Mutation testing runs these once per mutant: a tenth of the cases there, all of them here.
 const cases = (n: number) => (process.env.STRYKER_MUTATOR_WORKER === undefined ? n : n / 10);
@@ -98,6 +98,45 @@ describe('pricing', () => {
 
   it('concedes on a straight line from floor to ceiling, floored, round clamped', () => {
     expect([-1, 0, 1, 2, 3, 4, 99].map((r) => offerForRound(terms, r))).toEqual([100_000, 100_000, 133_333, 166_666, 200_000, 200_000, 200_000]);
+  });
+
+  it('rounds to the step: half up, the ceiling itself allowed, out-of-band values to the nearest bound', () => {
+    // Floor 1,000, ceiling 1,500, $5 steps.
+    const S = { ...terms, cpmCeilingMinor: 3000, priceStep: 5 };
+    expect(roundOffer(S, 116_250)).toBe(116_500);
+    expect(roundOffer(S, 116_249)).toBe(116_000);
+    expect(roundOffer(S, 149_990)).toBe(150_000);
+    expect(roundOffer(S, 150_000)).toBe(150_000);
+    // Floor 1,001.50, ceiling 1,010.00: a value under the floor comes up to the floor itself.
+    expect(roundOffer({ ...S, cpmFloorMinor: 2003, cpmCeilingMinor: 2020 }, 100_000)).toBe(100_150);
+  });
+
+  it('accepts only whole, non-negative, ordered terms with a currency code and a sane step', () => {
+    expect(validTerms(terms)).toBe(true);
+    expect(validTerms({ ...terms, priceStep: 1_000_000 })).toBe(true);
+    expect(validTerms({ ...terms, priceStep: 1 })).toBe(true);
+    expect(validTerms({ ...terms, cpmFloorMinor: 0, averageViews: 0, maxRounds: 0 })).toBe(true);
+    for (const bad of [
+      { cpmFloorMinor: 1.5 },
+      { cpmFloorMinor: -1 },
+      { cpmCeilingMinor: Number.NaN },
+      { cpmCeilingMinor: Number.POSITIVE_INFINITY },
+      { averageViews: -5 },
+      { averageViews: 0.5 },
+      { maxRounds: -1 },
+      { maxRounds: 2.5 },
+      { cpmFloorMinor: 5000 },
+      { cpmCeilingMinor: 4_000_000_000, averageViews: 4_000_000_000 },
+      { priceStep: 1_000_001 },
+      { priceStep: 0 },
+      { priceStep: 2.5 },
+      { currency: 'US' },
+      { currency: 'USDX' },
+      { currency: 'XUSD' },
+      { currency: 'U$D' },
+    ]) {
+      expect([bad, validTerms({ ...terms, ...bad })]).toEqual([bad, false]);
+    }
   });
 
   it('stays at the floor when no rounds are allowed', () => {
