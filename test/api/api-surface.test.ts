@@ -86,6 +86,16 @@ describe('health, metrics and the common middleware', () => {
     expect(await res.json()).toEqual({ error: 'not found', requestId: res.headers.get('x-request-id') });
   });
 
+  it('answers OPTIONS with a JSON 405 on every route, before any credential check (no automatic Allow list)', async () => {
+    for (const route of ['/webhooks/gmail', '/webhooks/clickup', '/metrics', '/health/readiness']) {
+      const res = await fetch(`${h.url}${route}`, { method: 'OPTIONS' });
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBeNull();
+      expect(res.headers.get('x-request-id')).toMatch(UUID);
+      expect(await res.json()).toMatchObject({ error: 'method not allowed' });
+    }
+  });
+
   it('answers an unexpected error with a JSON 500 that leaks nothing', async () => {
     const res = await fetch(`${h.url}/boom`);
     expect(res.status).toBe(500);

@@ -9,6 +9,7 @@ import { clickupWebhookRouter } from './clickup-webhook.route';
 import { errorHandler, notFound } from './error-handler.middleware';
 import { gmailWebhookRouter } from './gmail-webhook.route';
 import { healthRouter } from './health.route';
+import { HttpError } from './http-error';
 import { metricsRouter } from './metrics.route';
 import { createPubSubVerifier } from './pubsub-auth.service';
 import { requestContext } from './request-context.middleware';
@@ -39,6 +40,9 @@ export function createApp(deps: ApiDeps): Express {
   app.set('etag', false);
 
   app.use(requestContext({ log: deps.log, metrics: deps.metrics }));
+  // No route takes OPTIONS (no browser calls the API cross-origin): Express would otherwise
+  // answer it by itself with 200 and the route's methods, before any credential check.
+  app.use((req, _res, next) => next(req.method === 'OPTIONS' ? new HttpError(405, 'method not allowed') : undefined));
   app.use(
     healthRouter({
       db: deps.db,
