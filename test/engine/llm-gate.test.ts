@@ -142,7 +142,7 @@ describe('LLM gate: one gate for every process', () => {
   });
 
   it('529s halve the shared in-flight limit once, and successes bring it back gradually', async () => {
-    sandbox.traffic({ latencyMs: 300 });
+    sandbox.traffic({ latencyMs: 500 });
     const options = { maxInFlight: 8, decreaseCooldownMs: 5_000 };
     const members = [await member(options), await member(options)];
     const keys = llmGateKeys(prefix);
@@ -173,7 +173,7 @@ describe('LLM gate: one gate for every process', () => {
       // Recovery is gradual (one slot per window of successes), then complete.
       const recovered = Date.now();
       await waitFor('the limit back at 8', async () => Number(await members[0]!.redis.hget(keys.state, 'limit')) >= 8, 30_000);
-      expect(Date.now() - recovered).toBeGreaterThan(300);
+      expect(Date.now() - recovered).toBeGreaterThan(500);
       const limitGauge = await members[0]!.metrics.llmGateLimit.get();
       expect(limitGauge.values.find((v) => v.labels.kind === 'concurrency')?.value).toBeGreaterThan(halved);
     } finally {

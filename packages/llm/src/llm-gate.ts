@@ -18,7 +18,8 @@ import { RateLimitedError, TransientError } from '@parley/queue';
  * - leases: a sorted set of lease id -> expiry. A call holds one while on the wire; a process
  *   killed mid-call leaks nothing, its leases expire after `leaseMs`.
  * - limit: the fleet's in-flight ceiling, AIMD: a 529 halves it (once per cooldown, from the
- *   calls actually in flight), each success adds 1/limit (one call per window of successes).
+ *   calls actually in flight), each success of a call started since adds 1/limit (one slot
+ *   per window of successes).
  * - buckets: token buckets for requests, input tokens and output tokens per minute, from the
  *   configured limits or, when unset, from the `anthropic-ratelimit-*-limit` response headers;
  *   `*-remaining` lowers a bucket to what the API says is left.
@@ -149,13 +150,18 @@ return reply(1, 0, 'granted')
 
 // KEYS: pause, leases, state. ARGV: lease id, outcome, max in flight, pause ms, cooldown ms,
 // then per bucket (rpm, itpm, otpm): configured per minute, tokens to give back (negative:
-// to take), learned limit (-1 = none), remaining (-1 = none). Returns the limit.
+// to take), learned limit (-1 = none), remaining (-1 = none); then the lease ms. Returns the limit.
 const RELEASE = `${LUA_COMMON}
+local expiry = redis.call('ZSCORE', KEYS[2], ARGV[1])
 local inFlight = redis.call('ZCARD', KEYS[2])
 redis.call('ZREM', KEYS[2], ARGV[1])
 local outcome = ARGV[2]
 if outcome == 'ok' then
-  if limit < maxInFlight then
+  -- Only calls started after the last decrease count towards recovery: the ones in flight
+  -- during the overload say nothing about the new limit (TCP's fast recovery does the same).
+  local decreasedAt = tonumber(redis.call('HGET', state, 'decreasedAt') or '0')
+  local fresh = expiry and tonumber(expiry) - tonumber(ARGV[18]) >= decreasedAt
+  if limit < maxInFlight and fresh then
     limit = math.min(maxInFlight, limit + 1 / limit)
     redis.call('HSET', state, 'limit', tostring(limit))
   end
@@ -286,6 +292,7 @@ export function createLlmGate(opts: LlmGateOptions): LlmGate {
         const giveBack = outcome.kind === 'ok' && outcome.usage ? [0, cost.inputTokens - outcome.usage.input_tokens, cost.outputTokens - outcome.usage.output_tokens] : [0, 0, 0];
         const args: (string | number)[] = [id, outcome.kind, maxInFlight, outcome.kind === 'rate_limited' ? Math.max(0, Math.round(outcome.waitMs)) : 0, cooldownMs];
         for (let i = 0; i < 3; i += 1) args.push(configured[i] ?? 0, giveBack[i] ?? 0, readings[i]?.limit ?? -1, readings[i]?.remaining ?? -1);
+        args.push(opts.leaseMs);
         try {
           const limit = Number(await script(RELEASE, RELEASE_SHA, args));
           metrics?.llmGateLimit.set({ kind: 'concurrency' }, limit);
