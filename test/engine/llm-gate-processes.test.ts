@@ -49,6 +49,24 @@ function caller(env: Record<string, string>): Spawned {
 
 const arrivals = () => sandbox.calls().map((c) => ({ at: Date.parse(c.at), status: c.status }));
 
+it('a 429 stops both processes for its retry-after, calls already running included', async () => {
+  sandbox.traffic({ latencyMs: 400 });
+  const procs = [caller({ CALLERS: '4' }), caller({ CALLERS: '4' })];
+  await Promise.all(procs.map((p) => p.waitForLine(/gate caller ready/, 30_000)));
+  await waitFor('calls flowing', () => sandbox.calls().filter((c) => c.status === 200).length >= 16, 20_000);
+  // Answered after 350 ms, while the other calls (400 ms each) sent meanwhile are on their way.
+  sandbox.faults([{ status: 429, retryAfter: 2, delayMs: 350 }]);
+  const limited = await waitFor('the 429', () => arrivals().find((c) => c.status === 429), 10_000);
+  const answeredAt = limited.at + 350;
+  await waitFor('calls after the pause', () => arrivals().filter((c) => c.at >= answeredAt + 2_000 && c.status === 200).length >= 4, 20_000);
+  const calls = arrivals();
+  // Calls were in flight at the 429 (sent before it was answered, answered after it).
+  expect(calls.filter((c) => c.status === 200 && c.at <= answeredAt && c.at + 400 > answeredAt).length).toBeGreaterThanOrEqual(1);
+  // 250 ms for requests granted before the pause was written (on the wire); then nothing.
+  expect(calls.filter((c) => c.at > answeredAt + 250 && c.at < answeredAt + 2_000)).toEqual([]);
+  expect(calls.filter((c) => c.at > answeredAt && c.at <= answeredAt + 250).length).toBeLessThanOrEqual(1);
+});
+
 it('two processes together keep ANTHROPIC_RPM=120', async () => {
   sandbox.traffic({ latencyMs: 20 });
   const procs = [caller({ ANTHROPIC_RPM: '120', CALLERS: '4' }), caller({ ANTHROPIC_RPM: '120', CALLERS: '4' })];
