@@ -13,12 +13,24 @@ export const REFUSED_BODY_LINGER_MS = 2000;
 
 function closeAfterLinger(req: Request, res: Response): void {
   const socket = req.socket;
+  // Node closes the socket right after the answer when the sender asked for `Connection: close`;
+  // body bytes that arrive after that get a reset, which can discard the answer on the sender's
+  // side. Keep the socket while Node reads and discards the rest of the body, then close it.
+  res.shouldKeepAlive = true;
   res.once('finish', () => {
-    if (req.complete) return;
+    const close = () => socket.end();
+    if (req.complete) {
+      close();
+      return;
+    }
     const timer = setTimeout(() => {
       if (!req.complete) socket.destroy();
     }, REFUSED_BODY_LINGER_MS);
     timer.unref();
+    req.once('end', () => {
+      clearTimeout(timer);
+      close();
+    });
     socket.once('close', () => clearTimeout(timer));
   });
 }
