@@ -129,6 +129,9 @@ describe('classifyAnthropicError details', () => {
   it('names the status, the request and the API message in what it throws', () => {
     expect(classifyAnthropicError(apiError(500, 'api_error')).error).toMatchObject({ reason: 'http_500', message: 'Anthropic 500 (request req_1): m' });
     expect(classifyAnthropicError(apiError(404, 'not_found_error')).error).toMatchObject({ reason: 'http_404', message: 'Anthropic 404 (request req_1): m' });
+    // The SDK error stays attached as the cause (its status, headers and request id).
+    expect(classifyAnthropicError(apiError(500, 'api_error')).error.cause).toBeInstanceOf(APIError);
+    expect(classifyAnthropicError(apiError(404, 'not_found_error')).error.cause).toBeInstanceOf(APIError);
     expect(classifyAnthropicError(apiError(529, 'overloaded_error')).error).toMatchObject({ source: 'anthropic', message: 'Anthropic 529 (request req_1): overloaded: m' });
     expect(classifyAnthropicError(apiError(429, 'rate_limit_error')).error).toMatchObject({ message: 'Anthropic 429 (request req_1): rate limited: m' });
     const spend = classifyAnthropicError(apiError(429, 'rate_limit_error', {}, { error_code: 'enforced_spend_limit_reached' }));

@@ -35,6 +35,8 @@ describe('redactString', () => {
     ['a@b.co@c.de', '***@b.co@c.de'],
     ['a@b.co d@e.fg', '***@b.co ***@e.fg'],
     ['a@b.co-d@e.fg', '***@b.co***@e.fg'],
+    ['a@b.co-@e.fg', '***@b.co***@e.fg'],
+    ['a@b.co1@e.fg', '***@b.co***@e.fg'],
     ['a@b.co.uk.', '***@b.co.uk.'],
     ['a@b.com!', '***@b.com!'],
     ['é@b.com', 'é@b.com'],
@@ -61,6 +63,7 @@ describe('redactString', () => {
   it.each([
     ['a jwt at the start of a run', 'xx-eyJabcde.fghij.k', 'xx-[redacted]'],
     ['a payload one short', 'eyJabcd.fghij.k', 'eyJabcd.fghij.k'],
+    ['a payload one short after a "-"', 'xx-eyJabcd.fghij.k', 'xx-eyJabcd.fghij.k'],
     ['a body one short', 'eyJabcde.fghi.k', 'eyJabcde.fghi.k'],
     ['no signature dot', 'eyJabcde.fghij', 'eyJabcde.fghij'],
     ['an empty signature', 'eyJabcde.fghij.', '[redacted]'],
@@ -135,6 +138,7 @@ describe('emailDomain', () => {
   it.each([
     ['Ana@Creators.TEST', 'creators.test'],
     ['Ana Lopez <ana@x.io>', 'x.io'],
+    ['Ana <ana@x.io>\r\n (Ana Lopez, personal)', 'x.io'],
     ['a@b@c.io', 'c.io'],
     ['@x.io', 'x.io'],
     ['x.io> and more', 'unknown'],

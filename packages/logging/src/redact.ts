@@ -114,5 +114,6 @@ export function redact(value: unknown, depth = 0): unknown {
 /** The domain of an address, the only part of it that may be logged. */
 export function emailDomain(address: string): string {
   const at = address.lastIndexOf('@');
-  return at >= 0 ? address.slice(at + 1).replace(/>.*$/, '').toLowerCase() : 'unknown';
+  // Everything from the ">" on goes, line breaks included (a raw header may carry more lines).
+  return at >= 0 ? address.slice(at + 1).replace(/>.*$/s, '').toLowerCase() : 'unknown';
 }
