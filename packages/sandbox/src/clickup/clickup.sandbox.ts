@@ -2,6 +2,7 @@ import http from 'node:http';
 import { z } from 'zod';
 import { ClickUpTaskStore, sandboxTaskSchema, type SandboxTaskInput } from './clickup-task.store';
 import { listenOnLoopback } from '../listen';
+import { readBody, replyJson } from '../http-io';
 import {
   buildClickUpWebhookPayload,
   newHistoryItemId,
@@ -98,7 +99,7 @@ export async function startClickUpSandbox(options: ClickUpSandboxOptions): Promi
   function serveApi(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       log.push({ method: req.method ?? 'GET', path, status });
-      reply(res, status, body, headers);
+      replyJson(res, status, body, headers);
     };
     const resetSoon = String(Math.floor(Date.now() / 1000) + 60);
 
@@ -124,29 +125,29 @@ export async function startClickUpSandbox(options: ClickUpSandboxOptions): Promi
   }
 
   async function serveControl(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
-    if (req.method === 'GET' && path === '/_control/requests') return reply(res, 200, { requests: log });
-    if (req.method !== 'POST') return reply(res, 405, { error: 'control routes take POST' });
-    const body: unknown = JSON.parse((await readBody(req)) || '{}');
+    if (req.method === 'GET' && path === '/_control/requests') return replyJson(res, 200, { requests: log });
+    if (req.method !== 'POST') return replyJson(res, 405, { error: 'control routes take POST' });
+    const body: unknown = JSON.parse((await readBody(req, MAX_CONTROL_BODY)) || '{}');
     if (path === '/_control/tasks') {
       control.upsertTask(sandboxTaskSchema.parse(body));
-      return reply(res, 200, { ok: true });
+      return replyJson(res, 200, { ok: true });
     }
     const statusMatch = /^\/_control\/tasks\/([^/]+)\/status$/.exec(path);
     if (statusMatch?.[1]) {
       const ok = store.setStatus(decodeURIComponent(statusMatch[1]), statusSchema.parse(body).status);
-      return reply(res, ok ? 200 : 404, ok ? { ok } : { error: 'no such task' });
+      return replyJson(res, ok ? 200 : 404, ok ? { ok } : { error: 'no such task' });
     }
     if (path === '/_control/fail-next') {
       const { n, ...fail } = failNextSchema.parse(body);
       control.failNext(n, fail);
-      return reply(res, 200, { ok: true });
+      return replyJson(res, 200, { ok: true });
     }
     if (path === '/_control/webhooks') {
       const { url, times, signWith, ...event } = webhookSchema.parse(body);
       const statuses = await control.sendWebhook(url, event, { times, ...(signWith === undefined ? {} : { signWith }) });
-      return reply(res, 200, { statuses });
+      return replyJson(res, 200, { statuses });
     }
-    return reply(res, 404, { error: 'unknown control route' });
+    return replyJson(res, 404, { error: 'unknown control route' });
   }
 
   const server = http.createServer((req, res) => {
@@ -154,7 +155,7 @@ export async function startClickUpSandbox(options: ClickUpSandboxOptions): Promi
     const handle = path.startsWith('/_control/') ? serveControl(req, res, path) : Promise.resolve(serveApi(req, res, path));
     handle.catch((error: unknown) => {
       // A malformed control call is the caller's mistake: say what was wrong.
-      if (!res.headersSent) reply(res, error instanceof z.ZodError || error instanceof SyntaxError ? 400 : 500, { error: String(error) });
+      if (!res.headersSent) replyJson(res, error instanceof z.ZodError || error instanceof SyntaxError ? 400 : 500, { error: String(error) });
     });
   });
   server.keepAliveTimeout = 1_000;
@@ -174,26 +175,4 @@ export async function startClickUpSandbox(options: ClickUpSandboxOptions): Promi
         server.close((error) => (error ? reject(error) : resolve()));
       }),
   };
-}
-
-function reply(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_CONTROL_BODY) {
-        reject(new Error('control body too large'));
-        req.destroy();
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

@@ -6,6 +6,7 @@ import { listenOnLoopback } from '../listen';
 import { SlackFaults, slackFaultSchema, type SlackFault } from './slack-faults';
 import { SLACK_METHODS, type SlackAnswer, type SlackParams, type TokenKind } from './slack.methods';
 import { SlackStore, type SlackSandboxEphemeral, type SlackSandboxMessage, type SlackSandboxUser } from './slack.store';
+import { readBody, replyJson } from '../http-io';
 
 export interface SlackSandboxOptions {
   /** @defaultValue 0 (any free port) */
@@ -102,13 +103,13 @@ export async function startSlackSandbox(options: SlackSandboxOptions = {}): Prom
   }
 
   async function serveApi(req: http.IncomingMessage, res: http.ServerResponse, method: string): Promise<void> {
-    const params = parseParams(req.headers['content-type'], await readBody(req));
+    const params = parseParams(req.headers['content-type'], await readBody(req, MAX_BODY));
     const { token: _token, ...shown } = params;
     const record = (status: number, answer: SlackAnswer | null) =>
       log.push({ method, params: shown, status, ok: answer?.ok ?? false, ...(answer && !answer.ok ? { error: answer.error } : {}), at: Date.now() });
     const answer = (status: number, body: SlackAnswer, headers: Record<string, string> = {}) => {
       record(status, body);
-      reply(res, status, body, headers);
+      replyJson(res, status, body, headers);
     };
 
     if (req.method !== 'POST' && req.method !== 'GET') return answer(200, { ok: false, error: 'invalid_request' });
@@ -140,19 +141,19 @@ export async function startSlackSandbox(options: SlackSandboxOptions = {}): Prom
 
   async function serveControl(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
     const query = callsQuery.parse(Object.fromEntries(url.searchParams));
-    if (req.method === 'GET' && url.pathname === '/_control/calls') return reply(res, 200, { calls: sandbox.calls(query.method) });
-    if (req.method === 'GET' && url.pathname === '/_control/messages') return reply(res, 200, { messages: sandbox.messages(query.channel) });
-    if (req.method !== 'POST') return reply(res, 405, { error: 'control routes take POST' });
-    const body: unknown = JSON.parse((await readBody(req)) || '{}');
+    if (req.method === 'GET' && url.pathname === '/_control/calls') return replyJson(res, 200, { calls: sandbox.calls(query.method) });
+    if (req.method === 'GET' && url.pathname === '/_control/messages') return replyJson(res, 200, { messages: sandbox.messages(query.channel) });
+    if (req.method !== 'POST') return replyJson(res, 405, { error: 'control routes take POST' });
+    const body: unknown = JSON.parse((await readBody(req, MAX_BODY)) || '{}');
     if (url.pathname === '/_control/faults') {
       faults.add(slackFaultSchema.parse(body));
-      return reply(res, 200, { ok: true });
+      return replyJson(res, 200, { ok: true });
     }
     if (url.pathname === '/_control/faults/clear') {
       faults.clear();
-      return reply(res, 200, { ok: true });
+      return replyJson(res, 200, { ok: true });
     }
-    return reply(res, 404, { error: 'unknown control route' });
+    return replyJson(res, 404, { error: 'unknown control route' });
   }
 
   const server = http.createServer((req, res) => {
@@ -162,9 +163,9 @@ export async function startSlackSandbox(options: SlackSandboxOptions = {}): Prom
       ? serveControl(req, res, url)
       : apiMethod
         ? serveApi(req, res, apiMethod)
-        : Promise.resolve(reply(res, 404, { ok: false, error: 'unknown_method' }));
+        : Promise.resolve(replyJson(res, 404, { ok: false, error: 'unknown_method' }));
     handle.catch((error: unknown) => {
-      if (!res.headersSent) reply(res, error instanceof z.ZodError || error instanceof SyntaxError ? 400 : 500, { error: String(error) });
+      if (!res.headersSent) replyJson(res, error instanceof z.ZodError || error instanceof SyntaxError ? 400 : 500, { error: String(error) });
     });
   });
   server.keepAliveTimeout = 1_000;
@@ -212,26 +213,4 @@ function parseParams(contentType: string | undefined, body: string): SlackParams
     return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as SlackParams) : {};
   }
   return Object.fromEntries(new URLSearchParams(body));
-}
-
-function reply(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new Error('body too large'));
-        req.destroy();
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
