@@ -1,11 +1,10 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { openDatabase, prepareDatabase, type Db } from '@parley/db';
 import { spawnTs, type Spawned } from '../support/processes';
 import { dropPrefix, freePort, redisUrl, uniquePrefix } from '../support/redis';
 import { ADMIN_TOKEN, basic, bearer } from './admin-harness';
 import { ago, HOUR, seedCampaign, seedNegotiation } from './seed';
+import { copyTemplateDatabase } from '../support/db';
 
 const ENTRY = 'apps/api/src/main.ts';
 
@@ -13,11 +12,9 @@ const ENTRY = 'apps/api/src/main.ts';
 describe('apps/api/src/main.ts mounts the dashboard', () => {
   const started: { proc: Spawned; dir: string; prefix: string }[] = [];
   const start = async (extra: Record<string, string>, prepare?: (db: Db) => Promise<void>) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-admin-main-'));
-    const template = process.env.PARLEY_TEMPLATE_DB ?? path.resolve(__dirname, '../../tmp/template.db');
-    fs.copyFileSync(template, path.join(dir, 'parley.db'));
+    const { dir, url: databaseUrl } = copyTemplateDatabase('admin-main');
     if (prepare) {
-      const db = openDatabase(`file:${path.join(dir, 'parley.db')}`);
+      const db = openDatabase(databaseUrl);
       await prepareDatabase(db);
       await prepare(db);
       await db.$disconnect();
@@ -26,7 +23,7 @@ describe('apps/api/src/main.ts mounts the dashboard', () => {
     const port = await freePort();
     const proc = spawnTs(ENTRY, {
       REDIS_URL: redisUrl(),
-      DATABASE_URL: `file:${path.join(dir, 'parley.db')}`,
+      DATABASE_URL: databaseUrl,
       PORT: String(port),
       QUEUE_PREFIX: prefix,
       PUBSUB_AUDIENCE: 'https://parley.example.com/webhooks/gmail',

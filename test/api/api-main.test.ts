@@ -1,10 +1,9 @@
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { spawnTs } from '../support/processes';
 import { dropPrefix, freePort, redisUrl, startPrivateRedis, uniquePrefix } from '../support/redis';
+import { copyTemplateDatabase } from '../support/db';
 
 const ENTRY = 'apps/api/src/main.ts';
 const SECRET = 'main-test-clickup-secret';
@@ -30,14 +29,12 @@ describe('apps/api/src/main.ts', () => {
   });
 
   it('starts, serves, and on SIGTERM finishes the request in flight before exiting 0', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-api-main-'));
-    const template = process.env.PARLEY_TEMPLATE_DB ?? path.resolve(__dirname, '../../tmp/template.db');
-    fs.copyFileSync(template, path.join(dir, 'parley.db'));
+    const { dir, url: databaseUrl } = copyTemplateDatabase('api-main');
     const prefix = uniquePrefix('api-main');
     const port = await freePort();
     const proc = spawnTs(ENTRY, {
       REDIS_URL: redisUrl(),
-      DATABASE_URL: `file:${path.join(dir, 'parley.db')}`,
+      DATABASE_URL: databaseUrl,
       PORT: String(port),
       QUEUE_PREFIX: prefix,
       PUBSUB_AUDIENCE: 'https://parley.example.com/webhooks/gmail',
@@ -85,15 +82,13 @@ describe('apps/api/src/main.ts', () => {
   });
 
   it('exits within SHUTDOWN_GRACE_MS + 3 s when Redis stops answering, naming what was still open', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-api-main-'));
-    const template = process.env.PARLEY_TEMPLATE_DB ?? path.resolve(__dirname, '../../tmp/template.db');
-    fs.copyFileSync(template, path.join(dir, 'parley.db'));
+    const { dir, url: databaseUrl } = copyTemplateDatabase('api-main');
     const redis = await startPrivateRedis();
     const port = await freePort();
     const graceMs = 1000;
     const proc = spawnTs(ENTRY, {
       REDIS_URL: redis.url,
-      DATABASE_URL: `file:${path.join(dir, 'parley.db')}`,
+      DATABASE_URL: databaseUrl,
       PORT: String(port),
       QUEUE_PREFIX: uniquePrefix('api-main'),
       PUBSUB_AUDIENCE: 'https://parley.example.com/webhooks/gmail',

@@ -1,11 +1,10 @@
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { buildRequest, rawHttp } from '../support/chaos-http';
 import { spawnTs, type Spawned } from '../support/processes';
 import { dropPrefix, freePort, redisUrl, uniquePrefix } from '../support/redis';
+import { copyTemplateDatabase } from '../support/db';
 
 const ENTRY = 'apps/api/src/main.ts';
 const SECRET = 'ingress-limits-clickup-secret';
@@ -102,17 +101,16 @@ describe('ingress limits of apps/api/src/main.ts (a real process)', () => {
   let proc: Spawned;
   let port: number;
   let dir: string;
+  let databaseUrl: string;
   let prefix: string;
 
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-api-limits-'));
-    const template = process.env.PARLEY_TEMPLATE_DB ?? path.resolve(__dirname, '../../tmp/template.db');
-    fs.copyFileSync(template, path.join(dir, 'parley.db'));
+    ({ dir, url: databaseUrl } = copyTemplateDatabase('api-limits'));
     prefix = uniquePrefix('api-limits');
     port = await freePort();
     proc = spawnTs(ENTRY, {
       REDIS_URL: redisUrl(),
-      DATABASE_URL: `file:${path.join(dir, 'parley.db')}`,
+      DATABASE_URL: databaseUrl,
       PORT: String(port),
       QUEUE_PREFIX: prefix,
       PUBSUB_AUDIENCE: 'https://parley.example.com/webhooks/gmail',
