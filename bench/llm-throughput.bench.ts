@@ -23,6 +23,7 @@ import { createLogger } from '@parley/logging';
 import { createMetrics } from '@parley/metrics';
 import { closeQueues, createQueues, createRedis, DEFAULT_RETRY_POLICY, enqueue, jobIds, PermanentError, QUEUE_NAMES, startWorkers, type HandlerMap, type Queues, type WorkerRuntime } from '@parley/queue';
 import { SANDBOX_API_KEY, startAnthropicSandbox, type AnthropicSandbox } from '../packages/sandbox/src/anthropic';
+import { dropPrefix } from '../test/support/redis';
 
 for (const name of ['ANTHROPIC_BASE_URL', 'ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'ANTHROPIC_CUSTOM_HEADERS', 'ANTHROPIC_PROFILE']) delete process.env[name];
 
@@ -136,13 +137,7 @@ async function run(db: Db, sandbox: AnthropicSandbox, scenario: Scenario): Promi
   await Promise.all(runtimes.map((r) => r.close(5_000)));
   await events.close();
   await closeQueues(queues);
-  const cleaner = connections[0]!;
-  let cursor = '0';
-  do {
-    const [next, keys] = await cleaner.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await cleaner.del(...keys);
-  } while (cursor !== '0');
+  await dropPrefix(redisUrl, prefix);
   await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
   return { label: scenario.label, seconds, callsPerSec: ok.length / span, limited: calls.filter((c) => c.status === 429).length, p50: percentile(waits, 50) / 1000, p99: percentile(waits, 99) / 1000, answered: waits.length };
 }
