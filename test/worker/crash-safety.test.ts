@@ -124,8 +124,33 @@ describe('worker processes under kill -9 and SIGTERM (real Redis, SQLite, proces
     expect(await db.deadLetter.count({ where: { jobId: 'step.slow-3000-kill' } })).toBe(0);
   });
 
+  it('sets a job whose worker died past the stall limit aside for its cool-down, then completes it once', async () => {
+    const cooling = { JOB_MAX_STALLED_COUNT: '0', JOB_STALL_COOLDOWNS: '1', JOB_STALL_COOLDOWN_MS: '1500' };
+    const workers = await Promise.all([startWorker(cooling), startWorker(cooling)]);
+    await add('slow-3000-cool');
+    const [first] = await waitFor('the job started', async () => {
+      const starts = await rows('job-start', 'step.slow-3000-cool');
+      return starts.length > 0 ? starts : undefined;
+    });
+    const victim = workers.find((w) => w.pid === first?.pid);
+    const survivor = workers.find((w) => w !== victim);
+    if (!victim || !survivor) throw new Error(`no worker with pid ${first?.pid}`);
+    process.kill(victim.pid, 'SIGKILL');
+    await victim.exited;
+
+    await waitFor('the job was set aside', async () => (await state('step.slow-3000-cool')) === 'delayed', 45_000);
+    expect(await rows('job-start', 'step.slow-3000-cool')).toHaveLength(1);
+    await waitFor('the job completed after its cool-down', async () => (await state('step.slow-3000-cool')) === 'completed', 45_000);
+    const starts = await rows('job-start', 'step.slow-3000-cool');
+    expect(starts.map((s) => s.pid)).toEqual([victim.pid, survivor.pid]);
+    expect(await rows('job-effect', 'step.slow-3000-cool')).toEqual([{ jobId: 'step.slow-3000-cool', pid: survivor.pid }]);
+    expect(logLine(survivor.output(), 'stalled job set aside')).toMatchObject({ jobId: 'step.slow-3000-cool', stalls: 1, cooldown: 1, delayMs: 1500 });
+    expect(await db.deadLetter.count({ where: { jobId: 'step.slow-3000-cool' } })).toBe(0);
+  });
+
   it('dead-letters a job that stalled past the limit without running its handler again', async () => {
-    const workers = await Promise.all([startWorker({ JOB_MAX_STALLED_COUNT: '0' }), startWorker({ JOB_MAX_STALLED_COUNT: '0' })]);
+    const noCooldown = { JOB_MAX_STALLED_COUNT: '0', JOB_STALL_COOLDOWNS: '0' };
+    const workers = await Promise.all([startWorker(noCooldown), startWorker(noCooldown)]);
     await add('slow-3000-stall');
     const [first] = await waitFor('the job started', async () => {
       const starts = await rows('job-start', 'step.slow-3000-stall');

@@ -36,6 +36,8 @@ export interface StartOptions {
   concurrency?: number;
   workerId?: string;
   maxStalledCount?: number;
+  stallCooldowns?: number;
+  stallCooldownMs?: number;
 }
 
 export interface Harness {
@@ -79,6 +81,8 @@ export async function createHarness(label: string, policy: RetryPolicy = TEST_PO
       lockDurationMs: 30_000,
       stalledIntervalMs: 30_000,
       maxStalledCount: options.maxStalledCount ?? 2,
+      stallCooldowns: options.stallCooldowns,
+      stallCooldownMs: options.stallCooldownMs,
       only: options.only,
       workerId: options.workerId,
       db: database.db,

@@ -111,6 +111,8 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
       lockDurationMs: config.JOB_LOCK_DURATION_MS,
       stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS,
       maxStalledCount: config.JOB_MAX_STALLED_COUNT,
+      stallCooldowns: config.JOB_STALL_COOLDOWNS,
+      stallCooldownMs: config.JOB_STALL_COOLDOWN_MS,
       only: options.only,
       workerId,
       db,

@@ -125,7 +125,12 @@ export const envSchema = z.object({
   /** Stalled-job detection: a job whose lock is not renewed for this long is handed to another worker. */
   JOB_LOCK_DURATION_MS: int(30_000, 1000),
   JOB_STALLED_INTERVAL_MS: int(30_000, 500),
+  /** Stalls a job may have and still run; past them a work job is set aside (below), a scheduled one skipped. */
   JOB_MAX_STALLED_COUNT: int(2, 0),
+  /** Cool-downs a work job that keeps stalling gets before it becomes a dead letter (0: at once). */
+  JOB_STALL_COOLDOWNS: int(2, 0),
+  /** The first cool-down of a job that keeps stalling; each next one is twice as long. */
+  JOB_STALL_COOLDOWN_MS: int(60_000, 100),
   LLM_OUTAGE_ESCALATE_AFTER: int(900, 1),
   FOLLOW_UP_AFTER: int(259_200, 1),
   /** How often the maintenance sweeps (follow-ups, stuck negotiations, lost deliveries) run. */

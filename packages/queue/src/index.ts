@@ -6,4 +6,5 @@ export * from './handlers';
 export * from './log-throttle';
 export * from './policy';
 export * from './queues';
+export * from './stall-policy';
 export * from './worker-runtime';

@@ -1,16 +1,25 @@
-import { Worker, type Job } from 'bullmq';
+import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Logger } from '@parley/logging';
 import { JOBS, type QueueName } from './contracts';
 import { recordDeadLetter, type DeadLetterClass, type DeadLetterDeps } from './dead-letters';
 import { classifyError, PermanentError, RateLimitedError, type ErrorClass } from './errors';
 import type { HandlerMap, JobContext } from './handlers';
 import { attemptsFor, backoffDelay, type RetryPolicy } from './policy';
+import { cooledProgress, cooledRoundsOf, stallDecision, type StallPolicy } from './stall-policy';
 
 export interface ProcessorOptions extends DeadLetterDeps {
   handlers: HandlerMap;
   policy: RetryPolicy;
-  /** Stall recoveries a job may have before it becomes a dead letter. */
+  /** Stalls a job may have and still run (see stall-policy.ts for what happens past them). */
   maxStalledCount: number;
+  /** Cool-downs a work job that keeps stalling gets before it is a dead letter (default 0). */
+  stallCooldowns?: number;
+  /** The first cool-down; each next one is twice as long (default 60 s). */
+  stallCooldownMs?: number;
+}
+
+export function stallPolicyOf(options: Pick<ProcessorOptions, 'maxStalledCount' | 'stallCooldowns' | 'stallCooldownMs'>): StallPolicy {
+  return { maxStalledCount: options.maxStalledCount, cooldowns: options.stallCooldowns ?? 0, cooldownMs: options.stallCooldownMs ?? 60_000 };
 }
 
 /**
@@ -26,7 +35,7 @@ export const deadLettered = new WeakSet<Job>();
 
 type AnyHandler = (data: unknown, ctx: JobContext) => Promise<unknown>;
 
-export async function processJob(options: ProcessorOptions, queue: QueueName, job: Job, signal: AbortSignal | undefined): Promise<unknown> {
+export async function processJob(options: ProcessorOptions, queue: QueueName, job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> {
   const attempt = job.attemptsMade + 1;
   const log = options.log.child({ queue, jobId: job.id, attempt });
   const started = process.hrtime.bigint();
@@ -35,13 +44,31 @@ export async function processJob(options: ProcessorOptions, queue: QueueName, jo
     await job.log(line).catch(() => undefined);
   };
 
-  // A job that keeps stalling (it crashes or starves its worker) is failed here, before its
-  // handler runs again, rather than by BullMQ: the dead letter is then written before the job
+  // A job that keeps stalling (it crashes or starves its worker) is decided on here, before
+  // its handler runs again, rather than by BullMQ: a dead letter is then written before the job
   // fails, so a crash in between cannot lose it (BullMQ's own limit is one higher, a backstop).
-  if (job.stalledCounter > options.maxStalledCount) {
-    const error = new PermanentError(`job stalled ${job.stalledCounter} times (limit ${options.maxStalledCount}); its worker died or was blocked while running it`, 'stalled');
-    options.metrics.jobDuration.observe({ queue, outcome: 'stalled' }, 0);
-    throw await deadLetter(options, queue, job, 'stalled', error, log, note);
+  const stalled = stallDecision(queue, job.stalledCounter, cooledRoundsOf(job.progress), stallPolicyOf(options));
+  switch (stalled.action) {
+    case 'run':
+      break;
+    case 'skip':
+      options.metrics.jobDuration.observe({ queue, outcome: 'stall_skipped' }, 0);
+      log.warn('stalled job skipped', { stalls: job.stalledCounter, reason: stalled.reason });
+      await note(`skipped: ${stalled.reason}`);
+      return { skipped: 'stalled', stalls: job.stalledCounter };
+    case 'cool_down':
+      // Progress first: a crash before the move only costs this cool-down, never repeats it.
+      await job.updateProgress(cooledProgress(stalled.round));
+      await job.moveToDelayed(Date.now() + stalled.delayMs, token);
+      options.metrics.jobRetries.inc({ queue, reason: 'stalled' });
+      log.warn('stalled job set aside', { stalls: job.stalledCounter, delayMs: stalled.delayMs, cooldown: stalled.round });
+      await note(`${stalled.reason}: runs again in ${stalled.delayMs} ms`);
+      throw new DelayedError();
+    case 'dead_letter': {
+      const error = new PermanentError(stalled.reason, 'stalled');
+      options.metrics.jobDuration.observe({ queue, outcome: 'stalled' }, 0);
+      throw await deadLetter(options, queue, job, 'stalled', error, log, note);
+    }
   }
 
   try {
@@ -79,9 +106,9 @@ async function decide(
   const { policy } = options;
 
   if (error instanceof RateLimitedError) {
-    // BullMQ counts neither a rate-limited start nor a stall as an attempt, but both as a
-    // start; what is left are the rate-limited starts, this one included.
-    const restarts = Math.max(1, job.attemptsStarted - job.attemptsMade - job.stalledCounter);
+    // BullMQ counts neither a rate-limited start, a stall nor a cool-down as an attempt, but
+    // each as a start; what is left are the rate-limited starts, this one included.
+    const restarts = Math.max(1, job.attemptsStarted - job.attemptsMade - job.stalledCounter - cooledRoundsOf(job.progress));
     if (restarts > policy.rateLimitMax) {
       const final = new PermanentError(`rate limited ${restarts} times in a row (cap ${policy.rateLimitMax}): ${error.message}`, 'rate_limit_cap');
       return deadLetter(options, queue, job, 'rate_limited', final, log, note);

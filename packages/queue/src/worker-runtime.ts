@@ -4,9 +4,10 @@ import type { Redis } from 'ioredis';
 import { QUEUE_NAMES, type QueueName } from './contracts';
 import { recordDeadLetter } from './dead-letters';
 import { classifyError, PermanentError } from './errors';
-import { deadLettered, plannedDelays, processJob, type ProcessorOptions } from './job-processor';
+import { deadLettered, plannedDelays, processJob, stallPolicyOf, type ProcessorOptions } from './job-processor';
 import { throttledWarn } from './log-throttle';
 import { backoffDelay } from './policy';
+import { bullmqStallLimit, SUPERSEDED_BY_NEXT_RUN } from './stall-policy';
 
 export interface WorkerRuntimeOptions extends ProcessorOptions {
   /** The workers' own connection (maxRetriesPerRequest: null); `queues` use another one. */
@@ -79,7 +80,7 @@ export function startWorkers(options: WorkerRuntimeOptions): WorkerRuntime {
       const key = job.id ?? '';
       running.set(key, { job, token: token ?? '' });
       try {
-        return await processJob(options, queue, job, signal);
+        return await processJob(options, queue, job, token, signal);
       } finally {
         running.delete(key);
       }
@@ -90,9 +91,9 @@ export function startWorkers(options: WorkerRuntimeOptions): WorkerRuntime {
       concurrency: options.concurrencyByQueue?.[queue] ?? options.concurrency,
       lockDuration: options.lockDurationMs,
       stalledInterval: options.stalledIntervalMs,
-      // The processor dead-letters a job at maxStalledCount + 1 stalls before its handler
-      // runs; BullMQ's own limit sits one above as a backstop (see job-processor.ts).
-      maxStalledCount: options.maxStalledCount + 1,
+      // The processor decides on a job that stalled too often before its handler runs
+      // (stall-policy.ts); BullMQ's own limit sits one above its last round, as a backstop.
+      maxStalledCount: bullmqStallLimit(stallPolicyOf(options)),
       // Needed for queue.rateLimit() + Worker.RateLimitError() to pause the queue (BullMQ #2193).
       limiter: { max: 10_000, duration: 1000 },
       settings: {
@@ -106,6 +107,10 @@ export function startWorkers(options: WorkerRuntimeOptions): WorkerRuntime {
       // BullMQ failed it without our processor deciding (too many stalls), or the processor
       // could not write the dead letter in time: record it now (idempotent).
       const errorClass = BULLMQ_GAVE_UP.test(err.message) ? 'stalled' : classifyError(err);
+      if (errorClass === 'stalled' && SUPERSEDED_BY_NEXT_RUN.has(queue)) {
+        options.log.warn('stalled job given up; the next scheduled run does its work', { queue, jobId: job.id, error: err.message });
+        return;
+      }
       recordDeadLetter(options, { queue, job, errorClass, error: err }).catch((e: unknown) =>
         options.log.error('could not record dead letter', { queue, jobId: job.id, error: (e as Error).message }),
       );
