@@ -41,6 +41,9 @@ export default {
     config: {
       ...unitJestConfig,
       testMatch: selected.flatMap((m) => m.tests.map((glob) => `<rootDir>/${glob}`)),
+      // Only the selected modules' packages are crawled: jest's start-up (its file map of the
+      // whole sandbox copy) was most of the cost of each mutant.
+      roots: [...new Set(selected.flatMap((m) => m.tests.map((glob) => `<rootDir>/${glob.split('/').slice(0, 2).join('/')}`)))],
     },
     enableFindRelatedTests: false,
   },

@@ -3,6 +3,7 @@ import {
   NEGOTIATION_EVENTS,
   NEGOTIATION_STATES,
   canTransition,
+  isNegotiationState,
   isTerminal,
   nextState,
   type NegotiationEvent,
@@ -66,6 +67,27 @@ describe('negotiation state machine', () => {
 
   it('names the refused edge in the error', () => {
     expect(() => nextState('agreed', 'claimed')).toThrow('no transition from "agreed" on "claimed"');
+    const error = (() => {
+      try {
+        nextState('agreed', 'claimed');
+      } catch (e) {
+        return e as InvalidTransitionError;
+      }
+      throw new Error('nextState did not throw');
+    })();
+    // Logs and dead letters show the error's name next to its class.
+    expect(error.name).toBe('InvalidTransitionError');
+    expect([error.from, error.event]).toEqual(['agreed', 'claimed']);
+  });
+
+  it('refuses a state it does not know (a stored row from an older or newer deploy) with the same error', () => {
+    const stored = 'archived' as NegotiationState;
+    expect(() => nextState(stored, 'reply_received')).toThrow(InvalidTransitionError);
+  });
+
+  it('recognises exactly the states of the table', () => {
+    for (const s of NEGOTIATION_STATES) expect(isNegotiationState(s)).toBe(true);
+    for (const v of ['archived', '', 'AGREED', 'agreed ', 'constructor', '__proto__']) expect(isNegotiationState(v)).toBe(false);
   });
 
   it('treats only agreed and declined as terminal, and they accept no event at all', () => {
