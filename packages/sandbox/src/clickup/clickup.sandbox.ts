@@ -1,3 +1,4 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { z } from 'zod';
 import { ClickUpTaskStore, sandboxTaskSchema, type SandboxTaskInput } from './clickup-task.store';
@@ -19,6 +20,17 @@ export interface ClickUpSandboxOptions {
   token: string;
   /** The webhook secret that `sendWebhook` signs with. */
   webhookSecret: string;
+  /** The workspace (team) id that `POST /api/v2/team/{team_id}/webhook` accepts. @defaultValue '9015000001' */
+  teamId?: string;
+}
+
+/** A webhook registered through the API, with the secret ClickUp signs its deliveries with. */
+export interface RegisteredWebhook {
+  id: string;
+  teamId: string;
+  endpoint: string;
+  events: string[];
+  secret: string;
 }
 
 export type FailStatus = 429 | 500 | 502 | 503;
@@ -42,6 +54,10 @@ export interface ClickUpSandbox {
   apiUrl: string;
   port: number;
   webhookId: string;
+  /** The workspace id the webhook route accepts. */
+  teamId: string;
+  /** Webhooks created with `POST /api/v2/team/{team_id}/webhook`, oldest first. */
+  registeredWebhooks(): RegisteredWebhook[];
   upsertTask(task: SandboxTaskInput): void;
   setStatus(id: string, status: string): void;
   failNext(n: number, options: FailNextOptions): void;
@@ -68,6 +84,18 @@ const webhookSchema = z.object({
 });
 
 const MAX_CONTROL_BODY = 1024 * 1024;
+const MAX_API_BODY = 64 * 1024;
+
+// Create Webhook (https://developer.clickup.com/reference/createwebhook): an endpoint and the
+// events to send ("*" for all); the location filters are optional.
+const createWebhookSchema = z.object({
+  endpoint: z.string().url(),
+  events: z.array(z.string().min(1)).min(1),
+  space_id: z.union([z.string(), z.number()]).nullish(),
+  folder_id: z.union([z.string(), z.number()]).nullish(),
+  list_id: z.union([z.string(), z.number()]).nullish(),
+  task_id: z.string().nullish(),
+});
 
 /**
  * A loopback ClickUp API v2 (Get Task) with a control surface, in process and over HTTP
@@ -78,6 +106,8 @@ export async function startClickUpSandbox(options: ClickUpSandboxOptions): Promi
   const log: ClickUpSandboxRequest[] = [];
   const failures: FailNextOptions[] = [];
   const webhookId = newWebhookId();
+  const teamId = options.teamId ?? '9015000001';
+  const registered: RegisteredWebhook[] = [];
 
   const control = {
     upsertTask: (task: SandboxTaskInput) => store.upsert(task),
@@ -96,7 +126,37 @@ export async function startClickUpSandbox(options: ClickUpSandboxOptions): Promi
     },
   };
 
-  function serveApi(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
+  /** Create Webhook: answered `{ id, webhook: { id, ..., health, secret } }` as ClickUp does. */
+  function createWebhook(body: string, team: string, send: (status: number, body: unknown) => void): void {
+    if (team !== teamId) return send(401, { err: 'Team not authorized', ECODE: 'OAUTH_027' });
+    let parsed: z.infer<typeof createWebhookSchema>;
+    try {
+      parsed = createWebhookSchema.parse(JSON.parse(body || '{}'));
+    } catch {
+      return send(400, { err: 'Webhook body invalid: endpoint (a URL) and events are required', ECODE: 'WH_001' });
+    }
+    const hook: RegisteredWebhook = { id: randomUUID(), teamId, endpoint: parsed.endpoint, events: parsed.events, secret: randomBytes(32).toString('hex').toUpperCase() };
+    registered.push(hook);
+    send(200, {
+      id: hook.id,
+      webhook: {
+        id: hook.id,
+        userid: 183,
+        team_id: Number(teamId),
+        endpoint: hook.endpoint,
+        client_id: 'SANDBOX',
+        events: hook.events,
+        task_id: parsed.task_id ?? null,
+        list_id: parsed.list_id ?? null,
+        folder_id: parsed.folder_id ?? null,
+        space_id: parsed.space_id ?? null,
+        health: { status: 'active', fail_count: 0 },
+        secret: hook.secret,
+      },
+    });
+  }
+
+  async function serveApi(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       log.push({ method: req.method ?? 'GET', path, status });
       replyJson(res, status, body, headers);
@@ -117,6 +177,11 @@ export async function startClickUpSandbox(options: ClickUpSandboxOptions): Promi
     if (authorization !== options.token) return send(401, { err: 'Token invalid', ECODE: 'OAUTH_025' });
 
     const limits = { 'X-RateLimit-Limit': '100', 'X-RateLimit-Remaining': '99', 'X-RateLimit-Reset': resetSoon };
+    const webhookRoute = /^\/api\/v2\/team\/([^/]+)\/webhook\/?$/.exec(path);
+    if (req.method === 'POST' && webhookRoute?.[1]) {
+      const body = await readBody(req, MAX_API_BODY);
+      return createWebhook(body, decodeURIComponent(webhookRoute[1]), (status, reply) => send(status, reply, limits));
+    }
     const match = /^\/api\/v2\/task\/([^/]+)\/?$/.exec(path);
     if (req.method !== 'GET' || !match?.[1]) return send(404, { err: 'Route not found', ECODE: 'APP_001' }, limits);
     const task = store.render(decodeURIComponent(match[1]));
@@ -126,6 +191,7 @@ export async function startClickUpSandbox(options: ClickUpSandboxOptions): Promi
 
   async function serveControl(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
     if (req.method === 'GET' && path === '/_control/requests') return replyJson(res, 200, { requests: log });
+    if (req.method === 'GET' && path === '/_control/registered-webhooks') return replyJson(res, 200, { webhooks: registered });
     if (req.method !== 'POST') return replyJson(res, 405, { error: 'control routes take POST' });
     const body: unknown = JSON.parse((await readBody(req, MAX_CONTROL_BODY)) || '{}');
     if (path === '/_control/tasks') {
@@ -152,7 +218,7 @@ export async function startClickUpSandbox(options: ClickUpSandboxOptions): Promi
 
   const server = http.createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://sandbox').pathname;
-    const handle = path.startsWith('/_control/') ? serveControl(req, res, path) : Promise.resolve(serveApi(req, res, path));
+    const handle = path.startsWith('/_control/') ? serveControl(req, res, path) : serveApi(req, res, path);
     handle.catch((error: unknown) => {
       // A malformed control call is the caller's mistake: say what was wrong.
       if (!res.headersSent) replyJson(res, error instanceof z.ZodError || error instanceof SyntaxError ? 400 : 500, { error: String(error) });
@@ -167,6 +233,8 @@ export async function startClickUpSandbox(options: ClickUpSandboxOptions): Promi
     apiUrl: `${url}/api/v2`,
     port,
     webhookId,
+    teamId,
+    registeredWebhooks: () => registered.map((hook) => ({ ...hook, events: [...hook.events] })),
     ...control,
     requests: () => [...log],
     close: () =>

@@ -3,7 +3,7 @@ import { handleControl } from './control.routes';
 import { googleError, injectedFailure, notFound, unauthenticated, type Reply } from './google-errors';
 import { handleGmail } from './gmail.routes';
 import { GmailMailbox, viewOf, type HistoryNotification, type InboundMail, type MailView, type WatchState } from './gmail.store';
-import { OAuthStore, type SandboxCredentials } from './oauth.store';
+import { OAUTH_CONSENT_PATH, OAuthStore, type SandboxCredentials } from './oauth.store';
 import { SheetsStore } from './sheets.store';
 import { listenOnLoopback } from '../listen';
 
@@ -145,6 +145,7 @@ export async function startGoogleSandbox(options: GoogleSandboxOptions = {}): Pr
       const fields = parsed.ok && typeof parsed.value === 'object' && parsed.value !== null ? Object.entries(parsed.value).map(([k, v]): [string, string] => [k, String(v)]) : [];
       return oauth.refresh(new URLSearchParams(fields));
     }
+    if (path === OAUTH_CONSENT_PATH) return oauth.consent(method, url.searchParams);
     const segments = path.split('/').filter(Boolean).map(decodeURIComponent);
     if (segments[0] === '_control') {
       const parsed = parseJson(body);
