@@ -4,23 +4,17 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { ensureDependencies, log, migrate, ROOT } from './bootstrap.mjs';
 
+/**
+ * .env read by Node's own parser (the one behind `node --env-file`), so quotes, `export` and
+ * `#` comments mean what Node documents. Empty values mean unset (as for the config schema);
+ * variables already in the environment win.
+ */
 function loadDotEnv(file) {
   if (!fs.existsSync(file)) return {};
-  const out = {};
-  for (const raw of fs.readFileSync(file, 'utf8').split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const eq = line.indexOf('=');
-    if (eq < 0) continue;
-    const key = line.slice(0, eq).trim();
-    let value = line.slice(eq + 1).trim();
-    if (/^["']/.test(value)) value = value.slice(1, value.lastIndexOf(value[0]));
-    else value = value.replace(/\s+#.*$/, '');
-    if (value !== '') out[key] = value;
-  }
-  return out;
+  return Object.fromEntries(Object.entries(parseEnv(fs.readFileSync(file, 'utf8'))).filter(([, value]) => value !== ''));
 }
 
 ensureDependencies();
@@ -33,7 +27,7 @@ const entries = [
   ['apps/worker/src/instrument.ts', 'apps/worker/src/main.ts'],
 ];
 const children = entries.map(([instrument, entry]) =>
-  spawn(process.execPath, ['--import', 'tsx', '--import', path.join(ROOT, instrument), path.join(ROOT, entry)], { cwd: ROOT, env, stdio: 'inherit' }),
+  spawn(process.execPath, ['--conditions=@parley/source', '--import', 'tsx', '--import', path.join(ROOT, instrument), path.join(ROOT, entry)], { cwd: ROOT, env, stdio: 'inherit' }),
 );
 let exiting = false;
 for (const child of children) {
