@@ -1,6 +1,9 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
+  // Workspace packages export their TypeScript sources under this condition (docs/build.md):
+  // tests run the sources, never a stale dist/.
+  testEnvironmentOptions: { customExportConditions: ['@parley/source', 'node', 'node-addons'] },
   transform: {
     '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
   },

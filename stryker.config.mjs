@@ -18,8 +18,8 @@ const modules = {
   domain: { mutate: ['packages/domain/src/**/*.ts'], tests: ['packages/domain/src/**/*.test.ts'] },
   'draft-check': { mutate: ['packages/llm/src/draft-check.ts'], tests: ['packages/llm/src/draft-check.test.ts'] },
   'retry-policy': {
-    mutate: ['packages/queue/src/policy.ts', 'packages/queue/src/errors.ts', 'packages/llm/src/anthropic-errors.ts'],
-    tests: ['packages/queue/src/policy.test.ts', 'packages/queue/src/errors.test.ts', 'packages/llm/src/anthropic-errors.test.ts'],
+    mutate: ['packages/contracts/src/policy.ts', 'packages/contracts/src/errors.ts', 'packages/llm/src/anthropic-errors.ts'],
+    tests: ['packages/contracts/src/policy.test.ts', 'packages/contracts/src/errors.test.ts', 'packages/llm/src/anthropic-errors.test.ts'],
   },
   redaction: { mutate: ['packages/logging/src/redact.ts'], tests: ['packages/logging/src/redact.test.ts'] },
   'mail-parsers': {

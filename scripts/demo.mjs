@@ -5,7 +5,7 @@ import { ensureDependencies, ensureRedis, ROOT } from './bootstrap.mjs';
 
 ensureDependencies();
 const redis = await ensureRedis();
-const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/demo.ts'), ...process.argv.slice(2)], {
+const child = spawn(process.execPath, ['--conditions=@parley/source', '--import', 'tsx', path.join(ROOT, 'scripts/demo.ts'), ...process.argv.slice(2)], {
   cwd: ROOT,
   stdio: 'inherit',
   env: { ...process.env, REDIS_URL: redis.url },

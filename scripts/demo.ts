@@ -12,7 +12,7 @@ import path from 'node:path';
 import { openDatabase } from '@parley/db';
 import { formatMoney } from '@parley/domain';
 import { DEMO_CAMPAIGN, DEMO_INFLUENCERS, demoPersonas, expectedState, seedDemoCampaign, startSandbox, type Sandbox } from '@parley/sandbox';
-import { createInteractionsSender, type InteractionsSender } from '@parley/sandbox/src/slack';
+import { createInteractionsSender, type InteractionsSender } from '@parley/sandbox/slack';
 import { nodeArgs } from '../test/support/processes';
 
 const ROOT = path.resolve(__dirname, '..');

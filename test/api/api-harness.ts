@@ -7,7 +7,7 @@ import { createApp, type ApiConfig } from '../../apps/api/src/app';
 import type { Db } from '@parley/db';
 import { createMetrics, type Metrics } from '@parley/metrics';
 import { closeQueues, createQueues, createRedis, type Queues } from '@parley/queue';
-import { createOidcSigner, createPubSubPusher, startCertsServer, type CertsServer, type OidcSigner, type PubSubPusher } from '@parley/sandbox/src/pubsub';
+import { createOidcSigner, createPubSubPusher, startCertsServer, type CertsServer, type OidcSigner, type PubSubPusher } from '@parley/sandbox/pubsub';
 import { createTestDatabase } from '../support/db';
 import { dropPrefix, redisUrl, uniquePrefix } from '../support/redis';
 

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createClickUpClient, DEFAULT_RATE_LIMIT_WAIT_MS, parseCampaignTask, rateLimitWaitMs } from '@parley/clickup';
 import { classifyError, PermanentError, RateLimitedError, TransientError } from '@parley/queue';
-import { connectClickUpSandbox, startClickUpSandbox, type ClickUpSandbox } from '@parley/sandbox/src/clickup';
+import { connectClickUpSandbox, startClickUpSandbox, type ClickUpSandbox } from '@parley/sandbox/clickup';
 import { freePort } from '../support/redis';
 
 const TOKEN = 'pk_8675309_SANDBOXTOKEN';

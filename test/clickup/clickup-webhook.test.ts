@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { clickUpWebhookSchema, verifyClickUpSignature } from '@parley/clickup';
-import { connectClickUpSandbox, startClickUpSandbox, type ClickUpSandbox } from '@parley/sandbox/src/clickup';
+import { connectClickUpSandbox, startClickUpSandbox, type ClickUpSandbox } from '@parley/sandbox/clickup';
 
 const SECRET = 'whsec-3f1c9a';
 

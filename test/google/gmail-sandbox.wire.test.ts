@@ -1,5 +1,5 @@
 import { buildMime, createGoogleAuth } from '@parley/google';
-import { startGoogleSandbox, type GoogleSandbox } from '@parley/sandbox/src/google';
+import { startGoogleSandbox, type GoogleSandbox } from '@parley/sandbox/google';
 import { gmail as gmailApi, type gmail_v1 } from 'googleapis/build/src/apis/gmail';
 
 /** The sandbox's Gmail wire format as googleapis itself sees it (formats, paging, filters). */

@@ -1,7 +1,7 @@
 import { ConfigError } from '@parley/config';
 import { createGmailClient, createGoogleAuth } from '@parley/google';
 import { PermanentError } from '@parley/queue';
-import { startGoogleSandbox, type GoogleSandbox } from '@parley/sandbox/src/google';
+import { startGoogleSandbox, type GoogleSandbox } from '@parley/sandbox/google';
 import { failure } from './google.harness';
 
 let sandbox: GoogleSandbox;

@@ -1,6 +1,6 @@
 import { buildMime, HistoryExpiredError } from '@parley/google';
 import { TransientError } from '@parley/queue';
-import { connectGoogleSandbox, type GoogleSandboxControl } from '@parley/sandbox/src/google';
+import { connectGoogleSandbox, type GoogleSandboxControl } from '@parley/sandbox/google';
 import { failure, startGoogleHarness, type GoogleHarness } from './google.harness';
 
 let h: GoogleHarness;

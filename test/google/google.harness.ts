@@ -1,5 +1,5 @@
 import { createGmailClient, createGoogleAuth, createSheetsClient, type GmailClient, type SheetsClient } from '@parley/google';
-import { startGoogleSandbox, type GoogleSandbox, type GoogleSandboxOptions } from '@parley/sandbox/src/google';
+import { startGoogleSandbox, type GoogleSandbox, type GoogleSandboxOptions } from '@parley/sandbox/google';
 import type { OAuth2Client } from 'google-auth-library';
 
 export interface GoogleHarness {

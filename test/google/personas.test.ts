@@ -1,6 +1,6 @@
 import { buildMime } from '@parley/google';
-import type { HistoryNotification } from '@parley/sandbox/src/google';
-import { attachPersonas, type Persona, type PersonasHandle } from '@parley/sandbox/src/personas';
+import type { HistoryNotification } from '@parley/sandbox/google';
+import { attachPersonas, type Persona, type PersonasHandle } from '@parley/sandbox/personas';
 import { waitFor } from '../support/wait';
 import { startGoogleHarness, type GoogleHarness } from './google.harness';
 

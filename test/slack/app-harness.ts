@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Express, RequestHandler } from 'express';
 import { WebClient } from '@slack/web-api';
 import { withTx } from '@parley/db';
-import { createInteractionsSender, startSlackSandbox, startSocketModeServer, type InteractionsSender, type SlackSandbox, type SocketModeServer } from '@parley/sandbox/src/slack';
+import { createInteractionsSender, startSlackSandbox, startSocketModeServer, type InteractionsSender, type SlackSandbox, type SocketModeServer } from '@parley/sandbox/slack';
 import { createSlackApp, SLACK_EVENTS_PATH, type AlertActedUpdater, type SlackApp, type SlackAppOptions } from '../../apps/api/src/slack';
 import { startApi, type ApiHarness } from '../api/api-harness';
 import { capturingLogger } from '../support/logs';

@@ -1,5 +1,5 @@
 import { DEMO_CAMPAIGN, DEMO_INFLUENCERS, PHRASES, seedDemoCampaign } from '@parley/sandbox';
-import { createInteractionsSender, type InteractionsSender } from '@parley/sandbox/src/slack';
+import { createInteractionsSender, type InteractionsSender } from '@parley/sandbox/slack';
 import { replyAs } from '../e2e/influencer-mail';
 import { createLoopHarness, type LoopHarness } from '../e2e/loop-harness';
 import { waitFor } from '../support/wait';

@@ -23,10 +23,14 @@ export const INSTRUMENTS: Readonly<Record<string, string>> = {
   'apps/worker/src/main.ts': 'apps/worker/src/instrument.ts',
 };
 
-/** The Node arguments that run `entry` (relative to the repository root) as production does. */
+/**
+ * The Node arguments that run `entry` (relative to the repository root) as production does,
+ * but from the sources: `--conditions=@parley/source` makes every @parley package resolve to
+ * its src/ (docs/build.md), so a test never runs a stale dist/.
+ */
 export function nodeArgs(entry: string, root = ROOT): string[] {
   const instrument = INSTRUMENTS[path.relative(root, path.resolve(root, entry)).split(path.sep).join('/')];
-  return ['--import', 'tsx', ...(instrument ? ['--import', path.resolve(root, instrument)] : []), path.resolve(root, entry)];
+  return ['--conditions=@parley/source', '--import', 'tsx', ...(instrument ? ['--import', path.resolve(root, instrument)] : []), path.resolve(root, entry)];
 }
 
 /**

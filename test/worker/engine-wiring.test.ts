@@ -1,5 +1,5 @@
 import { ConfigError, parseEnv } from '@parley/config';
-import { assertWorkerIntegrations } from '@parley/engine';
+import { assertWorkerIntegrations } from '../../apps/worker/src/engine-wiring';
 
 describe('worker integration settings', () => {
   it('names every missing integration variable in one error', () => {

@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import * as Sentry from '@sentry/node';
-import { packageRelease, sentryOptions } from '@parley/logging/src/sentry-privacy';
+import { packageRelease, sentryOptions } from '@parley/logging/sentry-privacy';
 
 const options = sentryOptions(process.env, { release: packageRelease(), serverName: `api-${hostname()}` });
 // The error handler (error-handler.middleware.ts) is the one place that reports a request's

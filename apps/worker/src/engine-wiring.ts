@@ -7,11 +7,17 @@ import { createLlmClient, createLlmGate } from '@parley/llm';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
 import type { HandlerMap, Queues } from '@parley/queue';
-import { createCampaignIngestHandler } from './campaign-ingest.handler';
-import { createMailboxSyncHandler } from './mailbox-sync.handler';
-import { createNegotiationStepHandler } from './negotiation-step.handler';
-import { createSendEmailHandler } from './send-email.handler';
-import { enqueuePeriodicSync, ensureGmailWatch, escalateDuringLlmOutage, healLostJobs, sweepFollowUps } from './maintenance';
+import {
+  createCampaignIngestHandler,
+  createMailboxSyncHandler,
+  createNegotiationStepHandler,
+  createSendEmailHandler,
+  enqueuePeriodicSync,
+  ensureGmailWatch,
+  escalateDuringLlmOutage,
+  healLostJobs,
+  sweepFollowUps,
+} from '@parley/engine';
 
 export interface EngineWiring {
   handlers: Pick<HandlerMap, 'gmail-notifications' | 'campaign-tasks' | 'negotiation-steps' | 'outbound-email'>;

@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import * as Sentry from '@sentry/node';
-import { packageRelease, sentryOptions } from '@parley/logging/src/sentry-privacy';
+import { packageRelease, sentryOptions } from '@parley/logging/sentry-privacy';
 
 // The same id the worker logs and registers its heartbeat under (worker-app.ts).
 const options = sentryOptions(process.env, { release: packageRelease(), serverName: `${hostname()}-${process.pid}` });

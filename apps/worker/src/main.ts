@@ -1,4 +1,4 @@
-import { createEngineWiring } from '@parley/engine';
+import { createEngineWiring } from './engine-wiring';
 import { runWorker } from './run-worker';
 
 void runWorker(process.env, {

@@ -1,4 +1,4 @@
-import { PermanentError, RateLimitedError, TransientError } from '@parley/queue';
+import { PermanentError, RateLimitedError, TransientError } from '@parley/contracts';
 import { z } from 'zod';
 
 /** A ClickUp task reduced to what Parley reads: the campaign lives in its name, status and custom fields. */

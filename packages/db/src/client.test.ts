@@ -28,7 +28,7 @@ describe('database', () => {
     const root = path.resolve(__dirname, '../../..');
     const unprivileged = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
     try {
-      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(root, 'test/fixtures/prepare-database.ts')], {
+      const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=@parley/source', '--import', 'tsx', path.join(root, 'test/fixtures/prepare-database.ts')], {
         cwd: root,
         env: { PATH: process.env.PATH, HOME: '/tmp', DATABASE_URL: t.url },
         timeout: 60_000,

@@ -1,7 +1,7 @@
 import { isTriggerStatus, parseCampaignTask, parseRoster, type ClickUpTask } from '@parley/clickup';
 import { withTx } from '@parley/db';
 import { enqueue, jobIds, type Handler } from '@parley/queue';
-import type { EngineCore } from './engine-deps';
+import type { EngineCore } from '@parley/takeover';
 
 export interface IngestDeps extends EngineCore {
   clickup: { getTask(id: string): Promise<ClickUpTask> };

@@ -3,8 +3,8 @@ import { withTx } from '@parley/db';
 import { HistoryExpiredError, referencedIds, type GmailClient, type ParsedMessage } from '@parley/google';
 import { emailDomain } from '@parley/logging';
 import { enqueue, jobIds, PermanentError, TransientError, type Handler, type JobContext } from '@parley/queue';
-import type { EngineCore } from './engine-deps';
-import { escalateNegotiation } from './takeover';
+import type { EngineCore } from '@parley/takeover';
+import { escalateNegotiation } from '@parley/takeover';
 
 export interface SyncDeps extends EngineCore {
   gmail: GmailClient;

@@ -2,8 +2,8 @@ import { withTx } from '@parley/db';
 import type { GmailClient } from '@parley/google';
 import { llmFailingSince } from '@parley/llm';
 import { enqueue, jobIds } from '@parley/queue';
-import type { EngineCore } from './engine-deps';
-import { escalateNegotiation } from './takeover';
+import type { EngineCore } from '@parley/takeover';
+import { escalateNegotiation } from '@parley/takeover';
 
 const DAY_MS = 86_400_000;
 

@@ -3,9 +3,9 @@ import { withTx, type Prisma } from '@parley/db';
 import { llmFailingSince, markLlmFailure, markLlmSuccess, type DraftKind } from '@parley/llm';
 import { classifyError, enqueue, jobIds, PermanentError, type Handler, type JobContext, type JobData } from '@parley/queue';
 import type { EngineDeps } from './engine-deps';
-import { enqueuePendingOutbox, writeOutbox } from './outbox';
-import { alertEscalation, escalateNegotiation, escalationLabel } from './takeover';
-import { applyTransitions } from './transitions';
+import { enqueuePendingOutbox, writeOutbox } from '@parley/takeover';
+import { alertEscalation, escalateNegotiation, escalationLabel } from '@parley/takeover';
+import { applyTransitions } from '@parley/takeover';
 
 type StepData = JobData<'negotiation-steps'>;
 type LoadedNegotiation = NonNullable<Awaited<ReturnType<typeof loadNegotiation>>>;

@@ -1,4 +1,4 @@
-import { PermanentError, RateLimitedError, TransientError } from '@parley/queue';
+import { PermanentError, RateLimitedError, TransientError } from '@parley/contracts';
 
 /**
  * history.list answered 404: the cursor is older than the history Gmail keeps. The caller falls

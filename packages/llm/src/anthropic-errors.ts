@@ -1,5 +1,5 @@
 import { APIConnectionError, APIError, OverloadedError as SdkOverloadedError } from '@anthropic-ai/sdk';
-import { OverloadedError, PermanentError, RateLimitedError, TransientError } from '@parley/queue';
+import { OverloadedError, PermanentError, RateLimitedError, TransientError } from '@parley/contracts';
 import type { LlmErrorType } from './llm.types';
 
 /** SPEC section 4: a 429 without a usable retry header waits this long. */

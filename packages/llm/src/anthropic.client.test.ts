@@ -3,7 +3,7 @@ import { decide, formatMoney, offerForRound, openingOffer, type PricingTerms } f
 import { createLogger } from '@parley/logging';
 import { createMetrics, type Metrics } from '@parley/metrics';
 import { OverloadedError, PermanentError, RateLimitedError, TransientError, classifyError } from '@parley/queue';
-import { startAnthropicSandbox, type AnthropicSandbox } from '@parley/sandbox/src/anthropic';
+import { startAnthropicSandbox, type AnthropicSandbox } from '@parley/sandbox/anthropic';
 import { createLlmClient } from './anthropic.client';
 import type { DraftRequest, LlmClient, ReadReplyInput } from './llm.types';
 

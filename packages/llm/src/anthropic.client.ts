@@ -2,7 +2,7 @@ import Anthropic, { APIError } from '@anthropic-ai/sdk';
 import { formatMoney, toMinor, type ReplyReading } from '@parley/domain';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
-import { PermanentError } from '@parley/queue';
+import { PermanentError } from '@parley/contracts';
 import type { z } from 'zod';
 import { classifyAnthropicError } from './anthropic-errors';
 import { checkDraftPrice } from './draft-check';

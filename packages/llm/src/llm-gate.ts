@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
-import { RateLimitedError, TransientError } from '@parley/queue';
+import { RateLimitedError, TransientError } from '@parley/contracts';
 
 /**
  * One gate for every LLM call of every worker process (SPEC section 14): throughput is bounded

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { Logger } from '@parley/logging';
-import type { JobData, QueueName } from './contracts';
+import type { JobData, QueueName } from '@parley/contracts';
 
 /** What a handler gets besides its payload: a scoped logger and the job's identity. */
 export interface JobContext {

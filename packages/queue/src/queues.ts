@@ -1,7 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JOBS, QUEUE_NAMES, type JobData, type JobInput, type QueueName } from './contracts';
-import { DEFAULT_RETRY_POLICY, maxAttempts, type RetryPolicy } from './policy';
+import { JOBS, QUEUE_NAMES, type JobData, type JobInput, type QueueName } from '@parley/contracts';
+import { DEFAULT_RETRY_POLICY, maxAttempts, type RetryPolicy } from '@parley/contracts';
 
 export type Queues = { readonly [Q in QueueName]: Queue };
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { QUEUES, type QueueName } from './contracts';
+import { QUEUES, type QueueName } from '@parley/contracts';
 
 /**
  * What happens to a job whose worker died (or froze past its lock) while running it.

@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUE_NAMES, type QueueName } from './contracts';
+import { QUEUE_NAMES, type QueueName } from '@parley/contracts';
 import { recordDeadLetter } from './dead-letters';
-import { classifyError, PermanentError } from './errors';
+import { classifyError, PermanentError } from '@parley/contracts';
 import { deadLettered, plannedDelays, processJob, stallPolicyOf, type ProcessorOptions } from './job-processor';
 import { throttledWarn } from './log-throttle';
-import { backoffDelay } from './policy';
+import { backoffDelay } from '@parley/contracts';
 import { bullmqStallLimit, SUPERSEDED_BY_NEXT_RUN } from './stall-policy';
 
 export interface WorkerRuntimeOptions extends ProcessorOptions {

@@ -1,5 +1,5 @@
 import { ErrorCode, type WebAPIHTTPError, type WebAPIPlatformError, type WebAPIRateLimitedError, type WebAPIRequestError } from '@slack/web-api';
-import { PermanentError, RateLimitedError, TransientError } from '@parley/queue';
+import { PermanentError, RateLimitedError, TransientError } from '@parley/contracts';
 import { redactString } from '@parley/logging';
 
 /**

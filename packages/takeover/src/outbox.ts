@@ -1,6 +1,6 @@
 import type { Tx } from '@parley/db';
 import { enqueue, jobIds } from '@parley/queue';
-import type { EngineCore } from './engine-deps';
+import type { EngineCore } from './engine-core';
 
 export interface OutboxDraft {
   negotiationId: string;

@@ -1,7 +1,7 @@
 import { InvalidTransitionError, type NegotiationState } from '@parley/domain';
 import { withTx, type Db } from '@parley/db';
 import { enqueue, jobIds, PermanentError } from '@parley/queue';
-import type { EngineCore } from './engine-deps';
+import type { EngineCore } from './engine-core';
 import { applyTransitions, retryOnConflict } from './transitions';
 
 /** Raised for an operator command that cannot apply (unknown thread, wrong state). */

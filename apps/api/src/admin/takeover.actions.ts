@@ -1,5 +1,5 @@
 import type { Db } from '@parley/db';
-import { claimNegotiation, resumeNegotiation, TakeoverError, type EngineCore } from '@parley/engine';
+import { claimNegotiation, resumeNegotiation, TakeoverError, type EngineCore } from '@parley/takeover';
 import type { Notice } from './stuck.view';
 
 /** Who acts from the dashboard: one shared token, so one name. */

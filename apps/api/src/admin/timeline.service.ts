@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import type { Db } from '@parley/db';
 import { emailDomain, redact, redactString } from '@parley/logging';
 import { jobIds, QUEUE_NAMES, replayJobId, type QueueName, type Queues } from '@parley/queue';
-import { auditTrail, escalationAlertId } from '@parley/engine/src/takeover';
+import { auditTrail, escalationAlertId } from '@parley/takeover';
 import { withTimeout } from '../http-error';
 import { jobRef } from './problem.types';
 

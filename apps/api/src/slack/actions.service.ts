@@ -1,6 +1,6 @@
 import type { WebClient } from '@slack/web-api';
 import { withTx } from '@parley/db';
-import { claimNegotiation, TakeoverError } from '@parley/engine';
+import { claimNegotiation, TakeoverError } from '@parley/takeover';
 import { replayDeadLetter, ReplayError } from '@parley/queue';
 import { jobRef } from '../admin/problem.types';
 import { slackActor, type AlertAction, type SlackOpsDeps } from './slack-ops.types';

@@ -1,4 +1,4 @@
-import { auditTrail, claimNegotiation, resumeNegotiation, TakeoverError } from '@parley/engine';
+import { auditTrail, claimNegotiation, resumeNegotiation, TakeoverError } from '@parley/takeover';
 import { QUEUE_NAMES } from '@parley/queue';
 import { findStuck } from '../admin/stuck.service';
 import { stuckThresholds } from '../admin/thresholds';

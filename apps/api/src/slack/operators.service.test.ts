@@ -1,5 +1,5 @@
 import { WebClient } from '@slack/web-api';
-import { startSlackSandbox, type SlackSandbox } from '@parley/sandbox/src/slack';
+import { startSlackSandbox, type SlackSandbox } from '@parley/sandbox/slack';
 import { capturingLogger } from '../../../../test/support/logs';
 import { createOperatorCheck, parseOperators } from './operators.service';
 

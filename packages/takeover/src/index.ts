@@ -1,0 +1,4 @@
+export * from './engine-core';
+export * from './outbox';
+export * from './takeover';
+export * from './transitions';
