@@ -114,8 +114,9 @@ export function readOut(reading: ReplyReading): ReadOut {
  * Right or wrong, as the policy would see it:
  * - intent: the expected one or one of its `alsoRight`;
  * - amount: the currency (a reading that names none is in the campaign's) and the amount both
- *   match; where the sample names no amount of its own, the offer on the table also counts as
- *   none (`decide` treats an acceptance of our offer and an acceptance naming it alike);
+ *   match; except that, unless a counter is expected, "no amount" and "the offer on the table"
+ *   are interchangeable (`decide` accepts our offer for an acceptance naming no amount or
+ *   naming it, and uses no amount for the other intents);
  * - hostile: matches, when the sample says.
  */
 export function score(sample: SampleReply, read: ReadOut | null): Pick<ReportRow, 'intentRight' | 'amountRight' | 'hostileRight'> {
@@ -125,13 +126,13 @@ export function score(sample: SampleReply, read: ReadOut | null): Pick<ReportRow
   const intentRight = read.intent === expected.intent || (expected.alsoRight ?? []).includes(read.intent);
   const readCurrency = (read.currency ?? campaign.currency).toUpperCase();
   const expectedCurrency = (expected.currency ?? campaign.currency).toUpperCase();
-  const amountMatches =
-    expected.amountMinor === null
-      ? read.amountMinor === null || (read.amountMinor === campaign.currentOfferMinor && readCurrency === campaign.currency.toUpperCase())
-      : read.amountMinor === expected.amountMinor;
+  const campaignCurrency = campaign.currency.toUpperCase();
+  // A currency other than the campaign's makes the policy escalate, with or without an amount.
+  const noneOrOffer = (amount: number | null, currency: string) => currency === campaignCurrency && (amount === null || amount === campaign.currentOfferMinor);
+  const interchangeable = expected.intent !== 'counter' && noneOrOffer(expected.amountMinor, expectedCurrency) && noneOrOffer(read.amountMinor, readCurrency);
   return {
     intentRight,
-    amountRight: amountMatches && readCurrency === expectedCurrency,
+    amountRight: interchangeable || (read.amountMinor === expected.amountMinor && readCurrency === expectedCurrency),
     hostileRight: expected.hostile === undefined ? null : read.hostile === expected.hostile,
   };
 }

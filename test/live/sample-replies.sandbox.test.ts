@@ -204,13 +204,25 @@ describe('score', () => {
     expect(score(bare, read({ amountMinor: 65_000, currency: 'GBP' })).amountRight).toBe(false);
   });
 
-  it('no amount: none, or exactly the offer on the table in the campaign currency, is right', () => {
-    const s = sample({ intent: 'accept', amountMinor: null }, { currency: 'GBP', currentOfferMinor: 100_000 });
-    expect(score(s, read({ intent: 'accept' })).amountRight).toBe(true);
-    expect(score(s, read({ intent: 'accept', amountMinor: 100_000, currency: 'GBP' })).amountRight).toBe(true);
-    expect(score(s, read({ intent: 'accept', amountMinor: 100_000, currency: 'USD' })).amountRight).toBe(false);
-    expect(score(s, read({ intent: 'accept', amountMinor: 90_000 })).amountRight).toBe(false);
-    expect(score(s, read({ intent: 'accept', currency: 'EUR' })).amountRight).toBe(false);
+  it('unless a counter is expected, no amount and the offer on the table (in the campaign currency) are interchangeable', () => {
+    const campaign = { currency: 'GBP', currentOfferMinor: 100_000 };
+    const none = sample({ intent: 'accept', amountMinor: null }, campaign);
+    expect(score(none, read({ intent: 'accept' })).amountRight).toBe(true);
+    expect(score(none, read({ intent: 'accept', amountMinor: 100_000, currency: 'GBP' })).amountRight).toBe(true);
+    expect(score(none, read({ intent: 'accept', amountMinor: 100_000 })).amountRight).toBe(true);
+    expect(score(none, read({ intent: 'accept', amountMinor: 100_000, currency: 'USD' })).amountRight).toBe(false);
+    expect(score(none, read({ intent: 'accept', amountMinor: 90_000 })).amountRight).toBe(false);
+    // A currency the campaign is not in makes the policy escalate, amount or not.
+    expect(score(none, read({ intent: 'accept', currency: 'EUR' })).amountRight).toBe(false);
+    const restated = sample({ intent: 'accept', amountMinor: 100_000, currency: 'GBP' }, campaign);
+    expect(score(restated, read({ intent: 'accept' })).amountRight).toBe(true);
+    expect(score(restated, read({ intent: 'accept', currency: 'GBP' })).amountRight).toBe(true);
+    const question = sample({ intent: 'question', amountMinor: null }, campaign);
+    expect(score(question, read({ intent: 'question', amountMinor: 100_000 })).amountRight).toBe(true);
+    // A counter at the offer is accepted; a counter naming no amount is asked about: not alike.
+    const counter = sample({ intent: 'counter', amountMinor: 100_000 }, campaign);
+    expect(score(counter, read({ intent: 'counter' })).amountRight).toBe(false);
+    expect(score(counter, read({ intent: 'counter', amountMinor: 100_000 })).amountRight).toBe(true);
   });
 
   it('intents: the expected one or an alsoRight one; hostility only where the sample says', () => {
