@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import yaml from 'js-yaml';
+import { z } from 'zod';
 
 /**
  * No Docker engine runs on the build machines, so the deployment files are checked
@@ -78,5 +80,33 @@ describe('GitHub workflows', () => {
     // The command itself (a line of its own), not a mention of it in a comment.
     expect(run.indexOf('[ ! -x "$CHROMIUM_PATH" ]')).toBeLessThan(run.search(/^npm test$/m));
     expect(run.search(/^npm test$/m)).toBeGreaterThan(-1);
+  });
+});
+
+describe('deploy/slack-app-manifest.yml', () => {
+  const manifest = z
+    .object({
+      features: z.object({ slash_commands: z.array(z.object({ command: z.string(), url: z.string() }).passthrough()) }).passthrough(),
+      oauth_config: z.object({ scopes: z.object({ bot: z.array(z.string()) }) }),
+      settings: z.object({ interactivity: z.object({ is_enabled: z.boolean(), request_url: z.string() }), socket_mode_enabled: z.boolean(), token_rotation_enabled: z.boolean() }).passthrough(),
+    })
+    .passthrough()
+    .parse(yaml.load(read('deploy/slack-app-manifest.yml')));
+
+  it("declares exactly the slash commands the API's Slack app answers, all sent to /slack/events", () => {
+    const handled = /app\.command\(\/\^\\\/\(([a-z|]+)\)\$\//.exec(read('apps/api/src/slack/slack-app.ts'))?.[1]?.split('|') ?? [];
+    expect(handled.length).toBeGreaterThan(0);
+    expect(manifest.features.slash_commands.map((c) => c.command.slice(1)).sort()).toEqual([...handled].sort());
+    for (const c of manifest.features.slash_commands) expect(c.url).toBe('https://parley.example.com/slack/events');
+    expect(manifest.settings.interactivity).toEqual({ is_enabled: true, request_url: 'https://parley.example.com/slack/events' });
+    // A rotating bot token would expire under SLACK_BOT_TOKEN.
+    expect(manifest.settings.token_rotation_enabled).toBe(false);
+  });
+
+  it('asks for the bot scopes docs/slack.md lists, and no others', () => {
+    const documented = ['chat:write', 'im:write', 'channels:history', 'groups:history', 'im:history', 'commands', 'usergroups:read'];
+    const slackDoc = read('docs/slack.md');
+    for (const scope of documented) expect(slackDoc).toContain(`\`${scope}\``);
+    expect([...manifest.oauth_config.scopes.bot].sort()).toEqual([...documented].sort());
   });
 });
