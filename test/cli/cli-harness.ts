@@ -1,8 +1,9 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { closeQueues, createQueues, createRedis, type Queues } from '@parley/queue';
 import type { Redis } from 'ioredis';
 import { createTestDatabase } from '../support/db';
-import { spawnTs, type Spawned } from '../support/processes';
+import { nodeArgs, ROOT } from '../support/processes';
 import { dropPrefix, redisUrl, uniquePrefix } from '../support/redis';
 import type { Db } from '@parley/db';
 
@@ -15,25 +16,69 @@ export interface CliResult {
   stderr: string;
 }
 
-/** A running `parley` process whose stdout and stderr are also kept apart. */
-export interface CliProcess extends Spawned {
+/** A running `parley` process, its stdout and stderr kept apart. */
+export interface CliProcess {
+  child: ChildProcess;
+  exited: Promise<number | string>;
+  /** Resolves with the first line (stdout or stderr) matching `pattern`. */
+  waitForLine: (pattern: RegExp, timeoutMs?: number) => Promise<string>;
   stdout: () => string;
   stderr: () => string;
   result: Promise<CliResult>;
 }
 
-/** Starts `parley <args>` as its own process from the sources (tsx), with only `env` as its environment. */
+/**
+ * Starts `parley <args>` as its own process from the sources (tsx), with only `env` as its
+ * environment (plus PATH, HOME and NODE_ENV=test). The script follows `--`, as the launcher does:
+ * Node 20 would otherwise take a `--env-file` among the arguments for its own option.
+ */
 export function startParley(args: string[], env: Record<string, string | undefined>): CliProcess {
-  const spawned = spawnTs(CLI_ENTRY, env, args);
+  const [entry, ...flags] = nodeArgs(CLI_ENTRY).reverse();
+  const child = spawn(process.execPath, [...flags.reverse(), '--', entry ?? CLI_ENTRY, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
-  spawned.child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  spawned.child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const listeners = new Set<() => void>();
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    for (const l of listeners) l();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+    for (const l of listeners) l();
+  });
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const waitForLine = (pattern: RegExp, timeoutMs = 30_000) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const line = `${out}\n${err}`.split('\n').find((l) => pattern.test(l));
+        if (line === undefined) return;
+        listeners.delete(check);
+        clearTimeout(timer);
+        resolve(line);
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`timed out waiting for ${pattern}; stdout:\n${out}\nstderr:\n${err}`));
+      }, timeoutMs);
+      listeners.add(check);
+      void exited.then(() => {
+        if (!listeners.delete(check)) return;
+        clearTimeout(timer);
+        reject(new Error(`parley exited before ${pattern}; stdout:\n${out}\nstderr:\n${err}`));
+      });
+      check();
+    });
   return {
-    ...spawned,
+    child,
+    exited,
+    waitForLine,
     stdout: () => out,
     stderr: () => err,
-    result: spawned.exited.then((code) => ({ code, stdout: out, stderr: err })),
+    result: exited.then((code) => ({ code, stdout: out, stderr: err })),
   };
 }
 

@@ -107,7 +107,7 @@ function printShow(ctx: Context, s: Awaited<ReturnType<typeof showData>>): void 
     ['prices', `floor ${s.prices.floor}, ceiling ${s.prices.ceiling}; offer ${s.prices.currentOffer ?? '-'}; last ask ${s.prices.lastAsk ?? '-'}; agreed ${s.prices.agreed ?? '-'}`],
     ...(s.escalationReason ? [['escalation', s.escalationReason]] : []),
     ['gmail thread', s.gmailThreadId ?? '-'],
-    ['last email', `ours ${s.lastOutboundAt ?? '-'}, theirs ${s.lastInboundAt ?? '-'}`],
+    ['last email', `ours ${utc(s.lastOutboundAt ? new Date(s.lastOutboundAt) : null)}, theirs ${utc(s.lastInboundAt ? new Date(s.lastInboundAt) : null)} (UTC)`],
   ])) {
     out.line(`  ${line}`);
   }

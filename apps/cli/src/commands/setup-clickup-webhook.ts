@@ -52,7 +52,7 @@ export const setupClickUpWebhook: Command = {
   options: { endpoint: { type: 'string' }, team: { type: 'string' }, 'env-file': { type: 'string' } },
   positionals: [],
   async run(ctx, { values }) {
-    const opts = optionValues(this, options, { team: ctx.env.CLICKUP_TEAM_ID, ...values });
+    const opts = optionValues(this, options, { team: ctx.env.CLICKUP_TEAM_ID?.trim() || undefined, ...values });
     const endpoint = endpointUrl(opts.endpoint, this.usage);
     if (opts.team === undefined) throw new UsageError('--team: required (or set CLICKUP_TEAM_ID): the numeric workspace id from the ClickUp URL', this.usage);
     const config = ctx.settings();
