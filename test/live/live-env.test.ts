@@ -128,7 +128,7 @@ describe('the live files without credentials', () => {
     const env: NodeJS.ProcessEnv = {};
     for (const [name, value] of Object.entries(process.env)) if (!/^(ANTHROPIC_|GOOGLE_|GMAIL_)/.test(name)) env[name] = value;
     env.CI = 'true';
-    const run = spawnSync(process.execPath, [path.join(root, 'node_modules/jest/bin/jest.js'), '--ci', '--maxWorkers=1', 'test/live/anthropic.live.test.ts', 'test/live/gmail.live.test.ts'], {
+    const run = spawnSync(process.execPath, [path.join(root, 'node_modules/jest/bin/jest.js'), '--ci', '--maxWorkers=1', `--globalSetup=${path.join(__dirname, 'no-database.global-setup.ts')}`, 'test/live/anthropic.live.test.ts', 'test/live/gmail.live.test.ts'], {
       cwd: root,
       env,
       encoding: 'utf8',
