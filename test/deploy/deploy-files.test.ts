@@ -110,3 +110,31 @@ describe('deploy/slack-app-manifest.yml', () => {
     expect([...manifest.oauth_config.scopes.bot].sort()).toEqual([...documented].sort());
   });
 });
+
+describe('the production guide (docs/production.md, README, docs/operations.md)', () => {
+  const docs = ['docs/production.md', 'README.md', 'docs/operations.md'];
+
+  it('links only to files that exist', () => {
+    for (const doc of docs) {
+      for (const [, target = ''] of read(doc).matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        if (/^https?:/.test(target)) continue;
+        const file = path.join(path.dirname(path.join(ROOT, doc)), target);
+        expect({ doc, target, exists: fs.existsSync(file) }).toEqual({ doc, target, exists: true });
+      }
+    }
+  });
+
+  it('names only ops CLI commands that exist', () => {
+    const cli = fs
+      .readdirSync(path.join(ROOT, 'apps/cli/src/commands'))
+      .map((f) => read(`apps/cli/src/commands/${f}`))
+      .join('\n');
+    const usages = [...cli.matchAll(/usage: '(parley [a-z -]+?)(?: [<[-]|')/g)].map((m) => m[1]);
+    expect(usages.length).toBeGreaterThan(5);
+    for (const doc of docs) {
+      for (const [used = ''] of read(doc).matchAll(/\bparley (?:setup|negotiation|dead-letters) [a-z-]+|\bparley (?:backup|restore)\b/g)) {
+        expect({ doc, used, known: usages.includes(used) }).toEqual({ doc, used, known: true });
+      }
+    }
+  });
+});
