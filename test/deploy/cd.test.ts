@@ -176,6 +176,7 @@ describe('deploy/deploy.sh (stub docker and curl)', () => {
     fs.mkdirSync(path.join(dir, 'deploy'), { recursive: true });
     fs.copyFileSync(path.join(ROOT, 'docker-compose.yml'), path.join(dir, 'docker-compose.yml'));
     fs.copyFileSync(DEPLOY_SH, path.join(dir, 'deploy/deploy.sh'));
+    for (const config of ['caddy', 'prometheus', 'grafana']) fs.cpSync(path.join(ROOT, 'deploy', config), path.join(dir, 'deploy', config), { recursive: true });
     fs.writeFileSync(path.join(dir, '.env'), 'NODE_ENV=production\nPARLEY_DOMAIN=parley.example.test\nPARLEY_VERSION=\nGHCR_OWNER=acme\n', { mode: 0o600 });
     fs.mkdirSync(path.join(dir, 'stub'));
     return dir;
@@ -204,6 +205,8 @@ describe('deploy/deploy.sh (stub docker and curl)', () => {
     expect(first.calls).toEqual([
       'PARLEY_VERSION=v1.0.0 docker compose pull --quiet api worker migrate backup',
       'PARLEY_VERSION=v1.0.0 docker compose up -d --remove-orphans',
+      // Caddy reads its file at start only; nothing says which file it runs yet.
+      'PARLEY_VERSION=v1.0.0 docker compose restart caddy',
       expect.stringMatching(/^curl --fail .*https:\/\/parley\.example\.test\/health\/readiness \(running v1\.0\.0\)$/),
     ]);
     expect(first.current).toBe('v1.0.0');
@@ -215,17 +218,29 @@ describe('deploy/deploy.sh (stub docker and curl)', () => {
 
     const second = await deploy(dir, 'v1.1.0');
     expect(second.code).toBe(0);
+    expect(second.calls.filter((c) => c.includes('restart'))).toEqual([]);
     expect({ current: second.current, previous: second.previous }).toEqual({ current: 'v1.1.0', previous: 'v1.0.0' });
     expect(second.history.split('\n').map((l) => l.replace(/^\S+ /, ''))).toEqual(['deployed v1.0.0', 'deployed v1.1.0']);
   });
 
-  it('a failed gate rolls back to the previous version and exits non-zero', async () => {
+  it('a failed gate rolls back to the previous version, its compose files and Caddy config included, and exits non-zero', async () => {
     const dir = vm();
     expect((await deploy(dir, 'v1.1.0')).code).toBe(0);
+    const files = ['docker-compose.yml', 'deploy/caddy/Caddyfile', 'deploy/prometheus/prometheus.yml'];
+    const good = files.map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
+    // The new release ships changed files (as the CD workflow's scp does before running the script).
+    for (const f of files) fs.appendFileSync(path.join(dir, f), '# changed by v1.2.0\n');
     const bad = await deploy(dir, 'v1.2.0', { FAIL_VERSION: 'v1.2.0' });
     expect(bad.code).toBe(1);
-    const ups = bad.calls.filter((c) => c.includes('compose up'));
-    expect(ups).toEqual(['PARLEY_VERSION=v1.2.0 docker compose up -d --remove-orphans', 'PARLEY_VERSION=v1.1.0 docker compose up -d --remove-orphans']);
+    const changes = bad.calls.filter((c) => c.includes('compose up') || c.includes('compose restart'));
+    expect(changes).toEqual([
+      'PARLEY_VERSION=v1.2.0 docker compose up -d --remove-orphans',
+      'PARLEY_VERSION=v1.2.0 docker compose restart caddy',
+      'PARLEY_VERSION=v1.1.0 docker compose up -d --remove-orphans',
+      'PARLEY_VERSION=v1.1.0 docker compose restart caddy',
+    ]);
+    expect(files.map((f) => fs.readFileSync(path.join(dir, f), 'utf8'))).toEqual(good);
+    expect(fs.existsSync(path.join(dir, 'deploy/deploy.sh'))).toBe(true);
     // Every probe of the bad version failed before the rollback; the rolled-back one passed at once.
     expect(bad.calls.filter((c) => c.startsWith('curl') && c.endsWith('(running v1.2.0)'))).toHaveLength(3);
     expect(bad.calls.at(-1)).toMatch(/^curl .*\(running v1\.1\.0\)$/);
