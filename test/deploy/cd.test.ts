@@ -152,7 +152,7 @@ describe('deploy/deploy.sh (stub docker and curl)', () => {
       [
         'if [ "$1" = login ]; then token="$(cat)"; printf "login %s token-length=%s\\n" "$*" "${#token}" >>"$STUB_LOG"; exit 0; fi',
         'printf "PARLEY_VERSION=%s docker %s\\n" "${PARLEY_VERSION-}" "$*" >>"$STUB_LOG"',
-        'if [ "$1 $2" = "compose up" ]; then printf "%s" "$PARLEY_VERSION" >"$STUB_STATE/running"; fi',
+        'if [ "$1 $2" = "compose up" ]; then printf "%s" "$PARLEY_VERSION" >"$STUB_STATE/running"; printf "%s" "${GHCR_OWNER-}" >"$STUB_STATE/owner"; fi',
       ].join('\n'),
     );
     // curl: the readiness gate; fails (as curl --fail does on a 503) while the running version is
@@ -164,6 +164,19 @@ describe('deploy/deploy.sh (stub docker and curl)', () => {
         'running="$(cat "$STUB_STATE/running" 2>/dev/null)"',
         'printf "curl %s (running %s)\\n" "$*" "$running" >>"$STUB_LOG"',
         'if [ -n "${FAIL_VERSION-}" ] && [ "$running" = "$FAIL_VERSION" ]; then echo "curl: (22) The requested URL returned error: 503" >&2; exit 22; fi',
+      ].join('\n'),
+    );
+    // ssh runs the remote command here, on the same stdin; scp copies into the target path.
+    stub(bin, 'ssh', ['while [ $# -gt 0 ]; do case "$1" in -i) shift 2 ;; -*) shift ;; *) break ;; esac; done', 'printf "ssh %s\\n" "$1" >>"$STUB_LOG"', 'shift', 'exec bash -c "$*"'].join('\n'));
+    stub(
+      bin,
+      'scp',
+      [
+        'files=()',
+        'while [ $# -gt 0 ]; do case "$1" in -i) shift 2 ;; -r) shift ;; *) files+=("$1"); shift ;; esac; done',
+        'target="${files[-1]}"',
+        'printf "scp %s\\n" "${files[*]}" >>"$STUB_LOG"',
+        'for f in "${files[@]:0:${#files[@]}-1}"; do cp -R "$f" "${target#*:}"; done',
       ].join('\n'),
     );
   });
@@ -276,5 +289,51 @@ describe('deploy/deploy.sh (stub docker and curl)', () => {
       expect({ version, code: result.code, calls: result.calls }).toEqual({ version, code: 2, calls: [] });
     }
     expect(fs.existsSync(path.join(dir, '.deploy/current-version'))).toBe(false);
+  });
+
+  it("the workflow's deploy steps, run with stub ssh and scp, ship the files and roll the version out on the VM", async () => {
+    const dir = path.join(root, 'vm-from-workflow');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, '.env'), 'PARLEY_DOMAIN=parley.example.test\n', { mode: 0o600 });
+    const log = path.join(root, 'workflow-log');
+    fs.writeFileSync(log, '');
+    const stepEnv = {
+      PATH: `${bin}:${process.env.PATH ?? ''}`,
+      STUB_LOG: log,
+      STUB_STATE: root,
+      HEALTH_RETRIES: '2',
+      HEALTH_INTERVAL: '0',
+      TARGET: 'deploy@vm.example.test',
+      DEPLOY_DIR: dir,
+      VERSION: 'v3.1.4',
+      GHCR_OWNER: 'acme',
+      GHCR_USER: 'deploy-bot',
+      GHCR_TOKEN: 'ghp_workflowStepToken0123456789',
+    };
+    const steps = workflow.jobs.deploy?.steps ?? [];
+    for (const name of ['Ship docker-compose.yml and deploy/ to the VM', 'Roll out, gate on readiness through the proxy, roll back on failure']) {
+      const script = steps.find((st) => st.name === name)?.run;
+      if (!script) throw new Error(`no step ${name}`);
+      // As Actions runs a step: bash -e -o pipefail, in the checkout.
+      const result = await new Promise<{ code: number; output: string }>((resolve, reject) => {
+        const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], { cwd: ROOT, env: stepEnv as NodeJS.ProcessEnv });
+        let output = '';
+        child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code: code ?? -1, output }));
+      });
+      expect({ name, ...result }).toEqual({ name, code: 0, output: expect.any(String) });
+    }
+    expect(fs.readFileSync(path.join(dir, 'docker-compose.yml'), 'utf8')).toBe(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'));
+    expect(fs.existsSync(path.join(dir, 'deploy/caddy/Caddyfile'))).toBe(true);
+    expect(fs.readFileSync(path.join(dir, '.deploy/current-version'), 'utf8').trim()).toBe('v3.1.4');
+    expect(fs.readFileSync(path.join(root, 'owner'), 'utf8')).toBe('acme');
+    const calls = fs.readFileSync(log, 'utf8');
+    expect(calls).toMatch(/^scp docker-compose\.yml deploy deploy@vm\.example\.test:/m);
+    expect(calls).toMatch(/^ssh deploy@vm\.example\.test$/m);
+    expect(calls).toContain(`login login ghcr.io --username deploy-bot --password-stdin token-length=${stepEnv.GHCR_TOKEN.length}`);
+    expect(calls).toContain('PARLEY_VERSION=v3.1.4 docker compose up -d --remove-orphans');
+    expect(calls).not.toContain(stepEnv.GHCR_TOKEN);
   });
 });
