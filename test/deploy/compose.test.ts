@@ -24,7 +24,7 @@ const serviceSchema = z
     ports: z.array(z.string()).optional(),
     expose: z.array(z.string()).optional(),
     volumes: z.array(z.string()).optional(),
-    secrets: z.array(z.string()).optional(),
+    secrets: z.array(z.object({ source: z.string(), mode: z.number().int() }).strict()).optional(),
     depends_on: dependsOn.optional(),
     healthcheck: z.object({ test: z.array(z.string()) }).passthrough().optional(),
     profiles: z.array(z.string()).optional(),
@@ -172,11 +172,12 @@ describe('docker-compose.yml: exposure and secrets', () => {
   });
 
   it('declares every secret it mounts, and mounts every one it declares', () => {
-    const used = new Set(Object.values(services).flatMap((s) => s.secrets ?? []));
+    const used = new Set(Object.values(services).flatMap((s) => (s.secrets ?? []).map((secret) => secret.source)));
     expect([...used].sort()).toEqual(Object.keys(compose.secrets).sort());
     expect(compose.secrets.metrics_token).toEqual({ environment: 'METRICS_TOKEN' });
-    expect(service('prometheus').secrets).toEqual(['metrics_token']);
-    expect(service('grafana').secrets).toEqual(['grafana_admin_password']);
+    // Prometheus (nobody) and Grafana (uid 472) read them as non-root users.
+    expect(service('prometheus').secrets).toEqual([{ source: 'metrics_token', mode: 0o444 }]);
+    expect(service('grafana').secrets).toEqual([{ source: 'grafana_admin_password', mode: 0o444 }]);
   });
 });
 
