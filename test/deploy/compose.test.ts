@@ -229,7 +229,11 @@ describe('deploy/: the proxy and monitoring configuration', () => {
     const caddyfile = read('deploy/caddy/Caddyfile');
     expect(caddyfile).toMatch(/^\{\$PARLEY_DOMAIN\} \{$/m);
     expect(caddyfile).toMatch(/reverse_proxy api:3000/);
-    expect(caddyfile).toMatch(/@metrics path \/metrics \/metrics\/\*\n\s*respond @metrics 404/);
+    // Inside a `handle` of its own: a bare `respond` would run after the catch-all `handle`
+    // that proxies everything to the API (Caddy orders `handle` before `respond`).
+    expect(caddyfile).toMatch(/^\thandle \/metrics\* \{\n\t\trespond 404\n\t\}$/m);
+    expect(caddyfile).not.toMatch(/^\s*respond @/m);
+    expect(caddyfile.match(/^\thandle \{$/gm)).toHaveLength(1);
     // The proxy closes idle upstream sockets before the API's keep-alive timeout (65 s) does.
     const keepalive = Number(/keepalive (\d+)s/.exec(caddyfile)?.[1]);
     expect(keepalive).toBeGreaterThan(0);
