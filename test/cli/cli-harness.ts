@@ -22,6 +22,8 @@ export interface CliProcess {
   exited: Promise<number | string>;
   /** Resolves with the first line (stdout or stderr) matching `pattern`. */
   waitForLine: (pattern: RegExp, timeoutMs?: number) => Promise<string>;
+  /** Resolves once `count` lines (stdout and stderr) match `pattern`. */
+  waitForLines: (pattern: RegExp, count: number, timeoutMs?: number) => Promise<void>;
   stdout: () => string;
   stderr: () => string;
   result: Promise<CliResult>;
@@ -51,31 +53,36 @@ export function startParley(args: string[], env: Record<string, string | undefin
     for (const l of listeners) l();
   });
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  const waitForLine = (pattern: RegExp, timeoutMs = 30_000) =>
+  const waitFor = (what: string, done: () => string | undefined, timeoutMs = 30_000) =>
     new Promise<string>((resolve, reject) => {
       const check = () => {
-        const line = `${out}\n${err}`.split('\n').find((l) => pattern.test(l));
-        if (line === undefined) return;
+        const found = done();
+        if (found === undefined) return;
         listeners.delete(check);
         clearTimeout(timer);
-        resolve(line);
+        resolve(found);
       };
       const timer = setTimeout(() => {
         listeners.delete(check);
-        reject(new Error(`timed out waiting for ${pattern}; stdout:\n${out}\nstderr:\n${err}`));
+        reject(new Error(`timed out waiting for ${what}; stdout:\n${out}\nstderr:\n${err}`));
       }, timeoutMs);
       listeners.add(check);
       void exited.then(() => {
         if (!listeners.delete(check)) return;
         clearTimeout(timer);
-        reject(new Error(`parley exited before ${pattern}; stdout:\n${out}\nstderr:\n${err}`));
+        reject(new Error(`parley exited before ${what}; stdout:\n${out}\nstderr:\n${err}`));
       });
       check();
     });
+  const lines = () => `${out}\n${err}`.split('\n');
+  const waitForLine = (pattern: RegExp, timeoutMs?: number) => waitFor(String(pattern), () => lines().find((l) => pattern.test(l)), timeoutMs);
+  const waitForLines = (pattern: RegExp, count: number, timeoutMs?: number) =>
+    waitFor(`${count} lines like ${String(pattern)}`, () => (lines().filter((l) => pattern.test(l)).length >= count ? 'ok' : undefined), timeoutMs).then(() => undefined);
   return {
     child,
     exited,
     waitForLine,
+    waitForLines,
     stdout: () => out,
     stderr: () => err,
     result: exited.then((code) => ({ code, stdout: out, stderr: err })),

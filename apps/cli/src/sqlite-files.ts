@@ -5,6 +5,8 @@ import { CommandError } from './errors';
 
 /** How long a statement waits for another process's lock (as the processes themselves do). */
 const BUSY_TIMEOUT_MS = 5000;
+/** The most pages better-sqlite3 lets one backup step transfer. */
+const ALL_PAGES = 0x7fffffff;
 
 /** `20261129T205800123Z`: sortable as text, no characters a filesystem dislikes. */
 export function fileStamp(at: Date): string {
@@ -66,15 +68,26 @@ export function checkDatabaseFile(file: string): DatabaseFileCheck {
 
 /**
  * A consistent copy of a live database through SQLite's online backup API (other processes
- * keep reading and writing meanwhile; what is committed in the WAL is included).
+ * keep reading and writing meanwhile; what is committed in the WAL is included). The copy is
+ * then switched to the rollback journal, so it is one self-contained file that opening it
+ * never adds `-wal`/`-shm` files to (the processes set WAL again when they open it).
  */
 export async function onlineCopy(source: string, destination: string): Promise<void> {
   const db = new Database(source, { fileMustExist: true });
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    await db.backup(destination);
+    // Every page in one step: a backup copied in slices starts over whenever another process
+    // commits between two slices, so on a busy database it might never finish. One step reads
+    // a single snapshot (under WAL, writers are not blocked meanwhile).
+    await db.backup(destination, { progress: () => ALL_PAGES });
   } finally {
     db.close();
+  }
+  const copy = new Database(destination, { fileMustExist: true });
+  try {
+    copy.pragma('journal_mode = DELETE');
+  } finally {
+    copy.close();
   }
 }
 
