@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { createHandlers } from '../../apps/worker/src/handlers';
+import { unwiredHandlers } from '../fixtures/unwired-handlers';
 import { createLogger } from '@parley/logging';
 import { createMetrics } from '@parley/metrics';
 import { createRedis, DEFAULT_RETRY_POLICY, jobIds, PermanentError, replayJobId, startWorkers, type JobContext, type WorkerRuntime } from '@parley/queue';
@@ -34,7 +35,7 @@ describe('replaying a dead letter from the dashboard (real runtime, Redis and SQ
     runtime = startWorkers({
       connection,
       prefix: h.prefix,
-      handlers: createHandlers({ db: h.db, queues: h.queues, log }, { 'negotiation-steps': step }),
+      handlers: createHandlers({ db: h.db, queues: h.queues, log }, unwiredHandlers({ 'negotiation-steps': step })),
       policy: DEFAULT_RETRY_POLICY,
       concurrency: 1,
       lockDurationMs: 30_000,

@@ -16,6 +16,7 @@ import {
 } from '@parley/queue';
 import type { Redis } from 'ioredis';
 import { createHandlers } from '../../apps/worker/src/handlers';
+import { unwiredHandlers } from '../fixtures/unwired-handlers';
 import { createTestDatabase } from '../support/db';
 import { dropPrefix, redisUrl, uniquePrefix } from '../support/redis';
 
@@ -31,6 +32,7 @@ export const TEST_POLICY: RetryPolicy = {
 };
 
 export interface StartOptions {
+  /** The handlers this test runs; the engine's others are unwired stand-ins (fixtures/unwired-handlers). */
   handlers: Partial<HandlerMap>;
   only: QueueName[];
   concurrency?: number;
@@ -71,7 +73,7 @@ export async function createHarness(label: string, policy: RetryPolicy = TEST_PO
   const start = async (options: StartOptions) => {
     const connection = createRedis(url, 'worker');
     connections.push(connection);
-    const handlers = createHandlers({ db: database.db, queues, log }, options.handlers);
+    const handlers: HandlerMap = { ...createHandlers({ db: database.db, queues, log }, unwiredHandlers(options.handlers)), ...options.handlers };
     const runtime = startWorkers({
       connection,
       prefix,

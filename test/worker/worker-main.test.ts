@@ -10,7 +10,7 @@ import { waitFor } from '../support/wait';
 
 const MAIN = 'apps/worker/src/main.ts';
 // main.ts wires the engine, which needs every integration's credentials and a reachable Gmail;
-// this is the same runWorker without the wiring.
+// this is the same runWorker with unwired stand-ins for the engine's handlers.
 const PLAIN = 'test/fixtures/plain-worker.ts';
 
 /** A loopback stand-in for Sentry's envelope endpoint that keeps what it receives. */
@@ -87,7 +87,7 @@ describe('the worker process (runWorker)', () => {
 
         await queues['negotiation-steps'].add('negotiation-step', { negotiationId: 'n1', kind: 'open' }, { jobId: 'step.n1.open' });
         const row = await waitFor('dead letter row', () => db.deadLetter.findUnique({ where: { queue_jobId: { queue: 'negotiation-steps', jobId: 'step.n1.open' } } }), 30_000);
-        expect(row).toMatchObject({ errorClass: 'permanent', attempts: 1, errorMessage: 'PermanentError: no handler for negotiation-steps in this build' });
+        expect(row).toMatchObject({ errorClass: 'permanent', attempts: 1, errorMessage: 'PermanentError: no handler for negotiation-steps in this test process' });
 
         // The alerts worker logged it (title, kind, ids; never the text).
         const alertLine = await worker.waitForLine(/"message":"alert"/, 30_000);

@@ -8,7 +8,7 @@ import { startWorkerApp, type WorkerApp, type WorkerAppOptions } from './worker-
  * signal exits at once; the jobs still running then return to the queue when their locks
  * expire (handlers are idempotent).
  */
-export async function runWorker(env: NodeJS.ProcessEnv, options: WorkerAppOptions = {}): Promise<WorkerApp | undefined> {
+export async function runWorker(env: NodeJS.ProcessEnv, options: WorkerAppOptions): Promise<WorkerApp | undefined> {
   let config;
   try {
     config = parseEnv(env, 'worker');

@@ -12,7 +12,6 @@ import {
   startWorkers,
   throttledWarn,
   type DeadLetterInfo,
-  type HandlerMap,
   type QueueName,
   type Queues,
   type WorkerRuntime,
@@ -20,7 +19,7 @@ import {
 import type { Redis } from 'ioredis';
 import { scheduleDeliverySweep } from './delivery-sweep.handler';
 import { slackAlertsFromConfig } from './alerts.handler';
-import { createHandlers, type HandlerDeps, type MaintenanceTask } from './handlers';
+import { createHandlers, type HandlerDeps, type IntegrationHandlers, type MaintenanceTask } from './handlers';
 import { scheduleMaintenance, startAliveFile } from './maintenance-schedule';
 import { startMetricsServer } from './metrics-server';
 import { initSentry, type ErrorReporter } from './sentry';
@@ -29,10 +28,10 @@ export interface WorkerAppOptions {
   log?: Logger;
   /**
    * The integrations: handlers for the queues that talk to the outside world, their
-   * maintenance tasks, and what runs once at start (the Gmail watch). Production passes
-   * `engineWiring` (main.ts); tests may pass fixtures or nothing.
+   * maintenance tasks, and what runs once at start (the Gmail watch). Production passes the
+   * engine's wiring (main.ts, engine-wiring.ts); tests pass fixtures.
    */
-  wiring?: (ctx: WiringContext) => Wiring;
+  wiring: (ctx: WiringContext) => Wiring;
   /** Only these queues get workers in this process (default: all). */
   only?: QueueName[];
   /** Called for each new dead letter, after Sentry. */
@@ -49,7 +48,7 @@ export interface WiringContext {
 }
 
 export interface Wiring {
-  handlers?: Partial<HandlerMap>;
+  handlers: IntegrationHandlers;
   maintenanceTasks?: HandlerDeps['maintenanceTasks'];
   onStart?: () => Promise<unknown>;
 }
@@ -68,7 +67,7 @@ export interface WorkerApp {
 }
 
 /** The worker's composition root, without process concerns (signals, exit codes). */
-export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOptions = {}): Promise<WorkerApp> {
+export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOptions): Promise<WorkerApp> {
   const log = options.log ?? createLogger({ service: 'worker', level: config.LOG_LEVEL, pretty: config.NODE_ENV === 'development' });
   const workerId = `${hostname()}-${process.pid}`;
   const sentry: ErrorReporter | undefined = config.SENTRY_DSN
@@ -89,9 +88,9 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
     const warn = throttledWarn(log);
     for (const queue of Object.values(queues)) queue.on('error', (err) => warn(`queue:${queue.name}`, 'queue connection error', err.message, { queue: queue.name }));
     const metrics = createMetrics({ defaults: true });
-    const wiring = options.wiring?.({ config, db, queues, redis: producerRedis, metrics, log }) ?? {};
+    const wiring = options.wiring({ config, db, queues, redis: producerRedis, metrics, log });
     const deps: HandlerDeps = { db, queues, log, maintenanceTasks: wiring.maintenanceTasks, slackAlerts: slackAlertsFromConfig(config, { db, queues, redis: producerRedis }) };
-    const handlers = createHandlers(deps, wiring.handlers ?? {});
+    const handlers = createHandlers(deps, wiring.handlers);
     // Runs before the workers so a campaign step never races the first watch (which seeds the cursor).
     // A failure here (Gmail down at start) is logged, not fatal: the renewal task retries it on
     // every maintenance interval, and a crash loop would not make Gmail answer sooner.
