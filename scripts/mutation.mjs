@@ -1,4 +1,4 @@
-// Mutation testing: `npm run mutation [-- --incremental] [-- --force]`, modules chosen with
+// Mutation testing: `npm run mutation [-- --incremental] [-- --force] [-- --concurrency N]`, modules chosen with
 // MUTATION_MODULES (see stryker.config.mjs). Stryker 10's CLI refuses to start on Node < 22;
 // its API runs on the Node 20 this project supports (checked with the modules configured
 // here), so this starts it through the API with the same config file. On Node 22 or later
@@ -12,6 +12,13 @@ const known = new Set(['--incremental', '--force']);
 // `--mutate <glob,glob>` narrows a run to some files of the selected modules.
 const mutateAt = args.indexOf('--mutate');
 const mutate = mutateAt >= 0 ? (args.splice(mutateAt, 2)[1] ?? '').split(',').filter(Boolean) : null;
+// `--concurrency <n>` runs n jest processes at once (the config keeps 1 for a shared machine).
+const concurrencyAt = args.indexOf('--concurrency');
+const concurrency = concurrencyAt >= 0 ? Number(args.splice(concurrencyAt, 2)[1]) : null;
+if (concurrency !== null && !(Number.isInteger(concurrency) && concurrency > 0)) {
+  process.stderr.write('--concurrency needs a positive whole number\n');
+  process.exit(2);
+}
 const unknown = args.filter((a) => !known.has(a));
 if (unknown.length > 0) {
   process.stderr.write(`unknown option(s): ${unknown.join(' ')} (known: ${[...known].join(', ')})\n`);
@@ -24,5 +31,6 @@ const options = { configFile: path.join(root, 'stryker.config.mjs') };
 if (args.includes('--incremental')) options.incremental = true;
 if (args.includes('--force')) options.force = true;
 if (mutate) options.mutate = mutate;
+if (concurrency) options.concurrency = concurrency;
 process.chdir(root);
 await new Stryker(options).runMutationTest();

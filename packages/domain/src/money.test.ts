@@ -17,6 +17,9 @@ describe('parseAverageViews', () => {
     ['800', 800],
     ['12 500', 12500],
     ['12500.4', 12500],
+    ['1.25k', 1250],
+    ['2.75M', 2_750_000],
+    ['12\t500', 12500],
   ])('%j → %d', (raw, views) => expect(parseAverageViews(raw)).toBe(views));
 
   it.each(['', 'abc', '12,50', '1.2.3', '-5', '0', '12kk', 'k', '1,2k', '12.5 thousand', 'NaN', '1e5'])('%j → null', (raw) => {
@@ -68,6 +71,17 @@ describe('findMoneyAmounts', () => {
 
   it('does not read counts and codes-looking words as money', () => {
     expect(findMoneyAmounts('12,500 views, 2 videos, ALL 3 posts, TOP 10, 1,250')).toEqual([]);
+  });
+
+  it('reports where each amount starts and what it reads', () => {
+    expect(findMoneyAmounts('Rate: 1,250 USD, or $900')).toEqual([
+      { text: '1,250 USD', index: 6, currency: 'USD', major: 1250 },
+      { text: '$900', index: 20, currency: 'USD', major: 900 },
+    ]);
+  });
+
+  it('skips a number too long to be a finite amount', () => {
+    expect(findMoneyAmounts(`$${'9'.repeat(400)} or $5`).map((m) => m.major)).toEqual([5]);
   });
 
   it('reads several amounts in order and does not double count "$1,250 USD"', () => {

@@ -52,7 +52,8 @@ export function formatMoney(minor: number, currency: string): string {
  * Anything else, zero, or a negative number is null (the row is reported, not guessed at).
  */
 export function parseAverageViews(raw: string): number | null {
-  const s = String(raw).trim().toLowerCase().replace(/\s+/g, '');
+  // Every blank goes ("12 500", " 1.2m "), so no separate trim.
+  const s = String(raw).toLowerCase().replace(/\s/g, '');
   const m = /^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?([km])?$/.exec(s);
   if (!m) return null;
   const [, whole = '', frac, suffix] = m;

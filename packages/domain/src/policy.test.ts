@@ -45,6 +45,28 @@ describe('decide: table of rules', () => {
     else expect(d).toEqual(expected);
   });
 
+  it.each<[string, { round: number; currentOfferMinor: number }, ReplyReading, string]>([
+    ['a negative offer on the table', at(0, -1), read('accept'), 'the negotiation has no valid current offer'],
+    ['a fractional offer on the table', at(0, 100_000.5), read('accept'), 'the negotiation has no valid current offer'],
+    ['a fractional round', at(0.5, 100_000), read('accept'), 'the negotiation has no valid current offer'],
+    ['a negative round', at(-1, 100_000), read('accept'), 'the negotiation has no valid current offer'],
+    ['another currency (named in any case)', at(0, 100_000), read('counter', { askedRateMinor: 90_000, currency: 'eur' }), 'reply names EUR, the campaign is in USD'],
+    ['a hostile reply', at(0, 100_000), read('accept', { hostile: true }), 'hostile reply'],
+    ['an unclear reply', at(0, 100_000), read('unclear'), 'unclear reply'],
+    ['a negative ask', at(0, 100_000), read('counter', { askedRateMinor: -5 }), 'the asked rate is not a valid amount'],
+    ['a fractional ask', at(0, 100_000), read('accept', { askedRateMinor: 99_999.5 }), 'the asked rate is not a valid amount'],
+    // A corrupted row: the offer on the table is above the ceiling, and so is the ask under it.
+    ['an ask under a stored offer above the ceiling', at(3, 250_000), read('counter', { askedRateMinor: 240_000 }), 'policy refused an amount outside 0..ceiling (offer on the table 250000)'],
+    ['an ask equal to a stored offer above the ceiling', at(3, 250_000), read('counter', { askedRateMinor: 250_000 }), 'policy refused an amount outside 0..ceiling (offer on the table 250000)'],
+  ])('escalates %s and says why', (_name, position, reading, reason) => {
+    expect(decide(T, position, reading)).toEqual({ action: 'escalate', reason });
+  });
+
+  it('asks for clarity on a question even when it names a price', () => {
+    expect(decide(T, at(0, 100_000), read('question', { askedRateMinor: 180_000 }))).toEqual({ action: 'clarify' });
+    expect(decide(T, at(0, 100_000), read('question', { askedRateMinor: 90_000 }))).toEqual({ action: 'clarify' });
+  });
+
   it('names the reason for the last-round escalation', () => {
     expect(decide(T, at(3, 200_000), read('counter', { askedRateMinor: 240_000 }))).toEqual({ action: 'escalate', reason: 'ask above ceiling after the last round' });
   });
