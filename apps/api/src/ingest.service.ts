@@ -1,4 +1,5 @@
 import type { Tx } from '@parley/db';
+import { maxHistoryId } from '@parley/domain';
 import { enqueue, JOBS, type JobInput, type Queues, type QueueName } from '@parley/queue';
 import { unavailable, withTimeout } from './http-error';
 
@@ -49,11 +50,6 @@ export async function enqueueDeliveries<Q extends QueueName>(queues: Queues, del
   }
 }
 
-/** Gmail history ids are unsigned 64-bit decimal strings: compared as BigInt, never as numbers. */
-export function maxHistoryId(current: string | null | undefined, candidate: string): string {
-  if (current === null || current === undefined || !/^\d+$/.test(current)) return candidate;
-  return BigInt(candidate) > BigInt(current) ? candidate : current;
-}
 
 /** Raises MailboxSync.highestNotifiedHistoryId to max(old, new), creating the row on first sight. */
 export async function raiseHighestNotified(tx: Tx, mailbox: string, historyId: string): Promise<void> {

@@ -1,3 +1,4 @@
+export * from './mail-rules';
 export * from './money';
 export * from './money-text';
 export * from './policy';

@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import { withTx } from '@parley/db';
+import { compareHistoryIds } from '@parley/domain';
 import { HistoryExpiredError, referencedIds, type GmailClient, type ParsedMessage } from '@parley/google';
 import { emailDomain } from '@parley/logging';
 import { enqueue, jobIds, PermanentError, TransientError, type Handler, type JobContext } from '@parley/queue';
-import type { EngineCore } from '@parley/takeover';
-import { escalateNegotiation } from '@parley/takeover';
+import { escalateNegotiation, type EngineCore } from '@parley/takeover';
 
 export interface SyncDeps extends EngineCore {
   gmail: GmailClient;
@@ -14,7 +14,6 @@ export interface SyncDeps extends EngineCore {
   lockTtlMs?: number;
 }
 
-const big = (v: string | null | undefined) => (v ? BigInt(v) : 0n);
 
 /**
  * The `gmail-notifications` handler. Syncs of one mailbox never overlap (a Redis lock); a
@@ -42,7 +41,7 @@ export function createMailboxSyncHandler(deps: SyncDeps): Handler<'gmail-notific
         await lock.release();
       }
       const state = await deps.db.mailboxSync.findUnique({ where: { mailbox: deps.mailbox } });
-      if (big(state?.historyCursor) >= big(state?.highestNotifiedHistoryId)) return { outcome: 'synced', passes };
+      if (compareHistoryIds(state?.historyCursor, state?.highestNotifiedHistoryId) >= 0) return { outcome: 'synced', passes };
     }
   };
 }
@@ -76,7 +75,7 @@ async function syncUntilCaughtUp(deps: SyncDeps, ctx: JobContext, force = false)
     // Read before asking Gmail: `highest` is what the pass below is known to cover (see record).
     const state = await deps.db.mailboxSync.findUnique({ where: { mailbox: deps.mailbox } });
     const highest = state?.highestNotifiedHistoryId ?? null;
-    if (state?.historyCursor && big(state.historyCursor) >= big(highest) && !(force && passes === 0)) return passes;
+    if (state?.historyCursor && compareHistoryIds(state.historyCursor, highest) >= 0 && !(force && passes === 0)) return passes;
     passes += 1;
     if (!state?.historyCursor) {
       await fullResync(deps, ctx, highest, 'no cursor yet');
@@ -277,7 +276,7 @@ async function record(deps: SyncDeps, found: Found[], gmailHistoryId: string, hi
       create: { mailbox: deps.mailbox, historyCursor: gmailHistoryId, lastSyncAt: deps.now() },
       update: { historyCursor: gmailHistoryId, lastSyncAt: deps.now() },
     });
-    if (highestSeen !== null && big(highestSeen) > big(gmailHistoryId)) {
+    if (highestSeen !== null && compareHistoryIds(highestSeen, gmailHistoryId) > 0) {
       const lowered = await tx.mailboxSync.updateMany({ where: { mailbox: deps.mailbox, highestNotifiedHistoryId: highestSeen }, data: { highestNotifiedHistoryId: gmailHistoryId } });
       if (lowered.count > 0) deps.log.warn('a notified history id was beyond what Gmail returned; lowered to Gmail\'s', { notified: highestSeen, gmail: gmailHistoryId });
     }

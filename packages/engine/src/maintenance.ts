@@ -1,9 +1,9 @@
 import { withTx } from '@parley/db';
+import { FOLLOW_UP_STATES } from '@parley/domain';
 import type { GmailClient } from '@parley/google';
 import { llmFailingSince } from '@parley/llm';
 import { enqueue, jobIds } from '@parley/queue';
-import type { EngineCore } from '@parley/takeover';
-import { escalateNegotiation } from '@parley/takeover';
+import { escalateNegotiation, type EngineCore } from '@parley/takeover';
 
 const DAY_MS = 86_400_000;
 
@@ -34,7 +34,7 @@ export async function sweepFollowUps(deps: EngineCore & { followUpAfterMs: numbe
     // The clock starts when our last email was *sent*: a nudge still waiting in the outbox
     // (Gmail slow, the send queue backed up) is not a reason for another one.
     where: {
-      state: { in: ['awaiting_reply', 'counter_sent'] },
+      state: { in: [...FOLLOW_UP_STATES] },
       lastOutboundAt: { lt: cutoff },
       inbound: { none: { processedAt: null } },
       outbox: { none: { status: 'pending' } },

@@ -1,11 +1,9 @@
-import { decide, openingOffer, type Decision, type NegotiationEvent, type PricingTerms } from '@parley/domain';
+import { allowsFollowUp, decide, openingOffer, replySubject, type Decision, type NegotiationEvent, type PricingTerms } from '@parley/domain';
 import { withTx, type Prisma } from '@parley/db';
 import { llmFailingSince, markLlmFailure, markLlmSuccess, type DraftKind } from '@parley/llm';
 import { classifyError, enqueue, jobIds, PermanentError, type Handler, type JobContext, type JobData } from '@parley/queue';
 import type { EngineDeps } from './engine-deps';
-import { enqueuePendingOutbox, writeOutbox } from '@parley/takeover';
-import { alertEscalation, escalateNegotiation, escalationLabel } from '@parley/takeover';
-import { applyTransitions } from '@parley/takeover';
+import { alertEscalation, applyTransitions, enqueuePendingOutbox, escalateNegotiation, escalationLabel, writeOutbox } from '@parley/takeover';
 
 type StepData = JobData<'negotiation-steps'>;
 type LoadedNegotiation = NonNullable<Awaited<ReturnType<typeof loadNegotiation>>>;
@@ -269,7 +267,7 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: 
     });
     await tx.inboundMessage.updateMany({ where: { id: { in: unread.map((m) => m.id) } }, data: { processedAt: deps.now() } });
     if (draft && plan.draft && last) {
-      const subject = threadSubject ? (/^re:/i.test(threadSubject.subject) ? threadSubject.subject : `Re: ${threadSubject.subject}`) : draft.subject;
+      const subject = threadSubject ? replySubject(threadSubject.subject) : draft.subject;
       await writeOutbox(
         tx,
         {
@@ -295,7 +293,7 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: 
 
 /** A polite nudge after silence; past MAX_FOLLOW_UPS the negotiation goes stale. */
 async function followUpStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: JobContext): Promise<string> {
-  if (!['awaiting_reply', 'counter_sent'].includes(negotiation.state)) return `skipped: state ${negotiation.state}`;
+  if (!allowsFollowUp(negotiation.state)) return `skipped: state ${negotiation.state}`;
   const pendingReplies = await deps.db.inboundMessage.count({ where: { negotiationId: negotiation.id, processedAt: null } });
   if (pendingReplies > 0) return 'skipped: a reply is waiting';
   const unsent = await deps.db.outboxEmail.count({ where: { negotiationId: negotiation.id, status: 'pending' } });
@@ -320,7 +318,7 @@ async function followUpStep(deps: EngineDeps, negotiation: LoadedNegotiation, ct
         key: `fu-${n}`,
         kind: 'follow_up',
         toAddress: negotiation.influencerEmail,
-        subject: first ? `Re: ${first.subject.replace(/^re:\s*/i, '')}` : draft.subject,
+        subject: first ? replySubject(first.subject) : draft.subject,
         body: draft.body,
         inReplyTo: negotiation.lastMessageIdHdr,
         references: negotiation.lastMessageIdHdr,

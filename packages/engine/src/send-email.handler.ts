@@ -2,8 +2,7 @@ import { withTx } from '@parley/db';
 import type { NegotiationEvent } from '@parley/domain';
 import { buildMime, type GmailClient } from '@parley/google';
 import { PermanentError, type Handler } from '@parley/queue';
-import type { EngineCore } from '@parley/takeover';
-import { applyTransitions } from '@parley/takeover';
+import { applyTransitions, type EngineCore } from '@parley/takeover';
 
 export interface SendDeps extends EngineCore {
   gmail: GmailClient;

@@ -2,8 +2,7 @@ import type { Job } from 'bullmq';
 import { withTx, type Db, type Prisma } from '@parley/db';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
-import { JOBS, jobIds, QUEUE_NAMES, type QueueName } from '@parley/contracts';
-import type { ErrorClass } from '@parley/contracts';
+import { jobIds, JOBS, QUEUE_NAMES, type ErrorClass, type QueueName } from '@parley/contracts';
 import { enqueue, type Queues } from './queues';
 
 /** Why a job failed for good: an error class, or BullMQ gave up on it after repeated stalls. */

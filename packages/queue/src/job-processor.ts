@@ -1,10 +1,8 @@
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Logger } from '@parley/logging';
-import { JOBS, type QueueName } from '@parley/contracts';
+import { attemptsFor, backoffDelay, classifyError, JOBS, PermanentError, RateLimitedError, type ErrorClass, type QueueName, type RetryPolicy } from '@parley/contracts';
 import { recordDeadLetter, type DeadLetterClass, type DeadLetterDeps } from './dead-letters';
-import { classifyError, PermanentError, RateLimitedError, type ErrorClass } from '@parley/contracts';
 import type { HandlerMap, JobContext } from './handlers';
-import { attemptsFor, backoffDelay, type RetryPolicy } from '@parley/contracts';
 import { cooledProgress, cooledRoundsOf, stallDecision, type StallPolicy } from './stall-policy';
 
 export interface ProcessorOptions extends DeadLetterDeps {

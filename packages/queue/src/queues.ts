@@ -1,7 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JOBS, QUEUE_NAMES, type JobData, type JobInput, type QueueName } from '@parley/contracts';
-import { DEFAULT_RETRY_POLICY, maxAttempts, type RetryPolicy } from '@parley/contracts';
+import { DEFAULT_RETRY_POLICY, JOBS, maxAttempts, QUEUE_NAMES, type JobData, type JobInput, type QueueName, type RetryPolicy } from '@parley/contracts';
 
 export type Queues = { readonly [Q in QueueName]: Queue };
 

@@ -1,12 +1,10 @@
 import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUE_NAMES, type QueueName } from '@parley/contracts';
+import { backoffDelay, classifyError, PermanentError, QUEUE_NAMES, type QueueName } from '@parley/contracts';
 import { recordDeadLetter } from './dead-letters';
-import { classifyError, PermanentError } from '@parley/contracts';
 import { deadLettered, plannedDelays, processJob, stallPolicyOf, type ProcessorOptions } from './job-processor';
 import { throttledWarn } from './log-throttle';
-import { backoffDelay } from '@parley/contracts';
 import { bullmqStallLimit, SUPERSEDED_BY_NEXT_RUN } from './stall-policy';
 
 export interface WorkerRuntimeOptions extends ProcessorOptions {

@@ -1,4 +1,5 @@
 import type { Db } from '@parley/db';
+import { FOLLOW_UP_STATES } from '@parley/domain';
 import { redactString } from '@parley/logging';
 import { QUEUE_NAMES, type QueueName } from '@parley/queue';
 import { formatAge } from './html';
@@ -80,7 +81,7 @@ async function followUpsOverdue(deps: RecordDeps): Promise<RecordProblem[]> {
   const now = deps.now();
   const cutoff = new Date(now.getTime() - deps.thresholds.followUpAfterMs);
   const rows = await deps.db.negotiation.findMany({
-    where: { state: { in: ['awaiting_reply', 'counter_sent'] }, lastOutboundAt: { lt: cutoff }, inbound: { none: { processedAt: null } } },
+    where: { state: { in: [...FOLLOW_UP_STATES] }, lastOutboundAt: { lt: cutoff }, inbound: { none: { processedAt: null } } },
     select: { id: true, lastOutboundAt: true, followUps: true },
     orderBy: { lastOutboundAt: 'asc' },
     take: ROW_LIMIT,
