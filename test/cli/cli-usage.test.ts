@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT } from '../support/processes';
 import { parley, startWorld, type CliWorld } from './cli-harness';
@@ -93,6 +94,14 @@ describe('parley: help, bad input and exit codes', () => {
     const replay = await parley(['dead-letters', 'replay', 'no-such-id'], world.env);
     expect(replay.code).toBe(1);
     expect(replay.stderr).toMatch(/no dead letter no-such-id/);
+  });
+
+  it('a DATABASE_URL naming no file is an error, and no empty database is left behind', async () => {
+    const missing = path.join(world.dir, 'typo', 'parley.db');
+    const r = await parley(['negotiation', 'show', 'someone@example.com'], { ...world.env, DATABASE_URL: `file:${missing}` });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`no database at ${missing} (DATABASE_URL)`);
+    expect(fs.existsSync(path.dirname(missing))).toBe(false);
   });
 
   it('the launcher (npx parley) runs the command and passes its exit code through', async () => {

@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { parseEnv, type Env } from '@parley/config';
 import type { Db } from '@parley/db';
@@ -64,8 +66,12 @@ export class Context {
 
   async db(): Promise<Db> {
     if (!this.database) {
+      const url = this.settings().DATABASE_URL;
+      const file = url.replace(/^file:/, '').replace(/\?.*$/, '');
+      // Opening would create an empty file: a mistyped DATABASE_URL must not leave one behind.
+      if (file !== ':memory:' && !fs.existsSync(file)) throw new CommandError(`no database at ${path.resolve(file)} (DATABASE_URL); check the path, or run the migrations first (npm run db:migrate)`);
       const { openDatabase, prepareDatabase } = await import('@parley/db');
-      const db = openDatabase(this.settings().DATABASE_URL);
+      const db = openDatabase(url);
       try {
         await prepareDatabase(db);
       } catch (error) {
