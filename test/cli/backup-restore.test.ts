@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { openDatabase, prepareDatabase, withTx } from '@parley/db';
 import { heartbeatKey } from '@parley/queue';
 import { seedCampaign, seedNegotiation } from '../admin/seed';
+import { freePort } from '../support/redis';
 import { parley, startParley, startWorld, type CliWorld } from './cli-harness';
 
 const BACKUP_FILE = /^parley-\d{8}T\d{9}Z\.db$/;
@@ -142,6 +143,23 @@ describe('parley backup and restore (real SQLite files, real Redis heartbeats)',
     world.db = db;
     expect(await db.campaign.findUnique({ where: { id: marker } })).toBeNull();
     await world.redis.del(heartbeatKey(world.prefix));
+  });
+
+  it('refuses when Redis cannot say whether workers run, unless --force', async () => {
+    const file = writtenPath((await parley(['backup', '--to', backups], world.env)).stdout);
+    const redisDown = { ...world.env, REDIS_URL: `redis://127.0.0.1:${await freePort()}` };
+    const marker = await seedCampaign(world.db, 'Kept While Redis Is Down');
+    const refused = await parley(['restore', '--from', file], redisDown);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/cannot tell whether workers are running \(cannot reach Redis at REDIS_URL.*\); stop them and use --force/);
+    expect(await world.db.campaign.findUnique({ where: { id: marker } })).not.toBeNull();
+
+    await world.db.$disconnect();
+    const forced = await parley(['restore', '--from', file, '--force'], redisDown);
+    expect(forced.code).toBe(0);
+    expect(forced.stderr).toMatch(/warning: worker heartbeats could not be read; restoring because of --force/);
+    world.db = openDatabase(world.dbUrl);
+    expect(await world.db.campaign.findUnique({ where: { id: marker } })).toBeNull();
   });
 
   it('refuses a file that is not a whole Parley database and leaves the database alone', async () => {

@@ -60,13 +60,13 @@ function locate(argv: string[]): { command: Command; rest: string[] } | { help: 
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') return { help: overview() };
   const direct = COMMANDS.find((c) => c.path.length === 1 && c.path[0] === first);
   if (direct) return { command: direct, rest: argv.slice(1) };
-  if (!(first in GROUPS)) throw new UsageError(`unknown command ${JSON.stringify(first)}`, 'parley --help lists the commands');
+  if (!(first in GROUPS)) throw new UsageError(`unknown command ${JSON.stringify(first)}`, undefined, 'parley --help lists the commands');
   if (second === undefined || second === '--help' || second === '-h') {
-    if (second === undefined) throw new UsageError(`parley ${first} needs a subcommand`, `parley ${first} --help lists them`);
+    if (second === undefined) throw new UsageError(`parley ${first} needs a subcommand`, undefined, `parley ${first} --help lists them`);
     return { help: groupHelp(first) };
   }
   const sub = COMMANDS.find((c) => c.path[0] === first && c.path[1] === second);
-  if (!sub) throw new UsageError(`unknown subcommand ${JSON.stringify(second)} of ${first}`, `parley ${first} --help lists them`);
+  if (!sub) throw new UsageError(`unknown subcommand ${JSON.stringify(second)} of ${first}`, undefined, `parley ${first} --help lists them`);
   return { command: sub, rest: argv.slice(2) };
 }
 
@@ -92,7 +92,8 @@ export async function runCli(argv: string[], env: Readonly<Record<string, string
   } catch (error) {
     if (error instanceof UsageError) {
       out.note(`parley: ${error.message}`);
-      if (error.usage) out.note(error.usage.startsWith('parley ') && !error.usage.includes('--help') ? `usage: ${error.usage}` : error.usage);
+      if (error.usage) out.note(`usage: ${error.usage}`);
+      if (error.hint) out.note(error.hint);
       return EXIT.usage;
     }
     if (error instanceof ConfigError || error instanceof CommandError) {

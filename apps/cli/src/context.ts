@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { parseEnv, type Env } from '@parley/config';
 import type { Db } from '@parley/db';
@@ -9,6 +8,7 @@ import type { Metrics } from '@parley/metrics';
 import type { Queues } from '@parley/queue';
 import { CommandError } from './errors';
 import type { Output } from './output';
+import { databaseFile } from './sqlite-files';
 
 /**
  * What a command may use, opened on first use and closed once the command ends: a command
@@ -67,9 +67,9 @@ export class Context {
   async db(): Promise<Db> {
     if (!this.database) {
       const url = this.settings().DATABASE_URL;
-      const file = url.replace(/^file:/, '').replace(/\?.*$/, '');
+      const file = databaseFile(url);
       // Opening would create an empty file: a mistyped DATABASE_URL must not leave one behind.
-      if (file !== ':memory:' && !fs.existsSync(file)) throw new CommandError(`no database at ${path.resolve(file)} (DATABASE_URL); check the path, or run the migrations first (npm run db:migrate)`);
+      if (!fs.existsSync(file)) throw new CommandError(`no database at ${file} (DATABASE_URL); check the path, or run the migrations first (npm run db:migrate)`);
       const { openDatabase, prepareDatabase } = await import('@parley/db');
       const db = openDatabase(url);
       try {

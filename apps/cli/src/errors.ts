@@ -5,6 +5,8 @@ export class UsageError extends Error {
     message: string,
     /** The usage line of the command the input was meant for, shown under the message. */
     readonly usage?: string,
+    /** Where to look instead, when there is no command to show the usage of. */
+    readonly hint?: string,
   ) {
     super(message);
   }

@@ -3,10 +3,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { OAuth2Client } from 'google-auth-library';
 import { z } from 'zod';
-import { requireVars } from '@parley/config';
+import { ConfigError, requireVars } from '@parley/config';
 import { optionValues, type Command } from '../command';
 import type { Context } from '../context';
-import { CommandError, EXIT, UsageError } from '../errors';
+import { CommandError, EXIT } from '../errors';
 
 /** What Parley does with Google: read and send mail, mark it read (modify), and read the roster sheets. */
 export const GOOGLE_SCOPES = ['https://www.googleapis.com/auth/gmail.modify', 'https://www.googleapis.com/auth/spreadsheets.readonly'];
@@ -17,7 +17,7 @@ const options = z.object({
   port: z.coerce.number({ message: 'must be a number' }).int().min(0).max(65535, { message: 'must be a TCP port (0-65535)' }).default(0),
   timeout: z.coerce.number({ message: 'must be a number of seconds' }).int().min(1).max(3600).default(300),
 });
-const authUrlSchema = z.string().url({ message: 'GOOGLE_AUTH_URL must be a URL (the OAuth consent endpoint)' }).default(DEFAULT_AUTH_URL);
+const authUrlSchema = z.string().url().default(DEFAULT_AUTH_URL);
 
 type Callback = { code: string } | { error: string };
 
@@ -117,7 +117,7 @@ export const setupGoogleToken: Command = {
   async run(ctx, { values }) {
     const opts = optionValues(this, options, values);
     const authUrl = authUrlSchema.safeParse(ctx.env.GOOGLE_AUTH_URL?.trim() || undefined);
-    if (!authUrl.success) throw new UsageError(authUrl.error.issues[0]?.message ?? 'GOOGLE_AUTH_URL is invalid');
+    if (!authUrl.success) throw new ConfigError([`GOOGLE_AUTH_URL: must be a URL (the OAuth consent endpoint, default ${DEFAULT_AUTH_URL})`]);
     const config = ctx.settings();
     const { CodeChallengeMethod, OAuth2Client } = await import('google-auth-library');
     const client = oauthClient(OAuth2Client, config, authUrl.data);
