@@ -6,9 +6,9 @@ import { z } from 'zod';
 /**
  * No Docker engine runs on the build machines, so the deployment files are checked
  * statically against SPEC section 13 (their commands themselves run on the host in other
- * tests: `migrate deploy` in the suite's setup and the demo, `node --import tsx` entry points
- * in every process test). docker-compose.yml and deploy/ are checked in compose.test.ts, the
- * CD workflow and deploy/deploy.sh in cd.test.ts, .env.example in env-example.test.ts.
+ * tests: `migrate deploy` in the suite's setup and the demo, the images' file sets and their
+ * plain-node entry points in images.test.ts). docker-compose.yml and deploy/ are checked in
+ * compose.test.ts, the CD workflow and deploy/deploy.sh in cd.test.ts, .env.example in env-example.test.ts.
  */
 const ROOT = path.resolve(__dirname, '../..');
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
@@ -18,7 +18,7 @@ describe.each(['Dockerfile.api', 'Dockerfile.worker'])('%s', (file) => {
 
   it('is multi-stage with production dependencies only, a non-root user and a healthcheck', () => {
     expect(text.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
-    expect(text).toMatch(/npm ci --omit=dev/);
+    expect(text).toMatch(/npm install --omit=dev/);
     expect(text).toMatch(/^USER node$/m);
     expect(text).toMatch(/^HEALTHCHECK /m);
     expect(text).toMatch(/^FROM node:24/m);
@@ -31,27 +31,18 @@ describe.each(['Dockerfile.api', 'Dockerfile.worker'])('%s', (file) => {
     expect(read('.dockerignore')).toMatch(/^\.env$/m);
   });
 
-  it('runs the TypeScript entry point the tests run', () => {
-    const entry = file === 'Dockerfile.api' ? 'apps/api/src/main.ts' : 'apps/worker/src/main.ts';
-    expect(text).toContain(entry);
-    expect(fs.existsSync(path.join(ROOT, entry))).toBe(true);
-    expect(text).toMatch(/--import"?,? "?tsx/);
-  });
-
-  it('starts Sentry before the entry point (its instrument imported after tsx)', () => {
+  // The full check of the CMD and the file set, started on plain node: test/deploy/images.test.ts.
+  it('runs the compiled entry point with plain node, Sentry instrument first, no tsx', () => {
     const app = file === 'Dockerfile.api' ? 'api' : 'worker';
-    const instrument = `apps/${app}/src/instrument.ts`;
-    expect(fs.existsSync(path.join(ROOT, instrument))).toBe(true);
     const cmd = text.split('\n').find((l) => l.startsWith('CMD [')) ?? '';
-    const order = ['tsx', instrument, `apps/${app}/src/main.ts`].map((part) => cmd.indexOf(part));
-    expect(order.every((i) => i >= 0)).toBe(true);
-    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(cmd).toBe(`CMD ["node", "--import", "./apps/${app}/dist/instrument.js", "apps/${app}/dist/main.js"]`);
+    expect(text.split('\n').filter((l) => !l.startsWith('#')).join('\n')).not.toMatch(/tsx/);
   });
 });
 
-describe('Dockerfile.api', () => {
-  it('applies migrations before serving', () => {
-    expect(read('Dockerfile.api')).toMatch(/prisma\/build\/index\.js migrate deploy && exec node --import tsx --import \.\/apps\/api\/src\/instrument\.ts apps\/api\/src\/main\.ts/);
+describe('Dockerfile.worker', () => {
+  it('carries the migrations and the ops CLI the compose file runs from it', () => {
+    expect(read('Dockerfile.worker')).toMatch(/image-files\.mjs \/image @parley\/worker @parley\/cli --with prisma --with prisma\.config\.ts/);
   });
 });
 
