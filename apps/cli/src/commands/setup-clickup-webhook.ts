@@ -75,7 +75,10 @@ export const setupClickUpWebhook: Command = {
         signal: AbortSignal.timeout(TIMEOUT_MS),
       });
     } catch (error) {
-      throw new CommandError(`ClickUp did not answer at ${config.CLICKUP_API_URL}: ${(error as Error).message}`);
+      // fetch says only "fetch failed"; the reason (refused, DNS, timeout) is its cause.
+      const cause = (error as { cause?: unknown }).cause;
+      const why = cause instanceof Error ? `${(error as Error).message}: ${cause.message}` : (error as Error).message;
+      throw new CommandError(`ClickUp did not answer at ${config.CLICKUP_API_URL}: ${why}`);
     }
     const text = await response.text();
     let body: unknown;
