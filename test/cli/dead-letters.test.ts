@@ -65,8 +65,23 @@ describe('parley dead-letters (real SQLite and Redis)', () => {
     const again = await parley(['dead-letters', 'replay', id], world.env);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/already replayed by cli:.* as job .*nothing was added/);
-    expect(await world.queues['negotiation-steps'].getJobCounts('waiting')).toEqual({ waiting: 1 });
-    expect(await world.db.auditEntry.count({ where: { action: 'dead_letter_replayed', negotiationId } })).toBe(1);
+    expect(await world.queues['negotiation-steps'].getJob(jobId)).toBeDefined();
+    expect(audits.filter((a) => (a.details as { deadLetterId?: string }).deadLetterId === id)).toHaveLength(1);
+    expect((await world.db.auditEntry.findMany({ where: { action: 'dead_letter_replayed', negotiationId } })).filter((a) => (a.details as { deadLetterId?: string }).deadLetterId === id)).toHaveLength(1);
+  });
+
+  it('two operators replaying at once: one replays, the other is told (already replayed, or being replayed right now); one job, one audit entry', async () => {
+    const id = await stepLetter('race');
+    const runs = await Promise.all([parley(['dead-letters', 'replay', id], world.env), parley(['dead-letters', 'replay', id], world.env)]);
+    const jobId = replayJobId({ id, jobId: `step.${negotiationId}.race` });
+    const winners = runs.filter((r) => r.code === 0 && r.stdout.includes(`back on negotiation-steps as ${jobId}`));
+    expect(winners).toHaveLength(1);
+    const loser = runs.find((r) => !winners.includes(r));
+    // Which one it is depends on whether the winner had finished when the loser looked.
+    expect(`${loser?.code} ${loser?.stdout}${loser?.stderr}`).toMatch(/^(0 .*already replayed by cli:.*nothing was added|1 .*is being handled by cli:.*nothing was changed)/s);
+    expect(await world.queues['negotiation-steps'].getJob(jobId)).toBeDefined();
+    const audits = await world.db.auditEntry.findMany({ where: { action: 'dead_letter_replayed', negotiationId } });
+    expect(audits.filter((x) => (x.details as { deadLetterId?: string }).deadLetterId === id)).toHaveLength(1);
   });
 
   it('discards with a reason (masked in the audit entry); a discarded dead letter is not replayed and not discarded twice', async () => {
