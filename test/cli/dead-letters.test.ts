@@ -78,7 +78,7 @@ describe('parley dead-letters (real SQLite and Redis)', () => {
     expect(winners).toHaveLength(1);
     const loser = runs.find((r) => !winners.includes(r));
     // Which one it is depends on whether the winner had finished when the loser looked.
-    expect(`${loser?.code} ${loser?.stdout}${loser?.stderr}`).toMatch(/^(0 .*already replayed by cli:.*nothing was added|1 .*is being handled by cli:.*nothing was changed)/s);
+    expect(`${loser?.code} ${loser?.stdout}${loser?.stderr}`).toMatch(/^(0 .*already replayed by cli:.*nothing was added|1 .*is being replayed by cli:.* right now; nothing was changed)/s);
     expect(await world.queues['negotiation-steps'].getJob(jobId)).toBeDefined();
     const audits = await world.db.auditEntry.findMany({ where: { action: 'dead_letter_replayed', negotiationId } });
     expect(audits.filter((x) => (x.details as { deadLetterId?: string }).deadLetterId === id)).toHaveLength(1);

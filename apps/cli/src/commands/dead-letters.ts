@@ -123,7 +123,8 @@ function alreadyResolved(row: DeadLetterRow): string {
   const by = row.resolvedBy ? ` by ${row.resolvedBy}` : '';
   if (row.discardedAt) return `dead letter ${row.id} was discarded${by}; it is not replayed`;
   if (row.replayedAt) return `dead letter ${row.id} was already replayed${by} as job ${row.replayJobId ?? '?'}`;
-  return `dead letter ${row.id} is being handled${by}; nothing was changed`;
+  // Only a replay takes the row before it is done (a discard is one update).
+  return `dead letter ${row.id} is being replayed${by} right now; nothing was changed`;
 }
 
 export const replayDeadLetterCommand: Command = {
