@@ -1,6 +1,7 @@
 #!/usr/bin/env -S node --
-// Launches the operator CLI: the compiled entry point when it was built (the images), else the
-// TypeScript source through tsx (a checkout). Arguments, stdio and the exit code pass through.
+// Launches the operator CLI: in a checkout (sources and tsx present) the TypeScript sources
+// through tsx, so a stale build never answers; in the images (no sources, no tsx) the compiled
+// entry point. Arguments, stdio and the exit code pass through.
 // The `--` before the script (here and in the shebang): Node 20 reads `--env-file` anywhere on
 // its command line, even after the script, so `parley setup clickup-webhook --env-file x` would
 // otherwise be taken by Node itself.
@@ -10,14 +11,27 @@ import { constants } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const dist = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const source = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
-if (existsSync(dist)) {
+function resolveTsx() {
+  if (!existsSync(source)) return null;
+  try {
+    // tsx resolved from here, so `npx parley` works from any directory of the checkout.
+    return import.meta.resolve('tsx');
+  } catch {
+    return null;
+  }
+}
+
+const tsx = resolveTsx();
+if (tsx === null) {
+  if (!existsSync(dist)) {
+    process.stderr.write('parley: neither the sources with tsx nor a build (apps/cli/dist) is here: run `npm run build`\n');
+    process.exit(1);
+  }
   await import(pathToFileURL(dist).href);
 } else {
-  const source = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-  // tsx resolved from here, so `npx parley` works from any directory of the checkout; the
-  // workspace packages are then read from their TypeScript sources, not their build output.
-  const tsx = import.meta.resolve('tsx');
+  // The workspace packages are read from their TypeScript sources, not their build output.
   const child = spawn(process.execPath, ['--conditions=@parley/source', '--import', tsx, '--', source, ...process.argv.slice(2)], { stdio: 'inherit' });
   // A signal for the launcher is meant for the command (backup --every stops on SIGTERM).
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
