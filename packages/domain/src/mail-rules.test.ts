@@ -18,6 +18,7 @@ describe('replySubject', () => {
     ['re:Collab', 'Re: Collab'],
     ['  Re:   Collab', 'Re: Collab'],
     ['Regarding rates', 'Re: Regarding rates'],
+    ['Collab re: rates', 'Re: Collab re: rates'],
     ['', 'Re: '],
   ])('%j -> %j', (subject, expected) => {
     expect(replySubject(subject)).toBe(expected);
@@ -57,5 +58,7 @@ describe('history ids', () => {
     expect(maxHistoryId(null, '5')).toBe('5');
     expect(maxHistoryId(undefined, '5')).toBe('5');
     expect(maxHistoryId('garbage', '5')).toBe('5');
+    // A tie keeps the stored id as written.
+    expect(maxHistoryId('7', '007')).toBe('7');
   });
 });
