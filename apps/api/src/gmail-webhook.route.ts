@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { withTx, type Db } from '@parley/db';
 import { emailDomain } from '@parley/logging';
-import { jobIds, type Queues } from '@parley/queue';
+import { historyIdSchema, jobIds, type Queues } from '@parley/queue';
 import { BODY_LIMITS, bodyBytes, parseJson, parseWith, rawBody } from './body';
 import { badRequest } from './http-error';
 import { enqueueDeliveries, raiseHighestNotified, recordDeliveries, type Delivery } from './ingest.service';
@@ -24,7 +24,7 @@ const envelopeSchema = z.object({
 const notificationSchema = z.object({
   emailAddress: z.string().email(),
   // Gmail sends a decimal string; a number is accepted too (SPEC 5.1). Ids are 64-bit.
-  historyId: z.union([z.string().regex(/^\d{1,20}$/), z.number().int().nonnegative()]).transform(String),
+  historyId: historyIdSchema,
 });
 
 // Standard or URL-safe alphabet, optional padding; Buffer.from(…, 'base64') silently skips

@@ -1,3 +1,4 @@
+import { isHistoryId } from '@parley/domain';
 import { z } from 'zod';
 
 /**
@@ -17,7 +18,14 @@ export const QUEUES = {
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export const QUEUE_NAMES = Object.values(QUEUES) as QueueName[];
 
-const historyId = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform((v) => String(v));
+/**
+ * A Gmail history id at a boundary (Pub/Sub push, Gmail API answers, job payloads): a decimal
+ * string of up to 20 digits, or a small JSON number; always a string after parsing.
+ */
+export const historyIdSchema = z
+  .union([z.string().refine(isHistoryId, 'a Gmail history id is a decimal string of up to 20 digits'), z.number().int().nonnegative()])
+  .transform((v) => String(v));
+const historyId = historyIdSchema;
 
 export const mailboxSyncSchema = z.object({
   mailbox: z.string().min(3),

@@ -35,7 +35,7 @@ describe('history ids', () => {
   it('are unsigned decimal strings', () => {
     expect(isHistoryId('0')).toBe(true);
     expect(isHistoryId('18446744073709551615')).toBe(true);
-    for (const bad of ['', '-1', '1.5', '1e3', ' 12', '12 ', 'abc', 12, null, undefined]) expect(isHistoryId(bad)).toBe(false);
+    for (const bad of ['', '-1', '1.5', '1e3', ' 12', '12 ', 'abc', '184467440737095516150', 12, null, undefined]) expect(isHistoryId(bad)).toBe(false);
   });
 
   it('compare exactly past 2^53, a missing id being the oldest', () => {

@@ -17,11 +17,11 @@ export function replySubject(threadSubject: string): string {
 }
 
 /**
- * Gmail history ids are unsigned 64-bit integers written in decimal: past 2^53 a JavaScript
- * number loses digits, so they are kept as strings and compared as BigInt.
+ * Gmail history ids are unsigned 64-bit integers written in decimal (at most 20 digits): past
+ * 2^53 a JavaScript number loses digits, so they are kept as strings and compared as BigInt.
  */
 export function isHistoryId(value: unknown): value is string {
-  return typeof value === 'string' && /^\d+$/.test(value);
+  return typeof value === 'string' && /^\d{1,20}$/.test(value);
 }
 
 /** A history id's value; a missing one (no sync yet) counts as 0. */

@@ -1,6 +1,7 @@
 import type { OAuth2Client } from 'google-auth-library';
 import { gmail as gmailApi } from 'googleapis/build/src/apis/gmail';
 import { z } from 'zod';
+import { historyIdSchema } from '@parley/contracts';
 import { HistoryExpiredError, mapGoogleError } from './errors';
 import { toParsedMessage, type ParsedMessage } from './message.parser';
 
@@ -36,9 +37,9 @@ export interface GmailClientOptions {
   timeoutMs?: number;
 }
 
-const watchResponse = z.object({ historyId: z.union([z.string(), z.number()]).transform(String), expiration: z.union([z.string(), z.number()]).transform(Number) });
+const watchResponse = z.object({ historyId: historyIdSchema, expiration: z.union([z.string(), z.number()]).transform(Number) });
 const historyResponse = z.object({
-  historyId: z.union([z.string(), z.number()]).transform(String),
+  historyId: historyIdSchema,
   nextPageToken: z.string().nullish(),
   history: z
     .array(
@@ -53,7 +54,7 @@ const historyResponse = z.object({
 const listResponse = z.object({ messages: z.array(z.object({ id: z.string(), threadId: z.string() })).nullish() });
 const sendResponse = z.object({ id: z.string().min(1), threadId: z.string().min(1) });
 const threadResponse = z.object({ messages: z.array(z.unknown()).nullish() });
-const profileResponse = z.object({ historyId: z.union([z.string().regex(/^\d{1,20}$/), z.number().int().nonnegative()]).transform(String) });
+const profileResponse = z.object({ historyId: historyIdSchema });
 
 /** The ids a raw message resource names, when it names them as strings (for an unreadable one). */
 function idsOf(raw: unknown, fallback: { id: string; threadId: string }): { id: string; threadId: string } {
