@@ -36,6 +36,8 @@ export interface AdminHarnessOptions {
   thresholds?: AdminDeps['thresholds'];
   /** A private Redis (outage tests); default: the shared one. */
   redisUrl?: string;
+  /** TRUST_PROXY, as parsed from the environment. */
+  trustProxy?: number | string[];
 }
 
 /** The API with the dashboard mounted, in-process on port 0, on its own Redis prefix and SQLite file. */
@@ -57,6 +59,7 @@ export async function startAdmin(options: AdminHarnessOptions = {}): Promise<Adm
     CLICKUP_WEBHOOK_SECRET: 'clickup-secret-for-admin-tests',
     METRICS_TOKEN: undefined,
     QUEUE_PREFIX: prefix,
+    TRUST_PROXY: options.trustProxy,
   };
   const token = options.token === null ? undefined : (options.token ?? ADMIN_TOKEN);
   const app = createApp({

@@ -99,6 +99,38 @@ describe('admin authentication failures', () => {
   });
 });
 
+describe('admin authentication failures behind a proxy', () => {
+  const wrongGuesses = async (page: string, headers: Record<string, string>) => {
+    for (let i = 0; i < 10; i += 1) expect((await getFrom(page, '127.0.0.1', { ...headers, authorization: `Bearer wrong-${i}` })).status).toBe(401);
+  };
+
+  it('counts per client address from X-Forwarded-For when TRUST_PROXY trusts the proxy', async () => {
+    const h = await startAdmin({ trustProxy: 1 });
+    try {
+      const page = `${h.url}/admin/`;
+      // Two clients behind one proxy (the socket's address is the proxy's for both).
+      await wrongGuesses(page, { 'x-forwarded-for': '203.0.113.7' });
+      expect((await getFrom(page, '127.0.0.1', { 'x-forwarded-for': '203.0.113.7', ...bearer() })).status).toBe(429);
+      expect((await getFrom(page, '127.0.0.1', { 'x-forwarded-for': '198.51.100.4', ...bearer() })).status).toBe(200);
+      // A forged entry in front of the proxy's does not move the guesser (only the last hop counts).
+      expect((await getFrom(page, '127.0.0.1', { 'x-forwarded-for': '198.51.100.99, 203.0.113.7', ...bearer() })).status).toBe(429);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('ignores X-Forwarded-For without TRUST_PROXY, so a guesser cannot pick a fresh address', async () => {
+    const h = await startAdmin();
+    try {
+      const page = `${h.url}/admin/`;
+      await wrongGuesses(page, { 'x-forwarded-for': '203.0.113.7' });
+      expect((await getFrom(page, '127.0.0.1', { 'x-forwarded-for': '198.51.100.4', ...bearer() })).status).toBe(429);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('configuration of the exposed surface (apps/api/src/main.ts)', () => {
   it('refuses to start in production without METRICS_TOKEN', async () => {
     const proc = spawnTs(ENTRY, { ...API_ENV, NODE_ENV: 'production' });

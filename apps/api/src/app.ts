@@ -17,7 +17,8 @@ import { requestContext } from './request-context.middleware';
 export type ApiConfig = Pick<
   Env,
   'GOOGLE_CERTS_URL' | 'PUBSUB_AUDIENCE' | 'PUBSUB_SERVICE_ACCOUNT' | 'GMAIL_MAILBOX' | 'CLICKUP_WEBHOOK_SECRET' | 'METRICS_TOKEN' | 'ADMIN_TOKEN' | 'QUEUE_PREFIX'
->;
+> &
+  Partial<Pick<Env, 'TRUST_PROXY'>>;
 
 export interface ApiDeps {
   config: Readonly<ApiConfig>;
@@ -38,6 +39,9 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Behind a proxy (Caddy in the compose file), req.ip is the client's address only when the
+  // proxy is trusted; failed admin logins are counted per req.ip.
+  if (deps.config.TRUST_PROXY !== undefined) app.set('trust proxy', deps.config.TRUST_PROXY);
 
   app.use(requestContext({ log: deps.log, metrics: deps.metrics }));
   // No route takes OPTIONS (no browser calls the API cross-origin): Express would otherwise

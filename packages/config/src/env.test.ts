@@ -34,6 +34,16 @@ describe('parseEnv', () => {
     expect(() => parseEnv({}, 'api')).toThrow(/PUBSUB_AUDIENCE[\s\S]*PUBSUB_SERVICE_ACCOUNT[\s\S]*CLICKUP_WEBHOOK_SECRET/);
   });
 
+  it('reads TRUST_PROXY as a hop count or a list of proxies, and refuses to believe everyone', () => {
+    expect(parseEnv({}).TRUST_PROXY).toBeUndefined();
+    expect(parseEnv({ TRUST_PROXY: '' }).TRUST_PROXY).toBeUndefined();
+    expect(parseEnv({ TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
+    expect(parseEnv({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8' }).TRUST_PROXY).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8']);
+    for (const bad of ['true', 'yes', '*', '1,', 'loopback;rm', '100', '10.0.0.0/33', '999.1.1.1', '10.0.0.0/8/1']) {
+      expect(() => parseEnv({ TRUST_PROXY: bad })).toThrow(/TRUST_PROXY: must be a hop count/);
+    }
+  });
+
   it('treats empty strings as unset', () => {
     expect(parseEnv({ SLACK_BOT_TOKEN: '', PORT: '' }).PORT).toBe(3000);
   });

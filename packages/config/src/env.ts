@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { SECRET_HINT, weakSecretReason } from './secrets';
 
@@ -17,6 +18,22 @@ const randomSecret = z
     const reason = weakSecretReason(value);
     if (reason) issue.addIssue({ code: z.ZodIssueCode.custom, message: `must look random: it ${reason}; ${SECRET_HINT}` });
   });
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** TRUST_PROXY as Express's `trust proxy` takes it: a hop count or a list; undefined when invalid. */
+function parseTrustProxy(value: string): number | string[] | undefined {
+  if (/^\d{1,2}$/.test(value)) return Number(value);
+  const parts = value.split(',').map((part) => part.trim());
+  const valid = (part: string) => {
+    if (PROXY_NAMES.has(part)) return true;
+    const [address = '', prefix, ...rest] = part.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0) return false;
+    return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+  };
+  return parts.every(valid) ? parts : undefined;
+}
 
 const GOOGLE_TOKEN_URL_DEFAULT = 'https://oauth2.googleapis.com/token';
 const GOOGLE_CERTS_URL_DEFAULT = 'https://www.googleapis.com/oauth2/v1/certs';
@@ -122,6 +139,26 @@ export const envSchema = z.object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: int(65_000, 100),
   /** API: connections beyond this are closed as they arrive. */
   HTTP_MAX_CONNECTIONS: int(512, 1),
+  /**
+   * API: the proxies in front whose X-Forwarded-For is believed, so the client's own address
+   * (not the proxy's) is what failed admin logins are counted against. Unset: none (the socket's
+   * address). A hop count ("1": the nearest proxy, as with Caddy in the compose file) or a comma
+   * list of addresses, subnets and Express's names (loopback, linklocal, uniquelocal). "true"
+   * (believe anyone) is refused: any client could then choose its own address.
+   */
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return undefined;
+      const parsed = parseTrustProxy(v);
+      if (parsed === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be a hop count (e.g. 1) or a comma list of addresses, subnets, loopback, linklocal or uniquelocal; never true' });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
   /** Stalled-job detection: a job whose lock is not renewed for this long is handed to another worker. */
   JOB_LOCK_DURATION_MS: int(30_000, 1000),
   JOB_STALLED_INTERVAL_MS: int(30_000, 500),

@@ -55,7 +55,7 @@ function estimatedBits(value: string): number {
  * while placeholders, words and patterns do not. Linear in the value's length.
  */
 export function weakSecretReason(value: string): string | undefined {
-  if (value.length < MIN_SECRET_LENGTH) return `shorter than ${MIN_SECRET_LENGTH} characters`;
+  if (value.length < MIN_SECRET_LENGTH) return `is shorter than ${MIN_SECRET_LENGTH} characters`;
   if (/\s/.test(value)) return 'contains whitespace';
   if (PLACEHOLDER.test(value)) return 'looks like a placeholder or a word';
   if (/(.)\1{6}/.test(value)) return 'repeats one character';
