@@ -112,7 +112,8 @@ function startCmd(set: FileSet, env: Record<string, string>): Started {
   };
 }
 
-(FULL ? describe : describe.skip)('file sets started with plain node (PARLEY_IMAGE_TESTS=full)', () => {
+// Several minutes (two production installs that compile better-sqlite3): `npm run test:images`, which .ci/run runs after the suite.
+(FULL ? describe : describe.skip)('file sets started with plain node (PARLEY_IMAGE_TESTS=full; npm run test:images, run by .ci/run)', () => {
   let work = '';
   const prefix = uniquePrefix('images');
   const sets: Record<string, FileSet> = {};
