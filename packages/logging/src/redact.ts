@@ -66,27 +66,54 @@ function jwtStart(segment: string): number {
   return -1;
 }
 
+/** A character of a JWT run: base64url letters and digits, "_", "-", and "." between segments. */
+function isJwtChar(code: number): boolean {
+  return (
+    (code >= 97 && code <= 122) || // a-z
+    (code >= 65 && code <= 90) || // A-Z
+    (code >= 48 && code <= 57) || // 0-9
+    code === 95 || // _
+    code === 46 || // .
+    code === 45 // -
+  );
+}
+
+/** One maximal run of JWT characters, split on "." once, its segments checked in order. */
+function redactJwtRun(run: string): string {
+  if (!run.includes('eyJ')) return run;
+  const segments = run.split('.');
+  const out: string[] = [];
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i] ?? '';
+    const p = jwtStart(segment);
+    const payload = segments[i + 1];
+    if (p >= 0 && segment.length - p - 3 >= 5 && payload !== undefined && payload.length >= 5 && segments[i + 2] !== undefined) {
+      out.push(`${segment.slice(0, p)}${REDACTED}`);
+      i += 2;
+    } else out.push(segment);
+  }
+  return out.join('.');
+}
+
 /**
  * JWTs (`eyJ<5+>.<5+>.<any>` in base64url). The regex form re-scans the rest of a base64url run
  * from every "eyJ" in it (quadratic on "eyJ-eyJ-…"); here each maximal run of JWT characters is
- * split on "." once and its segments are checked in order.
+ * found by a scan (a `[A-Za-z0-9_.-]+` regex over a run of megabytes overflows V8's backtrack
+ * stack and throws) and handled once.
  */
 function redactJwts(value: string): string {
-  return value.replace(/[A-Za-z0-9_.-]+/g, (run: string) => {
-    if (!run.includes('eyJ')) return run;
-    const segments = run.split('.');
-    const out: string[] = [];
-    for (let i = 0; i < segments.length; i++) {
-      const segment = segments[i] ?? '';
-      const p = jwtStart(segment);
-      const payload = segments[i + 1];
-      if (p >= 0 && segment.length - p - 3 >= 5 && payload !== undefined && payload.length >= 5 && segments[i + 2] !== undefined) {
-        out.push(`${segment.slice(0, p)}${REDACTED}`);
-        i += 2;
-      } else out.push(segment);
-    }
-    return out.join('.');
-  });
+  if (!value.includes('eyJ')) return value;
+  const parts: string[] = [];
+  let i = 0;
+  while (i < value.length) {
+    let start = i;
+    while (start < value.length && !isJwtChar(value.charCodeAt(start))) start++;
+    let end = start;
+    while (end < value.length && isJwtChar(value.charCodeAt(end))) end++;
+    parts.push(value.slice(i, start), redactJwtRun(value.slice(start, end)));
+    i = end;
+  }
+  return parts.join('');
 }
 
 /** Replaces addresses with their domain and credentials with a marker. */
