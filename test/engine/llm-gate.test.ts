@@ -19,6 +19,8 @@ interface Member {
   redis: Redis;
   metrics: Metrics;
   llm: LlmClient;
+  /** The gate's own log lines (info and above). */
+  gateLines: string[];
 }
 
 let sandbox: AnthropicSandbox;
@@ -46,10 +48,11 @@ async function member(options: Partial<Omit<LlmGateOptions, 'redis' | 'prefix'>>
   redises.push(redis);
   await new Promise((resolve) => redis.once('ready', resolve));
   const metrics = createMetrics();
+  const { log: gateLog, lines } = capturingLogger('gate-test', 'info');
   const { log } = capturingLogger('gate-test', 'warn');
-  const gate = createLlmGate({ redis, prefix, leaseMs: 10_000, metrics, log, ...options });
+  const gate = createLlmGate({ redis, prefix, leaseMs: 10_000, metrics, log: gateLog, ...options });
   const llm = createLlmClient({ apiKey: SANDBOX_API_KEY, baseURL: sandbox.url, model: 'claude-sandbox', timeoutMs: 10_000, metrics, log, gate });
-  return { redis, metrics, llm };
+  return { redis, metrics, llm, gateLines: lines };
 }
 
 const read = (llm: LlmClient) => llm.readReply({ influencerName: 'Ana', campaignName: 'Spring', currency: 'USD', currentOfferMinor: 100_000, messages: ['Sounds good, I accept.'] });
@@ -155,8 +158,19 @@ describe('LLM gate: one gate for every process', () => {
         const v = Number(await members[0]!.redis.hget(keys.state, 'limit'));
         return v > 0 && v < 8 ? String(v) : null;
       }));
-      expect(halved).toBeGreaterThanOrEqual(3);
+      // Halved from the calls in flight at the first 529 (8, or a few fewer on a loaded machine
+      // where freed slots are not refilled at once): never more than half the ceiling.
+      expect(halved).toBeGreaterThanOrEqual(1);
       expect(halved).toBeLessThanOrEqual(4);
+      // One halving, not two: each 529's release logs the limit it left. After one halving both
+      // show the halved limit (the later one perhaps a little higher, after successes); a second
+      // halving would leave one of them at half the other or less.
+      const overloaded = () =>
+        members.flatMap((m) => m.gateLines.map((l) => JSON.parse(l) as { message?: string; outcome?: string; limit?: number })).filter((l) => l.message === 'llm gate updated' && l.outcome === 'overloaded');
+      const limits = (await waitFor('both 529s released', async () => (overloaded().length >= 2 ? overloaded() : undefined), 10_000)).map((l) => Number(l.limit));
+      expect(limits).toHaveLength(2);
+      expect(Math.max(...limits)).toBeLessThanOrEqual(4.5);
+      expect(Math.max(...limits)).toBeLessThan(2 * Math.min(...limits));
       // The calls already in flight finish; then the fleet keeps fewer in flight while it recovers.
       await waitFor('in flight down to the limit', async () => (await members[1]!.redis.zcard(keys.leases)) <= halved, 10_000);
       let maxSeen = 0;
