@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Prisma } from '@parley/db';
 import { optionValues, type Command } from '../command';
 import type { Context } from '../context';
 import { CommandError, EXIT } from '../errors';
@@ -8,21 +9,8 @@ import { negotiationOfPayload } from './job-ref';
 const MAX_LIST = 1000;
 const MAX_REASON = 500;
 
-type DeadLetterRow = {
-  id: string;
-  queue: string;
-  jobId: string;
-  jobName: string;
-  payload: unknown;
-  errorClass: string;
-  errorMessage: string;
-  attempts: number;
-  failedAt: Date;
-  replayedAt: Date | null;
-  replayJobId: string | null;
-  discardedAt: Date | null;
-  resolvedBy: string | null;
-};
+// The stored row as Prisma reads it (payload included; it is never printed).
+type DeadLetterRow = Prisma.DeadLetterGetPayload<true>;
 
 function status(row: DeadLetterRow): 'open' | 'replayed' | 'discarded' {
   if (row.discardedAt) return 'discarded';
