@@ -5,6 +5,7 @@ import { openDatabase, prepareDatabase, withTx } from '@parley/db';
 import { heartbeatKey } from '@parley/queue';
 import { seedCampaign, seedNegotiation } from '../admin/seed';
 import { freePort } from '../support/redis';
+import { describeOnEngine } from '../support/test-database';
 import { parley, startParley, startWorld, type CliWorld } from './cli-harness';
 
 const BACKUP_FILE = /^parley-\d{8}T\d{9}Z\.db$/;
@@ -19,7 +20,18 @@ function writtenPath(stdout: string): string {
   return file;
 }
 
-describe('parley backup and restore (real SQLite files, real Redis heartbeats)', () => {
+describe('parley backup and restore on PostgreSQL', () => {
+  it('refuses, pointing at pg_dump, and touches nothing', async () => {
+    for (const args of [['backup', '--to', '/tmp/parley-never'], ['restore', '--from', '/tmp/parley-never.db']]) {
+      const result = await parley(args, { DATABASE_URL: 'postgresql://parley@127.0.0.1:1/parley' });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/copy a SQLite file, and DATABASE_URL is not one: on PostgreSQL use pg_dump/);
+    }
+    expect(fs.existsSync('/tmp/parley-never')).toBe(false);
+  });
+});
+
+describeOnEngine('sqlite', 'backup and restore copy SQLite files')('parley backup and restore (real SQLite files, real Redis heartbeats)', () => {
   let world: CliWorld;
   let backups: string;
   beforeAll(async () => {

@@ -103,7 +103,7 @@ describe('docker-compose.yml: services', () => {
 
   it('applies migrations once, as a one-shot step from the worker image', () => {
     const migrate = service('migrate');
-    expect(migrate.command).toEqual(['npx', 'prisma', 'migrate', 'deploy']);
+    expect(migrate.command).toEqual(['node', 'apps/cli/dist/main.js', 'db', 'migrate']);
     expect(migrate.restart).toBe('no');
     expect(migrate.volumes).toEqual(['sqlite-data:/data']);
     expect(migrate.environment?.DATABASE_URL).toBe('file:/data/parley.db');
@@ -309,5 +309,60 @@ describe('deploy/: the proxy and monitoring configuration', () => {
         }
       }
     }
+  });
+});
+
+describe('docker-compose.postgres.yml: the PostgreSQL variant (an override of docker-compose.yml)', () => {
+  const overrideService = serviceSchema.partial().strict();
+  const override = z
+    .object({ name: z.literal(compose.name), 'x-postgres-url': z.string(), services: z.record(z.string(), overrideService), volumes: z.record(z.string(), z.null()) })
+    .strict()
+    .parse(yaml.load(read('docker-compose.postgres.yml')));
+  const of = (name: string) => {
+    const s = override.services[name];
+    if (!s) throw new Error(`no service ${name} in docker-compose.postgres.yml`);
+    return s;
+  };
+  const URL_PATTERN = /^postgresql:\/\/parley:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgres:5432\/parley$/;
+
+  it('gives migrate, API and workers one PostgreSQL URL, on top of the rest of their environment, once PostgreSQL is healthy', () => {
+    const urls = ['migrate', 'api', 'worker'].map((name) => {
+      const merged = { ...service(name).environment, ...of(name).environment };
+      expect(merged.REDIS_URL).toBe('redis://redis:6379');
+      expect(String(merged.DATABASE_URL)).toMatch(URL_PATTERN);
+      // Compose merges depends_on: the base file's conditions stay, PostgreSQL's is added.
+      expect(Object.keys(of(name).depends_on ?? {})).toEqual(['postgres']);
+      expect(of(name).depends_on?.postgres?.condition).toBe('service_healthy');
+      return merged.DATABASE_URL;
+    });
+    expect(new Set(urls).size).toBe(1);
+    // Migrations still run from the worker image, for PostgreSQL now, before anything else.
+    expect(of('migrate').command).toBeUndefined();
+    expect(service('migrate').command).toEqual(['node', 'apps/cli/dist/main.js', 'db', 'migrate']);
+  });
+
+  it('keeps PostgreSQL private, with its own volume, a health check, limits and rotated logs', () => {
+    const pg = of('postgres');
+    expect(pg.image).toMatch(/^postgres:15/);
+    expect(pg.ports).toBeUndefined();
+    expect(pg.volumes).toEqual(['postgres-data:/var/lib/postgresql/data']);
+    expect(override.volumes).toHaveProperty('postgres-data');
+    expect(pg.healthcheck?.test.join(' ')).toContain('pg_isready -U parley -d parley');
+    expect(pg.environment).toMatchObject({ POSTGRES_USER: 'parley', POSTGRES_DB: 'parley' });
+    expect(String(pg.environment?.POSTGRES_PASSWORD)).toMatch(/^\$\{POSTGRES_PASSWORD:\?/);
+    expect(pg.deploy?.resources.limits.memory).toBeDefined();
+    expect(pg.logging?.options).toMatchObject({ 'max-size': '10m', 'max-file': '5' });
+    expect(read('docker-compose.postgres.yml')).not.toMatch(/POSTGRES_PASSWORD: [A-Za-z0-9]/);
+  });
+
+  it('replaces the SQLite backups by hourly pg_dump files, written whole and 48 kept', () => {
+    const backup = of('backup');
+    expect(backup.image).toMatch(/^postgres:15/);
+    const script = (backup.command ?? []).join(' ');
+    expect(script).toMatch(/pg_dump -h postgres -U parley -d parley -Fc -f "\$\$f\.partial"/);
+    expect(script).toContain('mv "$$f.partial" "$$f"');
+    expect(script).toContain('head -n -48');
+    expect(script).toContain('sleep 3600');
+    expect(backup.depends_on).toMatchObject({ postgres: { condition: 'service_healthy' } });
   });
 });

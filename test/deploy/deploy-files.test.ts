@@ -35,7 +35,8 @@ describe.each(['Dockerfile.api', 'Dockerfile.worker'])('%s', (file) => {
   it('runs the compiled entry point with plain node, Sentry instrument first, no tsx', () => {
     const app = file === 'Dockerfile.api' ? 'api' : 'worker';
     const cmd = text.split('\n').find((l) => l.startsWith('CMD [')) ?? '';
-    expect(cmd).toBe(`CMD ["node", "--import", "./apps/${app}/dist/instrument.js", "apps/${app}/dist/main.js"]`);
+    const heap = app === 'worker' ? '"--max-old-space-size=160", ' : '';
+    expect(cmd).toBe(`CMD ["node", ${heap}"--import", "./apps/${app}/dist/instrument.js", "apps/${app}/dist/main.js"]`);
     expect(text.split('\n').filter((l) => !l.startsWith('#')).join('\n')).not.toMatch(/tsx/);
   });
 });
@@ -52,6 +53,18 @@ describe('GitHub workflows', () => {
     expect(ci).toMatch(/^ {2}push:/m);
     expect(ci).toMatch(/image: redis/);
     for (const step of ['npm ci', 'npm run typecheck', 'npm run lint', 'npm test']) expect(ci).toContain(`run: ${step}`);
+  });
+
+  it('CI and .ci/run test on PostgreSQL too, with a server of their own', () => {
+    const ci = read('.github/workflows/ci.yml');
+    expect(ci).toMatch(/image: postgres:15/);
+    expect(ci).toMatch(/TEST_POSTGRES_URL: postgresql:\/\/postgres:parley-ci@127\.0\.0\.1:5432\/postgres/);
+    expect(ci).toMatch(/name: npm test on PostgreSQL\n\s+run: npm test\n\s+env:\n\s+TEST_DATABASE: postgres/);
+    const run = read('.ci/run');
+    expect(run).toMatch(/^TEST_DATABASE=postgres npm test$/m);
+    // The server is found or installed before the tests, not discovered missing by them.
+    expect(run.indexOf('apt-get install -y -qq postgresql')).toBeGreaterThan(-1);
+    expect(run.indexOf('apt-get install -y -qq postgresql')).toBeLessThan(run.search(/^npm test$/m));
   });
 
   it('CI gives the browser tests a real browser and lets no install failure pass unnoticed', () => {

@@ -31,6 +31,7 @@ const SECRET_VALUES: Record<string, string> = {
   SLACK_BOT_TOKEN: 'xoxb-1-2-unittest',
   SLACK_APP_TOKEN: 'xapp-1-A1-2-unittest',
   SLACK_SIGNING_SECRET: 'unit-test-signing-secret',
+  REDIS_SENTINEL_PASSWORD: 'unit-test-sentinel-password',
   ADMIN_TOKEN: '5d1c8e0f3b9a47e2c6d0f81a9b3e7c25d4f60a1b8c2e9d7f3a5b0c6e1d8f2a94',
   METRICS_TOKEN: 'b2f9c41e07d36a58e19f0c4d7a8e3b61c5d2f0e9a4b7c8d1e6f3a0b5c2d9e8f7',
   GRAFANA_ADMIN_PASSWORD: '9c2e4a7b1d0f3e6a8c5b2d4f7e1a3c6b',

@@ -1,6 +1,9 @@
 import { ConfigError } from '@parley/config';
 import { parseCommandArgs, type Command } from './command';
 import { backup } from './commands/backup';
+import { dbExport } from './commands/db-export';
+import { dbImport } from './commands/db-import';
+import { dbMigrate } from './commands/db-migrate';
 import { discardDeadLetter, listDeadLetters, replayDeadLetterCommand } from './commands/dead-letters';
 import { claimNegotiationCommand, resumeNegotiationCommand, showNegotiation } from './commands/negotiation';
 import { restore } from './commands/restore';
@@ -23,12 +26,16 @@ export const COMMANDS: readonly Command[] = [
   setupGoogleToken,
   backup,
   restore,
+  dbMigrate,
+  dbExport,
+  dbImport,
 ];
 
 const GROUPS: Readonly<Record<string, string>> = {
   'dead-letters': 'jobs that failed for good: list, replay, discard',
   negotiation: 'one negotiation: show, claim, resume',
   setup: 'one-time setup: gmail-watch, clickup-webhook, google-token',
+  db: 'the database: migrate, export, import (moving SQLite to PostgreSQL)',
 };
 
 function overview(): string {

@@ -67,9 +67,9 @@ export class Context {
   async db(): Promise<Db> {
     if (!this.database) {
       const url = this.settings().DATABASE_URL;
-      const file = databaseFile(url);
       // Opening would create an empty file: a mistyped DATABASE_URL must not leave one behind.
-      if (!fs.existsSync(file)) throw new CommandError(`no database at ${file} (DATABASE_URL); check the path, or run the migrations first (npm run db:migrate)`);
+      const file = url.startsWith('file:') ? databaseFile(url) : undefined;
+      if (file !== undefined && !fs.existsSync(file)) throw new CommandError(`no database at ${file} (DATABASE_URL); check the path, or run the migrations first (npm run db:migrate)`);
       const { openDatabase, prepareDatabase } = await import('@parley/db');
       const db = openDatabase(url);
       try {
@@ -86,8 +86,8 @@ export class Context {
   /** A fail-fast Redis connection: an unreachable Redis is an error within a few seconds, not a hang. */
   async redis(): Promise<Redis> {
     if (!this.redisClient) {
-      const { createRedis } = await import('@parley/queue');
-      const redis = createRedis(this.settings().REDIS_URL, 'producer', { lazyConnect: true, retryStrategy: () => null });
+      const { createServiceRedis } = await import('@parley/queue');
+      const redis = createServiceRedis(this.settings(), 'producer', { lazyConnect: true, retryStrategy: () => null });
       redis.on('error', () => undefined);
       try {
         await redis.connect();

@@ -21,6 +21,9 @@ export function backupName(at: Date): string {
 
 /** The SQLite file DATABASE_URL names (`file:` URLs only, as the config requires). */
 export function databaseFile(databaseUrl: string): string {
+  if (!databaseUrl.startsWith('file:')) {
+    throw new CommandError('backup and restore copy a SQLite file, and DATABASE_URL is not one: on PostgreSQL use pg_dump and pg_restore, or the provider\'s backups (docs/scaling.md)');
+  }
   const file = databaseUrl.replace(/^file:/, '').replace(/\?.*$/, '');
   if (file === ':memory:' || file === '') throw new CommandError('DATABASE_URL names no file to back up or restore');
   return path.resolve(file);

@@ -14,6 +14,15 @@ describe('parseEnv', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('takes a SQLite file or a PostgreSQL URL as DATABASE_URL, and nothing else', () => {
+    expect(parseEnv({ DATABASE_URL: 'file:/data/parley.db' }).DATABASE_URL).toBe('file:/data/parley.db');
+    expect(parseEnv({ DATABASE_URL: 'postgresql://parley:pw@db:5432/parley' }).DATABASE_URL).toBe('postgresql://parley:pw@db:5432/parley');
+    expect(parseEnv({ DATABASE_URL: 'postgres://parley@db/parley' }).DATABASE_URL).toBe('postgres://parley@db/parley');
+    for (const bad of ['mysql://db/parley', './parley.db', 'postgresql:/db']) {
+      expect(() => parseEnv({ DATABASE_URL: bad })).toThrow(/DATABASE_URL: must be a SQLite file URL \(file:.*\) or a PostgreSQL URL/);
+    }
+  });
+
   it('reports every bad variable in one error, naming each and never echoing secrets', () => {
     let error: unknown;
     try {

@@ -35,6 +35,55 @@ function parseTrustProxy(value: string): number | string[] | undefined {
   return parts.every(valid) ? parts : undefined;
 }
 
+/** A `host:port` of a Redis Sentinel or Cluster node; an IPv6 address in brackets ([::1]:26379). */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** A comma-separated `host:port` list, or the reason it is not one. */
+export function parseHostPorts(value: string): HostPort[] | string {
+  const items = value.split(',').map((item) => item.trim());
+  const parsed: HostPort[] = [];
+  for (const item of items) {
+    const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(item);
+    const port = Number(match?.[3]);
+    if (!match || port < 1 || port > 65535) return item === '' ? 'an entry is empty' : `"${item}" is not host:port`;
+    const host = match[1] ?? match[2] ?? '';
+    if (match[1] !== undefined && isIP(host) !== 6) return `"${item}" is not an IPv6 address in brackets`;
+    if (parsed.some((p) => p.host === host && p.port === port)) return `"${item}" is listed twice`;
+    parsed.push({ host, port });
+  }
+  return parsed;
+}
+
+const hostPortList = (what: string, example: string) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value === '') return undefined;
+      const parsed = parseHostPorts(value);
+      if (typeof parsed === 'string') {
+        ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of host:port (${what}), e.g. ${example}: ${parsed}` });
+        return z.NEVER;
+      }
+      return parsed;
+    });
+
+/**
+ * The hash tag Redis Cluster hashes a key by: the text between the first `{` and the next `}`,
+ * when not empty. Every key of a queue starts with the prefix, so a tagged prefix puts all of
+ * them in one slot; undefined when the prefix has no tag.
+ */
+export function hashTagOf(prefix: string): string | undefined {
+  const open = prefix.indexOf('{');
+  if (open === -1) return undefined;
+  const close = prefix.indexOf('}', open + 1);
+  return close > open + 1 ? prefix.slice(open + 1, close) : undefined;
+}
+
 const GOOGLE_TOKEN_URL_DEFAULT = 'https://oauth2.googleapis.com/token';
 const GOOGLE_CERTS_URL_DEFAULT = 'https://www.googleapis.com/oauth2/v1/certs';
 
@@ -45,17 +94,31 @@ export const envSchema = z.object({
     .trim()
     .regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379' })
     .default('redis://127.0.0.1:6379'),
+  /**
+   * Redis Sentinel (a primary with replicas, promoted by the sentinels): the sentinels and the
+   * master name they monitor. REDIS_URL then gives only the data nodes' password, database and TLS.
+   */
+  REDIS_SENTINELS: hostPortList('the sentinels', 'sentinel-1:26379,sentinel-2:26379,sentinel-3:26379'),
+  REDIS_SENTINEL_NAME: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.-]+$/, { message: 'must be the master name the sentinels monitor (letters, digits, _ . -), e.g. parley' })
+    .optional(),
+  /** The sentinels' own password (requirepass in sentinel.conf), when they have one. */
+  REDIS_SENTINEL_PASSWORD: optionalString,
+  /** Redis Cluster: some of its nodes (the rest are discovered). REDIS_URL then gives only the password and TLS. */
+  REDIS_CLUSTER_NODES: hostPortList('some nodes of the cluster', 'redis-1:6379,redis-2:6379,redis-3:6379'),
   DATABASE_URL: z
     .string()
     .trim()
-    .regex(/^file:/, { message: 'must be a SQLite file URL, e.g. file:./data/parley.db' })
+    .regex(/^(file:|postgres(ql)?:\/\/)/, { message: 'must be a SQLite file URL (file:./data/parley.db) or a PostgreSQL URL (postgresql://user:password@host:5432/parley)' })
     .default('file:./data/parley.db'),
   PORT: int(3000, 0).refine((p) => p <= 65535, { message: 'must be a TCP port (0-65535)' }),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
 
   ANTHROPIC_API_KEY: optionalString,
   ANTHROPIC_BASE_URL: url('the Anthropic API root, e.g. https://api.anthropic.com').optional(),
-  ANTHROPIC_MODEL: z.string().trim().min(1).default('claude-sonnet-4-5'),
+  ANTHROPIC_MODEL: z.string().trim().min(1).default('claude-sonnet-5-5'),
   ANTHROPIC_TIMEOUT_MS: int(60_000, 1),
   /** The account's limits (requests, input and output tokens per minute); unset: learned from the API's rate-limit headers. */
   ANTHROPIC_RPM: z.coerce.number().int().min(1).optional(),
@@ -243,10 +306,50 @@ function crossChecks(env: Env, role: Role): string[] {
     const what = role === 'api' ? 'the API serves /metrics and readiness details' : 'WORKER_METRICS_PORT serves /metrics';
     problems.push(`METRICS_TOKEN: required in production (${what}; scrapers send it as a bearer token); ${SECRET_HINT}`);
   }
+  problems.push(...redisProblems(env));
   if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
     problems.push(`HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (${env.HTTP_REQUEST_TIMEOUT_MS}); the headers are part of the request`);
   }
   return problems;
+}
+
+/** Sentinel and Cluster settings that only make sense together (docs/scaling.md). */
+function redisProblems(env: Env): string[] {
+  const problems: string[] = [];
+  const sentinel = env.REDIS_SENTINELS !== undefined;
+  const cluster = env.REDIS_CLUSTER_NODES !== undefined;
+  if (sentinel && cluster) {
+    problems.push('REDIS_SENTINELS, REDIS_CLUSTER_NODES: set one of them, not both: Sentinel fails over one primary with its replicas, Cluster shards the keys over several primaries');
+  }
+  if (sentinel && env.REDIS_SENTINEL_NAME === undefined) {
+    problems.push('REDIS_SENTINEL_NAME: required with REDIS_SENTINELS (the name in the sentinels\' "sentinel monitor <name> ..." line)');
+  }
+  if (!sentinel && env.REDIS_SENTINEL_NAME !== undefined) {
+    problems.push('REDIS_SENTINELS: required with REDIS_SENTINEL_NAME (the sentinels to ask for that primary)');
+  }
+  if (cluster) {
+    if (hashTagOf(env.QUEUE_PREFIX) === undefined) {
+      problems.push(
+        `QUEUE_PREFIX: must hold a hash tag on Redis Cluster, e.g. {${env.QUEUE_PREFIX.replace(/[{}]/g, '') || 'parley'}}: ` +
+          "BullMQ's Lua scripts read and write several keys of a queue at once, and Cluster runs a script only when all its keys hash to one slot; " +
+          'a {tag} in the prefix makes every key of every queue hash by that tag',
+      );
+    }
+    if (redisDatabase(env.REDIS_URL) !== 0) {
+      problems.push('REDIS_URL: Redis Cluster has only database 0; remove the database number from the URL');
+    }
+  }
+  return problems;
+}
+
+/** The database number REDIS_URL selects (0 when it names none), NaN when unreadable. */
+function redisDatabase(url: string): number {
+  try {
+    const path = new URL(url).pathname.replace(/^\//, '');
+    return path === '' ? 0 : Number(path);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function describe(value: string | undefined): string {

@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaPg } from '@prisma/adapter-pg';
 import { Prisma, PrismaClient } from './generated/prisma/client';
+import { PrismaClient as PostgresPrismaClient } from './generated/prisma-pg/client';
+import { POSTGRES_MIGRATIONS } from './migrations';
 
 export { Prisma, PrismaClient };
 export type Db = PrismaClient;
@@ -14,15 +17,110 @@ export class DatabaseError extends Error {
 /** Milliseconds a statement waits for another process's write lock before SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
 
+/** Connections each process keeps to PostgreSQL (every open transaction holds one). */
+export const POSTGRES_POOL_SIZE = 10;
+
+/**
+ * PostgreSQL ends a session left idle inside a transaction this long. A host cut off the network
+ * mid-transaction holds the write lock (withTx) until its session ends, and without this the
+ * server notices only when TCP keepalive gives up, hours later, while every other host's writes
+ * wait (test/hosts/partitioned-transaction.e2e.test.ts). Parley's transactions never wait on
+ * anything but the database, so a healthy one is never idle this long.
+ */
+export const POSTGRES_IDLE_IN_TRANSACTION_MS = 15_000;
+
+/**
+ * A statement waiting this long for a lock (the write lock included) fails with 55P03, which
+ * withTx retries. Without it, sessions of a cut-off host queued behind the write lock would
+ * each take it in turn and sit idle until the timeout above, holding every host's writes for
+ * a multiple of it.
+ */
+export const POSTGRES_LOCK_TIMEOUT_MS = 10_000;
+
+export type DatabaseEngine = 'sqlite' | 'postgres';
+
+/** Which engine a DATABASE_URL names: `file:` is SQLite, `postgresql://` (or `postgres://`) PostgreSQL. */
+export function databaseEngine(databaseUrl: string): DatabaseEngine {
+  if (/^file:/.test(databaseUrl)) return 'sqlite';
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return 'postgres';
+  throw new DatabaseError('DATABASE_URL must be a SQLite file URL (file:./data/parley.db) or a PostgreSQL URL (postgresql://user:password@host:5432/parley)');
+}
+
 export function sqlitePath(databaseUrl: string): string {
   return databaseUrl.replace(/^file:/, '');
 }
 
-/** Opens the SQLite database through Prisma's better-sqlite3 adapter (one connection per process). */
+/** The driver's own words from a Prisma error (its "Message: `...`"), without the invocation noise. */
+function driverMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const quoted = /Message: `([^`]*)`/.exec(text);
+  return withoutCredentials((quoted?.[1] ?? text).trim());
+}
+
+/** A database URL or driver message with any password taken out, fit for a log line or an error. */
+export function withoutCredentials(text: string): string {
+  return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@');
+}
+
+const engines = new WeakMap<object, DatabaseEngine>();
+
+/** The engine behind a client opened by openDatabase. */
+export function engineOf(db: Db): DatabaseEngine {
+  return engines.get(db) ?? 'sqlite';
+}
+
+/**
+ * Opens the database DATABASE_URL names: SQLite through Prisma's better-sqlite3 adapter (one
+ * connection per process), PostgreSQL through the pg adapter (a pool of POSTGRES_POOL_SIZE).
+ *
+ * Both clients are generated from one data model (prisma/schema.prisma; the PostgreSQL schema
+ * is derived from it by scripts/prisma-schemas.mjs), so their model APIs are the same; the
+ * PostgreSQL client is typed as the SQLite one, the only cast between the two.
+ */
 export function openDatabase(databaseUrl: string): Db {
-  const file = sqlitePath(databaseUrl);
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  return new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: databaseUrl, timeout: BUSY_TIMEOUT_MS }) });
+  const engine = databaseEngine(databaseUrl);
+  let db: Db;
+  if (engine === 'postgres') {
+    const client = new PostgresPrismaClient({ adapter: new PrismaPg({
+        connectionString: databaseUrl,
+        max: POSTGRES_POOL_SIZE,
+        idle_in_transaction_session_timeout: POSTGRES_IDLE_IN_TRANSACTION_MS,
+        lock_timeout: POSTGRES_LOCK_TIMEOUT_MS,
+        keepAlive: true,
+      }) });
+    db = client as unknown as Db;
+  } else {
+    const file = sqlitePath(databaseUrl);
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    db = new PrismaClient({ adapter: new ImmediateBetterSQLite3({ url: databaseUrl, timeout: BUSY_TIMEOUT_MS }) });
+  }
+  engines.set(db, engine);
+  return db;
+}
+
+/**
+ * Prisma's better-sqlite3 adapter, its transactions begun with `BEGIN IMMEDIATE`: the write lock
+ * is taken by the transaction's first statement (waiting up to the busy timeout for another
+ * process's), so nothing can slip in before it. With the adapter's plain `BEGIN`, a read another
+ * job ran on the process's one connection between the `BEGIN` and the transaction's own first
+ * statement opened a snapshot inside the transaction; a write committed by another process after
+ * that made the lock upgrade fail at once (SQLITE_BUSY, no wait helps) and the transaction ran
+ * again: about one in twenty in a busy campaign (docs/benchmarks.md). The adapter prepares
+ * exactly "BEGIN" on its connection (`client`) to start a transaction; an adapter that no longer
+ * has that connection fails here, at the first connect, rather than silently losing the lock.
+ */
+class ImmediateBetterSQLite3 extends PrismaBetterSQLite3 {
+  override async connect(): ReturnType<PrismaBetterSQLite3['connect']> {
+    const adapter = await super.connect();
+    const client: unknown = (adapter as unknown as { client?: unknown }).client;
+    if (typeof client !== 'object' || client === null || typeof (client as { prepare?: unknown }).prepare !== 'function') {
+      throw new DatabaseError('the SQLite adapter has no better-sqlite3 connection where Parley expects one: check @prisma/adapter-better-sqlite3 (withTx needs its transactions to begin IMMEDIATE)');
+    }
+    const connection = client as { prepare: (sql: string) => unknown };
+    const prepare = connection.prepare.bind(connection);
+    connection.prepare = (sql: string) => prepare(sql === 'BEGIN' ? 'BEGIN IMMEDIATE' : sql);
+    return adapter;
+  }
 }
 
 export interface DatabaseCheck {
@@ -32,10 +130,12 @@ export interface DatabaseCheck {
 }
 
 /**
- * Sets WAL, the busy timeout and foreign keys, and proves the file is writable.
- * Throws a DatabaseError that says what to fix when any of them fails.
+ * SQLite: sets WAL, the busy timeout and foreign keys, and proves the file is writable.
+ * PostgreSQL: proves the server answers, every migration this code expects is applied, and a
+ * write succeeds. Throws a DatabaseError that says what to fix when any of them fails.
  */
 export async function prepareDatabase(db: Db): Promise<DatabaseCheck> {
+  if (engineOf(db) === 'postgres') return preparePostgres(db);
   let mode: string;
   try {
     const rows = await db.$queryRawUnsafe<{ journal_mode: string }[]>('PRAGMA journal_mode = WAL');
@@ -56,38 +156,82 @@ export async function prepareDatabase(db: Db): Promise<DatabaseCheck> {
   return check;
 }
 
-/** The readiness probe: WAL on, foreign keys on, and a real write succeeds. */
+async function preparePostgres(db: Db): Promise<DatabaseCheck> {
+  try {
+    await db.$queryRawUnsafe('SELECT 1');
+  } catch (error) {
+    throw new DatabaseError(`cannot reach the PostgreSQL database: ${driverMessage(error)}. Check DATABASE_URL (host, port, database, user) and that the server accepts connections from this host.`);
+  }
+  let applied: string[];
+  try {
+    const rows = await db.$queryRawUnsafe<{ migration_name: string }[]>(
+      'SELECT "migration_name" FROM "_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL',
+    );
+    applied = rows.map((row) => row.migration_name);
+  } catch {
+    applied = [];
+  }
+  const missing = POSTGRES_MIGRATIONS.filter((name) => !applied.includes(name));
+  if (missing.length > 0) {
+    throw new DatabaseError(`the PostgreSQL database lacks migration${missing.length > 1 ? 's' : ''} ${missing.join(', ')}: run \`npx parley db migrate\` (or \`npm run db:migrate\`) with this DATABASE_URL first.`);
+  }
+  const check = await checkDatabase(db);
+  if (!check.writable) throw new DatabaseError('the PostgreSQL database is not writable: check that the user in DATABASE_URL may write to Parley\'s tables.');
+  return check;
+}
+
+/**
+ * The readiness probe: a real write succeeds; on SQLite also WAL and foreign keys on. On
+ * PostgreSQL both are inherent (it always logs ahead and enforces foreign keys): reported true.
+ */
 export async function checkDatabase(db: Db): Promise<DatabaseCheck> {
+  if (engineOf(db) === 'postgres') return { wal: true, writable: await probeWrite(db), foreignKeys: true };
   const [journal] = await db.$queryRawUnsafe<{ journal_mode: string }[]>('PRAGMA journal_mode');
   const [fk] = await db.$queryRawUnsafe<{ foreign_keys: bigint | number }[]>('PRAGMA foreign_keys');
-  let writable = true;
+  return { wal: String(journal?.journal_mode).toLowerCase() === 'wal', writable: await probeWrite(db), foreignKeys: Number(fk?.foreign_keys ?? 0) === 1 };
+}
+
+async function probeWrite(db: Db): Promise<boolean> {
   try {
     await withTx(db, (tx) => tx.integrationHealth.upsert({ where: { name: 'db-probe' }, create: { name: 'db-probe' }, update: { lastError: null } }), 1);
+    return true;
   } catch {
-    writable = false;
+    return false;
   }
-  return { wal: String(journal?.journal_mode).toLowerCase() === 'wal', writable, foreignKeys: Number(fk?.foreign_keys ?? 0) === 1 };
 }
 
 function isBusy(error: unknown): boolean {
   const text = error instanceof Error ? `${error.message} ${String((error as { code?: unknown }).code ?? '')}` : String(error);
-  return /SQLITE_BUSY|database is locked|SocketTimeout|Timed out during query execution/i.test(text);
+  // SQLite: another process holds the write lock. PostgreSQL: serialization failure (40001),
+  // deadlock (40P01), lock not available (55P03), Prisma's write-conflict code (P2034).
+  return /SQLITE_BUSY|database is locked|SocketTimeout|Timed out during query execution|\b40001\b|\b40P01\b|\b55P03\b|\bP2034\b|deadlock detected|could not serialize/i.test(text);
 }
 
 /**
- * Runs `fn` in a write transaction. The first statement takes SQLite's write lock at once
- * (the effect of BEGIN IMMEDIATE), so two processes never both read a snapshot and then
- * collide on the upgrade; a busy database is retried a few times before giving up.
+ * The key of the advisory lock every PostgreSQL write transaction takes first. One key for the
+ * whole database: writes are serialised exactly as SQLite's single writer serialises them, so
+ * every read-then-write in a transaction sees no concurrent writer (docs/scaling.md).
+ */
+export const WRITE_LOCK_KEY = 727_021_001;
+
+/**
+ * Runs `fn` in a write transaction that holds the database's write lock from its start: on
+ * SQLite the transaction begins IMMEDIATE (ImmediateBetterSQLite3), so two processes never both
+ * read a snapshot and then collide on the upgrade; on PostgreSQL its first statement takes a
+ * transaction-scoped advisory lock (`pg_advisory_xact_lock`), released at commit or rollback,
+ * the same single-writer order across every process on every host. A busy database is retried
+ * a few times before giving up.
  *
- * Every write goes through here: the adapter has one connection per process, and a write
- * issued outside a transaction could otherwise land inside another job's open transaction.
+ * Every write goes through here: the SQLite adapter has one connection per process, and a
+ * write issued outside a transaction could otherwise land inside another job's open transaction.
  */
 export async function withTx<T>(db: Db, fn: (tx: Tx) => Promise<T>, attempts = 5): Promise<T> {
+  const takeLock = engineOf(db) === 'postgres' ? `SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})` : null;
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await db.$transaction(
         async (tx) => {
-          await tx.$executeRawUnsafe('UPDATE "IntegrationHealth" SET "name" = "name" WHERE 0');
+          if (takeLock) await tx.$executeRawUnsafe(takeLock);
           return fn(tx);
         },
         { maxWait: 10_000, timeout: 30_000 },
@@ -102,4 +246,17 @@ export async function withTx<T>(db: Db, fn: (tx: Tx) => Promise<T>, attempts = 5
 /** True when a Prisma error is a unique-constraint violation (an idempotent duplicate). */
 export function isUniqueViolation(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
+}
+
+/**
+ * What names this database among others, for the fleet check (no URL, no secret): the engine and
+ * the id Prisma gave the first migration when it was applied, random per database. Every process
+ * on the same database (one SQLite file, one PostgreSQL database) reads the same value; a copy of
+ * a SQLite file carries its original's.
+ */
+export async function databaseIdentity(db: Db): Promise<string> {
+  const rows = await db.$queryRawUnsafe<{ id: string }[]>('SELECT "id" FROM "_prisma_migrations" ORDER BY "started_at", "migration_name" LIMIT 1');
+  const id = rows[0]?.id;
+  if (!id) throw new DatabaseError('the database has no applied migrations: run `npx parley db migrate` first');
+  return `${engineOf(db)}:${id}`;
 }
