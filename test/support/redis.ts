@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -33,15 +33,27 @@ export async function dropPrefix(url: string, prefix: string): Promise<void> {
   }
 }
 
+/**
+ * A port for a server a test starts in another process. Drawn below the kernel's ephemeral
+ * range (ip_local_port_range, 32768-60999 by default) and checked free: a port the kernel hands
+ * out for listen(0) is also one it may hand any outgoing connection as its local port between
+ * this check and the server's own listen, and on a loaded run with hundreds of Redis and
+ * database connections that happened (EADDRINUSE at an API's start).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = 20_000 + randomInt(12_000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error('no free port in 20000-31999 after 50 tries');
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 

@@ -8,3 +8,4 @@ export * from './log-throttle';
 export * from './queues';
 export * from './stall-policy';
 export * from './worker-runtime';
+export * from './fleet-database';
