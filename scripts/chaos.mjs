@@ -12,7 +12,7 @@ import { ensureDependencies, ensureRedis, log, ROOT } from './bootstrap.mjs';
 const scale = process.env.CHAOS_SCALE ?? 'full';
 const outDir = path.join(ROOT, 'tmp', 'chaos');
 const args = process.argv.slice(2);
-const defaults = ['test/chaos', 'test/e2e/poison-mail.e2e.test.ts'].filter((p) => fs.existsSync(path.join(ROOT, p)));
+const defaults = ['test/chaos', 'test/e2e/poison-mail.e2e.test.ts', 'test/hosts'].filter((p) => fs.existsSync(path.join(ROOT, p)));
 const paths = args.some((a) => !a.startsWith('-')) ? [] : defaults;
 
 ensureDependencies();

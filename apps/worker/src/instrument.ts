@@ -4,9 +4,11 @@
  * when SENTRY_DSN is unset. initSentry (sentry.ts) then reuses this client for dead letters.
  */
 import { hostname } from 'node:os';
-import * as Sentry from '@sentry/node';
 import { packageRelease, sentryOptions } from '@parley/logging/sentry-privacy';
+import type * as SentrySdk from '@sentry/node';
 
 // The same id the worker logs and registers its heartbeat under (worker-app.ts).
 const options = sentryOptions(process.env, { release: packageRelease(), serverName: `${hostname()}-${process.pid}` });
-if (options) Sentry.init(options);
+// Loaded only when configured (the SDK with its OpenTelemetry instrumentation is about 30 MB).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+if (options) (require('@sentry/node') as typeof SentrySdk).init(options);

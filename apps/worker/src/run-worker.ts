@@ -21,40 +21,49 @@ export async function runWorker(env: NodeJS.ProcessEnv, options: WorkerAppOption
     throw error;
   }
 
-  let app: WorkerApp;
-  try {
-    app = await startWorkerApp(config, options);
-  } catch (error) {
-    process.stderr.write(`worker failed to start: ${(error as Error).message}\n`);
-    process.exit(1);
-  }
-
+  // The handlers are in place before the start, so a signal during it (the worker already
+  // logged itself ready, or is still connecting) is a clean stop once the app exists, never
+  // the default action that kills the process with its jobs.
+  let app: WorkerApp | undefined;
+  let pending: NodeJS.Signals | undefined;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
+    const running = app;
+    if (!running) {
+      pending ??= signal;
+      return;
+    }
     if (stopping) {
-      app.log.warn('second signal, exiting without waiting for jobs', { signal });
+      running.log.warn('second signal, exiting without waiting for jobs', { signal });
       process.exit(1);
     }
     stopping = true;
-    app.log.info('shutting down', { signal, graceMs: config.SHUTDOWN_GRACE_MS });
+    running.log.info('shutting down', { signal, graceMs: config.SHUTDOWN_GRACE_MS });
     // Whatever Redis and SQLite do, the process is gone by grace + cleanup. A send still in
     // flight then is not handed back: its lock expires, as when the grace period ends normally.
     shutdownDeadline(config.SHUTDOWN_GRACE_MS, () => {
-      app.log.error('shutdown deadline passed; exiting with work still open', { open: app.stillOpen(), graceMs: config.SHUTDOWN_GRACE_MS, cleanupMs: SHUTDOWN_CLEANUP_MS });
+      running.log.error('shutdown deadline passed; exiting with work still open', { open: running.stillOpen(), graceMs: config.SHUTDOWN_GRACE_MS, cleanupMs: SHUTDOWN_CLEANUP_MS });
       process.exit(1);
     });
-    app.close(config.SHUTDOWN_GRACE_MS).then(
+    running.close(config.SHUTDOWN_GRACE_MS).then(
       (outcome) => {
-        app.log.info('worker stopped', outcome);
+        running.log.info('worker stopped', outcome);
         process.exit(0);
       },
       (error: unknown) => {
-        app.log.error('shutdown failed', { error: (error as Error).message });
+        running.log.error('shutdown failed', { error: (error as Error).message });
         process.exit(1);
       },
     );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  try {
+    app = await startWorkerApp(config, options);
+  } catch (error) {
+    process.stderr.write(`worker failed to start: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  if (pending) stop(pending);
   return app;
 }

@@ -1,13 +1,14 @@
 import { hostname } from 'node:os';
 import { concurrencyFor, shutdownSteps, type Env } from '@parley/config';
-import { openDatabase, prepareDatabase, type Db } from '@parley/db';
+import { databaseIdentity, openDatabase, prepareDatabase, type Db } from '@parley/db';
 import { createLogger, type Logger } from '@parley/logging';
 import { createMetrics, type Metrics } from '@parley/metrics';
 import {
   closeQueues,
   createQueues,
   QUEUE_NAMES,
-  createRedis,
+  createServiceRedis,
+  joinFleetDatabase,
   retryPolicyFromConfig,
   startWorkers,
   throttledWarn,
@@ -80,9 +81,19 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
     await prepareDatabase(db);
     // Workers block on their connection and must wait out Redis outages; producers (alerts,
     // rate-limit pauses, the sweeper) fail fast so a job does not hang on a dead Redis.
-    const workerRedis = createRedis(config.REDIS_URL, 'worker');
-    const producerRedis = createRedis(config.REDIS_URL, 'producer');
+    const workerRedis = createServiceRedis(config, 'worker');
+    const producerRedis = createServiceRedis(config, 'producer');
     connections.push(workerRedis, producerRedis);
+    // One database per fleet: refused here when a live API or worker on this Redis and prefix
+    // uses another (a SQLite file on another host, say). On the worker connection, which waits
+    // for Redis as the workers do.
+    const fleet = await joinFleetDatabase({
+      redis: workerRedis,
+      prefix: config.QUEUE_PREFIX,
+      identity: await databaseIdentity(db),
+      processId: workerId,
+      onRefreshError: (error) => log.warn('could not refresh this worker\'s fleet database entry', { error: error.message }),
+    });
     const queues = createQueues(producerRedis, config.QUEUE_PREFIX, retryPolicyFromConfig(config));
     // Without a listener BullMQ prints each connection error to stderr.
     const warn = throttledWarn(log);
@@ -135,6 +146,7 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
       alive.stop();
       await steps.run('metrics server', () => metricsServer.close());
       const outcome = await steps.run('workers', () => runtime.close(graceMs));
+      await steps.run('fleet entry', () => fleet.leave());
       await steps.run('queues', () => closeQueues(queues)).catch((e: unknown) => log.warn('closing queues failed', { error: (e as Error).message }));
       await steps.run('redis', () => quitAll(connections));
       await steps.run('database', () => db.$disconnect());
