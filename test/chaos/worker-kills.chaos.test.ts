@@ -1,31 +1,15 @@
-import { DEMO_INFLUENCERS, demoPersonas, expectedState, seedDemoCampaign, DEMO_CAMPAIGN, type DemoInfluencer } from '@parley/sandbox';
+import { demoPersonas, expectedState, seedDemoCampaign, DEMO_CAMPAIGN } from '@parley/sandbox';
 import { cooledRoundsOf, QUEUE_NAMES } from '@parley/queue';
 import { chaosSeed, createRng, scaled, writeChaosSummary } from '../support/chaos-run';
 import { waitFor } from '../support/wait';
-import { checkLoopIntegrity } from '../e2e/loop-assertions';
-import { createLoopHarness, type LoopHarness } from '../e2e/loop-harness';
+import { checkLoopIntegrity, historiesOf, minimumMail, personaRoster } from '../e2e/loop-assertions';
+import { createLoopHarness, SETTLED_STATES, type LoopHarness } from '../e2e/loop-harness';
 
 const NEGOTIATIONS = scaled({ short: 15, full: 100 });
 const KILLS = scaled({ short: 4, full: 20 });
 const WORKERS = 2;
 
 jest.setTimeout(scaled({ short: 300_000, full: 1_200_000 }));
-
-/** `count` influencers cycling through the five personas (the demo's, each with its own address). */
-function roster(count: number): DemoInfluencer[] {
-  return Array.from({ length: count }, (_, i) => {
-    const t = DEMO_INFLUENCERS[i % DEMO_INFLUENCERS.length] as DemoInfluencer;
-    const [local, domain] = t.email.split('@');
-    return { ...t, name: `${t.name} ${i + 1}`, email: `${local}${i + 1}@${domain}` };
-  });
-}
-
-/**
- * The fewest emails (ours plus the influencer's) a negotiation with each persona exchanges:
- * the kills are placed at random points of progress below this floor, so all of them land
- * while the campaign is still running however fast it goes.
- */
-const MIN_MAIL: Record<string, number> = { accepts: 2, counters: 4, greedy: 6, out_of_office: 3, silent: 2 };
 
 /**
  * A campaign run by two worker processes while a supervisor in the test `kill -9`s one of
@@ -35,7 +19,7 @@ const MIN_MAIL: Record<string, number> = { accepts: 2, counters: 4, greedy: 6, o
  */
 describe('a campaign under repeated kill -9 of its workers (API + 2 workers, supervisor)', () => {
   let h: LoopHarness;
-  const influencers = roster(NEGOTIATIONS);
+  const influencers = personaRoster(NEGOTIATIONS);
 
   beforeAll(async () => {
     h = await createLoopHarness({
@@ -63,7 +47,7 @@ describe('a campaign under repeated kill -9 of its workers (API + 2 workers, sup
     const rng = createRng(chaosSeed('worker-kills'));
     const started = Date.now();
     const progress = () => h.sandbox.google.sent().length + (h.sandbox.personas?.replies().length ?? 0);
-    const floor = influencers.reduce((sum, i) => sum + (MIN_MAIL[i.persona.kind] ?? 2), 0);
+    const floor = minimumMail(influencers);
     // Below 60% of the floor: however fast the campaign goes, it is still running at each kill.
     const thresholds = Array.from({ length: KILLS }, () => rng.int(2, Math.floor(floor * 0.6))).sort((a, b) => a - b);
     const kills: Array<{ atProgress: number; atMs: number; victim: string; restartMs: number }> = [];
@@ -113,8 +97,17 @@ describe('a campaign under repeated kill -9 of its workers (API + 2 workers, sup
       await Promise.all(restarts);
     }
     const settledMs = Date.now() - started;
-    await h.sandbox.pushesSettled();
-    await h.waitForIdle(120_000);
+    // The campaign is over when every state holds with the queues idle. On a loaded machine the
+    // kills can delay a reply past the follow-up clock: the sweep marks the negotiation stale, and
+    // the reply, read later, revives it (answered as any late reply is). Then it settles again; a
+    // negotiation stuck for good still fails here, on the bound.
+    for (let round = 1; ; round += 1) {
+      await h.sandbox.pushesSettled();
+      await h.waitForIdle(120_000);
+      const states = await h.db.negotiation.findMany({ select: { state: true } });
+      if (states.every((n) => SETTLED_STATES.has(n.state)) || round >= 3) break;
+      await h.waitForSettled(NEGOTIATIONS, 120_000);
+    }
 
 
     const negotiations = await h.db.negotiation.findMany({ include: { outbox: true } });
@@ -122,6 +115,7 @@ describe('a campaign under repeated kill -9 of its workers (API + 2 workers, sup
       const n = negotiations.find((x) => x.influencerEmail === i.email);
       return n?.state === expectedState(i.persona.kind) ? [] : [{ who: i.email, persona: i.persona.kind, state: n?.state }];
     });
+    if (wrongStates.length > 0) process.stdout.write(`[chaos] negotiations in the wrong state: ${JSON.stringify(await historiesOf(h.db, h.sandbox.google, h.sandbox.personas, wrongStates, started), null, 1)}\n`);
     expect(wrongStates).toEqual([]);
     for (const n of negotiations.filter((x) => /^carl/.test(x.influencerEmail))) expect({ who: n.influencerEmail, rate: n.agreedRateMinor }).toEqual({ who: n.influencerEmail, rate: 130_000 });
 

@@ -1,6 +1,6 @@
 import type { Db } from '@parley/db';
 import { amountsAboveCeiling, ceilingViolation } from '../../packages/domain/src/ceiling.oracle';
-import type { GoogleSandbox, MailView } from '@parley/sandbox';
+import { DEMO_INFLUENCERS, type DemoInfluencer, type GoogleSandbox, type MailView, type PersonasHandle } from '@parley/sandbox';
 
 const addressIn = (header: string) => (/<([^>]+)>/.exec(header)?.[1] ?? header).trim().toLowerCase();
 
@@ -104,4 +104,50 @@ function detailMessages(details: unknown): string[] {
   if (typeof details !== 'object' || details === null) return [];
   const messages = (details as { messages?: unknown }).messages;
   return Array.isArray(messages) ? messages.filter((m): m is string => typeof m === 'string') : [];
+}
+
+/** `count` influencers cycling through the five personas (the demo's, each with its own address). */
+export function personaRoster(count: number): DemoInfluencer[] {
+  return Array.from({ length: count }, (_, i) => {
+    const t = DEMO_INFLUENCERS[i % DEMO_INFLUENCERS.length] as DemoInfluencer;
+    const [local, domain] = t.email.split('@');
+    return { ...t, name: `${t.name} ${i + 1}`, email: `${local}${i + 1}@${domain}` };
+  });
+}
+
+/**
+ * The fewest emails (ours plus the influencer's) the roster's negotiations exchange, by
+ * persona: faults placed at points of progress below it land while the campaign still runs.
+ */
+export function minimumMail(influencers: readonly DemoInfluencer[]): number {
+  const byPersona: Readonly<Record<string, number>> = { accepts: 2, counters: 4, greedy: 6, out_of_office: 3, silent: 2 };
+  return influencers.reduce((sum, i) => sum + (byPersona[i.persona.kind] ?? 2), 0);
+}
+
+/**
+ * For negotiations found in the wrong state: their transitions, inbound messages and the mail in
+ * their thread, with times in ms since `started` (ids and times only: no address, no text), so
+ * a failed campaign test says where each one went.
+ */
+export async function historiesOf(db: Db, google: GoogleSandbox, personas: PersonasHandle | null | undefined, wrong: { who: string }[], started: number): Promise<unknown[]> {
+  return Promise.all(
+    wrong.map(async (w) => {
+      const n = await db.negotiation.findFirst({ where: { influencerEmail: w.who } });
+      if (!n) return { ...w, negotiation: null };
+      const transitions = await db.transition.findMany({ where: { negotiationId: n.id }, orderBy: { at: 'asc' }, select: { at: true, event: true, toState: true, details: true } });
+      const inbound = await db.inboundMessage.findMany({ where: { negotiationId: n.id }, select: { gmailMessageId: true, receivedAt: true, createdAt: true, processedAt: true } });
+      const outbox = await db.outboxEmail.findMany({ where: { negotiationId: n.id }, select: { kind: true, status: true, createdAt: true, sentAt: true, gmailMessageId: true } });
+      const ms = (d: Date | null) => (d ? d.getTime() - started : null);
+      return {
+        ...w,
+        negotiationId: n.id,
+        thread: n.gmailThreadId,
+        transitions: transitions.map((t) => ({ ms: ms(t.at), event: t.event, to: t.toState, details: t.details })),
+        inbound: inbound.map((m) => ({ id: m.gmailMessageId, receivedMs: ms(m.receivedAt), recordedMs: ms(m.createdAt), processedMs: ms(m.processedAt) })),
+        outbox: outbox.map((o) => ({ kind: o.kind, status: o.status, createdMs: ms(o.createdAt), sentMs: ms(o.sentAt), id: o.gmailMessageId })),
+        gmailThread: n.gmailThreadId ? google.messagesInThread(n.gmailThreadId).map((m) => ({ id: m.id, direction: m.direction, ms: m.date.getTime() - started })) : null,
+        personaReplies: (personas?.replies() ?? []).filter((r) => r.influencer === w.who).map((r) => ({ id: r.delivered.id, thread: r.delivered.threadId, inReplyTo: r.inReplyToGmailId })),
+      };
+    }),
+  );
 }

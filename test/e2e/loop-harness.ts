@@ -49,7 +49,7 @@ export interface LoopHarness {
   sandbox: Sandbox;
   /** The proxy the processes reach Gmail and Sheets through (can hold chosen answers). */
   gate: GoogleGate;
-  /** The test's own connection to the processes' SQLite file. */
+  /** The test's own connection to the processes' database (the one `useDatabase` named last). */
   db: Db;
   /** The processes' queues, for inspecting jobs (a fail-fast connection of the test's own). */
   queues: Queues;
@@ -63,6 +63,12 @@ export interface LoopHarness {
   start: (workers?: number) => Promise<void>;
   startApi: () => Promise<LoopProcess>;
   startWorker: (extra?: Record<string, string>) => Promise<LoopProcess>;
+  /**
+   * Points the processes started from now on, `db` and the harness's own reads (waitForSettled,
+   * the privacy scan) at another database, e.g. one the data was moved to while every process
+   * was stopped. The caller opened `db` and closes it (and drops the database) after `close`.
+   */
+  useDatabase: (url: string, db: Db) => void;
   /** Processes started and not yet seen to exit. */
   running: () => LoopProcess[];
   /** Sends a signal to the app process (SIGKILL unless told) and waits for it and its tsx parent to exit. */
@@ -142,6 +148,7 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
   const adminToken = randomBytes(16).toString('hex');
   const processes: LoopProcess[] = [];
   let workerCount = 0;
+  let current: { url: string; db: Db } = { url: database.url, db: database.db };
 
   const env = (extra: Record<string, string> = {}): Record<string, string> => ({
     ...sandbox.env(),
@@ -149,7 +156,7 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     REDIS_URL: url,
-    DATABASE_URL: database.url,
+    DATABASE_URL: current.url,
     QUEUE_PREFIX: prefix,
     PORT: String(port),
     ADMIN_TOKEN: adminToken,
@@ -217,9 +224,9 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
     const mails = [...sent, ...[...new Set(sent.map((m) => m.threadId))].flatMap((t) => google.messagesInThread(t))];
     // What the processes stored as well: mail the sandbox delivered outside those threads.
     const [negotiations, inbound, outbox] = await Promise.all([
-      database.db.negotiation.findMany({ select: { influencerEmail: true } }).catch(() => []),
-      database.db.inboundMessage.findMany({ select: { text: true } }).catch(() => []),
-      database.db.outboxEmail.findMany({ select: { body: true, toAddress: true } }).catch(() => []),
+      current.db.negotiation.findMany({ select: { influencerEmail: true } }).catch(() => []),
+      current.db.inboundMessage.findMany({ select: { text: true } }).catch(() => []),
+      current.db.outboxEmail.findMany({ select: { body: true, toAddress: true } }).catch(() => []),
     ]);
     const mailbox = google.mailbox.toLowerCase();
     const addresses = [...mails.flatMap((m) => [m.from, m.to]), ...negotiations.map((n) => n.influencerEmail), ...outbox.map((o) => o.toAddress)]
@@ -252,7 +259,9 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
   return {
     sandbox,
     gate,
-    db: database.db,
+    get db() {
+      return current.db;
+    },
     queues,
     prefix,
     redisUrl: url,
@@ -266,6 +275,9 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
     },
     startApi,
     startWorker,
+    useDatabase: (databaseUrl, db) => {
+      current = { url: databaseUrl, db };
+    },
     running,
     kill,
     killAll,
@@ -280,7 +292,7 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
       await waitFor(
         `${count} negotiations settled`,
         async () => {
-          const all = await database.db.negotiation.findMany({ select: { state: true } });
+          const all = await current.db.negotiation.findMany({ select: { state: true } });
           return all.length === count && all.every((n) => SETTLED_STATES.has(n.state));
         },
         timeoutMs,

@@ -195,6 +195,34 @@ describe('LLM gate: one gate for every process', () => {
     expect(busy.errors.filter((e) => e === 'OverloadedError').length).toBe(2);
   });
 
+  it('a call whose job stops running here (lock lost, shutdown) stops waiting at once: no capacity taken, nothing sent', async () => {
+    const m = await member({ maxWaitMs: 20_000 });
+    await m.redis.set(llmGateKeys(prefix).pause, '1', 'PX', 10_000);
+    const job = new AbortController();
+    const started = Date.now();
+    const input = { influencerName: 'Ana', campaignName: 'Spring', currency: 'USD', currentOfferMinor: 100_000, messages: ['Sounds good, I accept.'] };
+    const pending = m.llm.readReply(input, { signal: job.signal }).then(
+      () => null,
+      (e: Error) => e,
+    );
+    await waitFor('the call waiting at the gate', async () => (await m.metrics.llmWaiting.get()).values[0]?.value === 1, 5_000, 20);
+    job.abort(new Error('shutdown past its grace'));
+    const error = await pending;
+    expect(error?.name).toBe('TransientError');
+    expect(error?.message).toMatch(/stopped waiting for the LLM gate: the job no longer runs here/);
+    // Well before the pause (10 s) or the gate's bound (20 s) would have ended the wait.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((await m.metrics.llmWaiting.get()).values[0]?.value).toBe(0);
+    // A signal already aborted never waits.
+    const again = await m.llm.readReply(input, { signal: job.signal }).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(again?.message).toMatch(/not waiting for the LLM gate/);
+    await m.redis.del(llmGateKeys(prefix).pause);
+    expect(sandbox.calls()).toEqual([]);
+  });
+
   it('a call that cannot get capacity within the bound throws RateLimitedError for the queue', async () => {
     const m = await member({ maxWaitMs: 1_500 });
     await m.redis.set(llmGateKeys(prefix).pause, '1', 'PX', 10_000);

@@ -158,4 +158,21 @@ describe('mailbox sync: hostile inbound mail', () => {
     expect(await h.db.inboundMessage.count({ where: { gmailMessageId: real.id } })).toBe(1);
     expect((await h.db.mailboxSync.findUniqueOrThrow({ where: { mailbox: MAILBOX } })).historyCursor).toBe(real.historyId);
   });
+
+  it('a full resync finds a reply to an email Gmail sent but nobody recorded, and gives the negotiation that thread', async () => {
+    // The sender died between Gmail's answer and marking the row sent: the row is pending and
+    // the negotiation has no thread yet.
+    const n = await seedNegotiation(h.db);
+    const messageIdHdr = `<${n.id}.open@brand.test>`;
+    await h.db.outboxEmail.create({ data: { negotiationId: n.id, kind: 'opening', messageIdHdr, toAddress: n.influencerEmail, subject: 'Collab', body: 'Our offer is $2,000.00.' } });
+    await h.db.negotiation.update({ where: { id: n.id }, data: { gmailThreadId: null, state: 'outreach_sent' } });
+    const sent = await g.gmail.send(buildMime({ from: MAILBOX, to: n.influencerEmail, subject: 'Collab', body: 'Our offer is $2,000.00.', messageIdHdr }));
+    const answer = g.sandbox.deliverInbound({ threadId: sent.threadId, from: `Someone <${n.influencerEmail}>`, subject: 'Re: Collab', text: 'That works for me.', inReplyTo: messageIdHdr });
+    // Gmail keeps no history from before the reply: the stored cursor answers 404, so the sync reads threads.
+    g.sandbox.expireHistoryBefore(answer.historyId);
+
+    await expect(notify(answer.historyId)).resolves.toMatchObject({ outcome: 'synced' });
+    expect(await h.db.inboundMessage.findUnique({ where: { gmailMessageId: answer.id }, select: { negotiationId: true, gmailThreadId: true } })).toEqual({ negotiationId: n.id, gmailThreadId: sent.threadId });
+    expect((await h.db.negotiation.findUniqueOrThrow({ where: { id: n.id } })).gmailThreadId).toBe(sent.threadId);
+  });
 });

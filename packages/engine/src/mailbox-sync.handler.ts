@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { withTx } from '@parley/db';
 import { compareHistoryIds } from '@parley/domain';
@@ -27,13 +28,21 @@ export interface SyncDeps extends EngineCore {
  * the same id). It takes its own lock back instead of counting itself as covered, so what the
  * others left to it is synced at once rather than when the lock expires and some later
  * notification happens to come.
+ *
+ * A run that loses its job (its BullMQ lock lapsed: the host was cut off or frozen, and the job
+ * runs again elsewhere) gives the mailbox lock up as soon as it learns so, and stops before it
+ * records anything: while it kept the lock, every notification and periodic sync would count
+ * itself covered by a sync that no longer answers for them. Each run holds the lock under a
+ * token of its own, so such a run can neither renew nor release the lock its job's new run
+ * took back.
  */
 export function createMailboxSyncHandler(deps: SyncDeps): Handler<'gmail-notifications'> {
   return async (data, ctx) => {
     if (data.mailbox.toLowerCase() !== deps.mailbox.toLowerCase()) return { outcome: 'ignored: other mailbox' };
     let passes = 0;
     for (;;) {
-      const lock = await acquire(deps, ctx.jobId);
+      stillOwned(ctx);
+      const lock = await acquire(deps, ctx);
       if (!lock) return { outcome: 'covered by the running sync', passes };
       try {
         passes += await syncUntilCaughtUp(deps, ctx, data.force === true && passes === 0);
@@ -46,32 +55,55 @@ export function createMailboxSyncHandler(deps: SyncDeps): Handler<'gmail-notific
   };
 }
 
-// Takes the lock when it is free or already ours (a rerun of the same job); 0 when another job holds it.
-const ACQUIRE = "if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 2 end return 0";
+// Takes the lock when it is free (1) or held by an earlier run of the same job (2, taken over
+// under this run's token); 0 when another job holds it. ARGV[3] is the job's part of a token:
+// `job:<id>`, then `:<run>` (a bare `job:<id>` is how a lock was written before runs had tokens).
+const ACQUIRE = [
+  "if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end",
+  "local held = redis.call('get', KEYS[1])",
+  "if held and (held == ARGV[3] or string.sub(held, 1, string.len(ARGV[3]) + 1) == ARGV[3] .. ':') then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end",
+  'return 0',
+].join(' ');
 const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
-async function acquire(deps: SyncDeps, owner: string): Promise<{ release: () => Promise<void> } | null> {
-  const key = `${deps.prefix}:parley:lock:mailbox:${deps.mailbox.toLowerCase()}`;
-  const token = `job:${owner}`;
+export const mailboxLockKey = (prefix: string, mailbox: string) => `${prefix}:parley:lock:mailbox:${mailbox.toLowerCase()}`;
+
+/** Throws once this process no longer owns the job (processJob then logs it as abandoned). */
+function stillOwned(ctx: JobContext): void {
+  if (ctx.signal?.aborted) throw new Error(`mailbox sync stopped: this process no longer owns the job (${String(ctx.signal.reason ?? 'aborted')})`);
+}
+
+async function acquire(deps: SyncDeps, ctx: JobContext): Promise<{ release: () => Promise<void> } | null> {
+  const key = mailboxLockKey(deps.prefix, deps.mailbox);
+  const job = `job:${ctx.jobId}`;
+  const token = `${job}:${randomUUID()}`;
   const ttl = deps.lockTtlMs ?? 60_000;
-  const got = Number(await deps.redis.eval(ACQUIRE, 1, key, token, String(ttl)));
+  const got = Number(await deps.redis.eval(ACQUIRE, 1, key, token, String(ttl), job));
   if (got === 0) return null;
-  if (got === 2) deps.log.warn('mailbox lock taken back from an earlier run of this job', { jobId: owner });
+  if (got === 2) deps.log.warn('mailbox lock taken back from an earlier run of this job', { jobId: ctx.jobId });
   const renew = setInterval(() => void deps.redis.eval(RENEW, 1, key, token, String(ttl)).catch(() => undefined), Math.floor(ttl / 3));
   renew.unref();
-  return {
-    release: async () => {
-      clearInterval(renew);
-      // Delete only our own lock (it may have expired and been taken by another process).
-      await deps.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end", 1, key, token);
-    },
+  // Delete only our own lock (it may have expired and been taken by another job, or by this job's next run).
+  const release = async () => {
+    clearInterval(renew);
+    ctx.signal?.removeEventListener('abort', onAbort);
+    await deps.redis.eval(RELEASE, 1, key, token);
   };
+  const onAbort = () => {
+    deps.log.warn('mailbox lock given up: another worker runs this sync now', { jobId: ctx.jobId });
+    release().catch(() => undefined);
+  };
+  ctx.signal?.addEventListener('abort', onAbort, { once: true });
+  if (ctx.signal?.aborted) onAbort();
+  return { release };
 }
 
 /** `force`: one history pass even when no notification is outstanding (the periodic sync). */
 async function syncUntilCaughtUp(deps: SyncDeps, ctx: JobContext, force = false): Promise<number> {
   let passes = 0;
   for (;;) {
+    stillOwned(ctx);
     // Read before asking Gmail: `highest` is what the pass below is known to cover (see record).
     const state = await deps.db.mailboxSync.findUnique({ where: { mailbox: deps.mailbox } });
     const highest = state?.highestNotifiedHistoryId ?? null;
@@ -84,6 +116,8 @@ async function syncUntilCaughtUp(deps: SyncDeps, ctx: JobContext, force = false)
     try {
       const history = await deps.gmail.listHistory(state.historyCursor);
       const messages = await fetchTracked(deps, history.added);
+      // A run that lost its job while Gmail answered records nothing: its job's new run does.
+      stillOwned(ctx);
       await record(deps, messages, history.historyId, highest);
     } catch (error) {
       if (!(error instanceof HistoryExpiredError)) throw error;
@@ -105,6 +139,8 @@ interface Found {
   negotiationId: string;
   /** `unparseable: <reason>` or `foreign_sender`; null for a reply the agent may read. */
   problem: string | null;
+  /** Found through an unrecorded send's Message-ID, not a thread the negotiation already has. */
+  viaSend: boolean;
 }
 
 /**
@@ -140,18 +176,23 @@ function isMessageOwnFailure(error: unknown): boolean {
 async function fetchTracked(deps: SyncDeps, added: { id: string; threadId: string; labelIds: string[] }[]): Promise<Found[]> {
   const candidates = added.filter((m) => !m.labelIds.includes('SENT') && !m.labelIds.includes('DRAFT'));
   if (candidates.length === 0) return [];
-  const byThread = new Map(
-    (
-      await deps.db.negotiation.findMany({
-        where: { gmailThreadId: { in: [...new Set(candidates.map((m) => m.threadId))] } },
-        select: { id: true, gmailThreadId: true, influencerEmail: true },
-      })
-    ).map((n) => [n.gmailThreadId, { negotiationId: n.id, influencerEmail: n.influencerEmail }]),
-  );
+  const threadsOf = async (threadIds: string[]) =>
+    (await deps.db.negotiation.findMany({ where: { gmailThreadId: { in: [...new Set(threadIds)] } }, select: { id: true, gmailThreadId: true, influencerEmail: true } })).map(
+      (n) => [n.gmailThreadId, { negotiationId: n.id, influencerEmail: n.influencerEmail }] as const,
+    );
+  const byThread = new Map<string | null, Tracked>(await threadsOf(candidates.map((m) => m.threadId)));
   const known = new Set(
     (await deps.db.inboundMessage.findMany({ where: { gmailMessageId: { in: candidates.map((m) => m.id) } }, select: { gmailMessageId: true } })).map((m) => m.gmailMessageId),
   );
-  const sends = candidates.some((m) => !byThread.has(m.threadId)) ? await unrecordedSends(deps) : [];
+  const untracked = candidates.filter((m) => !byThread.has(m.threadId)).map((m) => m.threadId);
+  const sends = untracked.length > 0 ? await unrecordedSends(deps) : [];
+  if (untracked.length > 0) {
+    // A send recorded between the read of the threads and the read of the unrecorded sends is
+    // in neither (its row is no longer pending, and its thread was not yet the negotiation's):
+    // its reply would be skipped and the cursor moved past it for good. The threads not found
+    // are read again now, after the sends: a send recorded since is found here.
+    for (const [threadId, tracked] of await threadsOf(untracked)) byThread.set(threadId, tracked);
+  }
   const out: Found[] = [];
   for (const m of candidates) {
     const tracked = byThread.get(m.threadId);
@@ -181,7 +222,7 @@ function unreadable(listed: { id: string; threadId: string; labelIds: string[] }
  * could not be parsed, or that comes from anyone but the influencer (exact address, case
  * aside), goes to a human. Our own mail is skipped. Null when it belongs to no negotiation.
  */
-function attribute(deps: SyncDeps, message: ParsedMessage, tracked: Tracked | undefined, sends: (Tracked & { messageIdHdr: string })[]): Found | null {
+function attribute(deps: SyncDeps, message: ParsedMessage, tracked: Tracked | undefined, sends: (Tracked & { messageIdHdr: string })[], trackedHasThread = true): Found | null {
   if (isOurs(message, deps.mailbox)) return null;
   const target = tracked ?? answeredSend(message, sends);
   if (!target) {
@@ -189,7 +230,7 @@ function attribute(deps: SyncDeps, message: ParsedMessage, tracked: Tracked | un
     return null;
   }
   const problem = message.problem ?? (message.from !== target.influencerEmail.trim().toLowerCase() ? 'foreign_sender' : null);
-  return { message, negotiationId: target.negotiationId, problem };
+  return { message, negotiationId: target.negotiationId, problem, viaSend: tracked === undefined || !trackedHasThread };
 }
 
 /**
@@ -249,7 +290,7 @@ async function record(deps: SyncDeps, found: Found[], gmailHistoryId: string, hi
       if (exists) continue;
       // A reply in the thread of an unrecorded send makes that thread the negotiation's, so our
       // answer (and the recovered send's bookkeeping) stay in it. Not for a stranger's message.
-      if (!f.problem) await tx.negotiation.updateMany({ where: { id: f.negotiationId, gmailThreadId: null }, data: { gmailThreadId: m.threadId } });
+      if (!f.problem && f.viaSend) await tx.negotiation.updateMany({ where: { id: f.negotiationId, gmailThreadId: null }, data: { gmailThreadId: m.threadId } });
       await tx.inboundMessage.create({
         data: {
           gmailMessageId: m.id,
@@ -314,22 +355,31 @@ async function fullResync(deps: SyncDeps, ctx: JobContext, highest: string | nul
   // Gmail's own id, read before the threads: anything after it is listed (and deduplicated) next time.
   const { historyId } = await deps.gmail.getProfile();
   const recent = new Date(deps.now().getTime() - RESYNC_SETTLED_WITHIN_MS);
+  // The unrecorded sends before the threads: a send recorded between the two reads is then in
+  // the second (as a thread), where the other order would find it in neither.
+  const sends = await unrecordedSends(deps);
   const tracked = await deps.db.negotiation.findMany({
     where: { gmailThreadId: { not: null }, OR: [{ state: { notIn: ['agreed', 'declined'] } }, { updatedAt: { gte: recent } }] },
     select: { id: true, gmailThreadId: true, influencerEmail: true },
   });
   const threads = new Map<string, Tracked>(tracked.flatMap((t) => (t.gmailThreadId ? [[t.gmailThreadId, { negotiationId: t.id, influencerEmail: t.influencerEmail }] as const] : [])));
-  for (const send of await unrecordedSends(deps)) {
+  // Threads found through an unrecorded send are not yet their negotiation's (record sets them).
+  const viaSends = new Set<string>();
+  for (const send of sends) {
     const sent = await deps.gmail.findByMessageIdHeader(send.messageIdHdr);
-    if (sent && !threads.has(sent.threadId)) threads.set(sent.threadId, send);
+    if (sent && !threads.has(sent.threadId)) {
+      threads.set(sent.threadId, send);
+      viaSends.add(sent.threadId);
+    }
   }
   const found: Found[] = [];
   for (const [threadId, target] of threads) {
     for (const m of (await gone(deps, () => deps.gmail.getThread(threadId), 'thread')) ?? []) {
-      const f = attribute(deps, m, target, []);
+      const f = attribute(deps, m, target, [], !viaSends.has(threadId));
       if (f) found.push(f);
     }
   }
   const known = new Set((await deps.db.inboundMessage.findMany({ where: { gmailMessageId: { in: found.map((f) => f.message.id) } }, select: { gmailMessageId: true } })).map((m) => m.gmailMessageId));
+  stillOwned(ctx);
   await record(deps, found.filter((f) => !known.has(f.message.id)), historyId, highest);
 }

@@ -79,7 +79,9 @@ async function runStep(deps: EngineDeps, negotiation: LoadedNegotiation, data: S
     if (data.kind === 'reply') return await replyStep(deps, negotiation, ctx);
     return await followUpStep(deps, negotiation, ctx);
   } catch (error) {
-    if (!(error instanceof Error) || !isLlmOutage(error)) throw error;
+    // A job that no longer runs here (its wait or request ended by its signal) says nothing
+    // about the LLM: never an outage.
+    if (ctx.signal?.aborted || !(error instanceof Error) || !isLlmOutage(error)) throw error;
     return onLlmOutage(deps, negotiation, error, ctx);
   }
 }
@@ -180,7 +182,7 @@ async function openStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: J
   if (negotiation.state !== 'new') return 'skipped: already opened';
   const terms = termsOf(negotiation, deps.priceStep);
   const offer = openingOffer(terms);
-  const draft = await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: 'opening', priceMinor: offer }));
+  const draft = await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: 'opening', priceMinor: offer }, { signal: ctx.signal }));
   assertStillOwned(ctx);
   await withTx(deps.db, async (tx) => {
     await applyTransitions(tx, {
@@ -240,11 +242,11 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: 
   }
   const terms = termsOf(negotiation, deps.priceStep);
   const currentOffer = negotiation.currentOfferMinor ?? openingOffer(terms);
-  const reading = await viaLlm(deps, () => deps.llm.readReply({ influencerName: negotiation.influencerName, campaignName: negotiation.campaign.name, currency: terms.currency, currentOfferMinor: currentOffer, messages: unread.map((m) => m.text) }));
+  const reading = await viaLlm(deps, () => deps.llm.readReply({ influencerName: negotiation.influencerName, campaignName: negotiation.campaign.name, currency: terms.currency, currentOfferMinor: currentOffer, messages: unread.map((m) => m.text) }, { signal: ctx.signal }));
   const decision = decide(terms, { round: negotiation.round, currentOfferMinor: currentOffer }, reading);
   const plan = planFor(decision, negotiation, reading.askedRateMinor);
   const wanted = plan.draft;
-  const draft = wanted ? await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: wanted.kind, priceMinor: wanted.priceMinor, influencerMessages: unread.map((m) => m.text) })) : null;
+  const draft = wanted ? await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: wanted.kind, priceMinor: wanted.priceMinor, influencerMessages: unread.map((m) => m.text) }, { signal: ctx.signal })) : null;
   const last = unread[unread.length - 1];
   const threadSubject = await deps.db.outboxEmail.findFirst({ where: { negotiationId: negotiation.id }, orderBy: { createdAt: 'asc' }, select: { subject: true } });
   assertStillOwned(ctx);
@@ -304,7 +306,7 @@ async function followUpStep(deps: EngineDeps, negotiation: LoadedNegotiation, ct
     return 'stale';
   }
   const n = negotiation.followUps + 1;
-  const draft = await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: 'follow_up', priceMinor: negotiation.currentOfferMinor }));
+  const draft = await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: 'follow_up', priceMinor: negotiation.currentOfferMinor }, { signal: ctx.signal }));
   const first = await deps.db.outboxEmail.findFirst({ where: { negotiationId: negotiation.id }, orderBy: { createdAt: 'asc' }, select: { subject: true } });
   assertStillOwned(ctx);
   const written = await withTx(deps.db, async (tx) => {

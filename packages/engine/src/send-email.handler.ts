@@ -1,8 +1,8 @@
 import { withTx } from '@parley/db';
 import type { NegotiationEvent } from '@parley/domain';
 import { buildMime, type GmailClient } from '@parley/google';
-import { PermanentError, type Handler } from '@parley/queue';
-import { applyTransitions, type EngineCore } from '@parley/takeover';
+import { PermanentError, TransientError, type Handler } from '@parley/queue';
+import { applyTransitions, VersionConflictError, type EngineCore } from '@parley/takeover';
 
 export interface SendDeps extends EngineCore {
   gmail: GmailClient;
@@ -36,6 +36,10 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
       return { outcome: 'cancelled: human-managed' };
     }
 
+    // A worker whose job lock lapsed (its host was cut off, it stalled) no longer owns this
+    // send: the job's new owner looks the Message-ID up and sends. Checked last thing before
+    // Gmail, so a lock lost during the lookup never sends a second email.
+    if (!existing && ctx.signal?.aborted) throw new TransientError('the job lock was lost before the send; the job\'s new owner sends it');
     const threadId = row.gmailThreadId ?? negotiation.gmailThreadId ?? undefined;
     const sent =
       existing ??
@@ -48,18 +52,26 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
     const events: NegotiationEvent[] = negotiation.state === 'outreach_sent' || negotiation.state === 'counter_sent' ? ['email_delivered'] : [];
     await withTx(deps.db, async (tx) => {
       await tx.outboxEmail.update({ where: { id: row.id }, data: { status: 'sent', gmailMessageId: sent.id, gmailThreadId: sent.threadId, sentAt: deps.now() } });
-      const fresh = await tx.negotiation.findUniqueOrThrow({ where: { id: negotiation.id } });
       // A send recorded late (its worker died after Gmail accepted it) may come after a later
       // email of the thread was sent and recorded: that one stays the thread's latest.
       const superseded = (await tx.outboxEmail.count({ where: { negotiationId: negotiation.id, status: 'sent', createdAt: { gt: row.createdAt } } })) > 0;
-      await applyTransitions(tx, {
-        negotiation: fresh,
-        events: fresh.state === negotiation.state ? events : [],
-        data: { gmailThreadId: fresh.gmailThreadId ?? sent.threadId, ...(superseded ? {} : { lastMessageIdHdr: row.messageIdHdr, lastOutboundAt: deps.now() }) },
-        details: { outboxId: row.id, kind: row.kind, gmailMessageId: sent.id },
-        actor: 'agent',
-        at: deps.now(),
-      });
+      const record = (current: typeof negotiation) =>
+        applyTransitions(tx, {
+          negotiation: current,
+          events: current.state === negotiation.state ? events : [],
+          data: { gmailThreadId: current.gmailThreadId ?? sent.threadId, ...(superseded ? {} : { lastMessageIdHdr: row.messageIdHdr, lastOutboundAt: deps.now() }) },
+          details: { outboxId: row.id, kind: row.kind, gmailMessageId: sent.id },
+          actor: 'agent',
+          at: deps.now(),
+        });
+      // Usually nothing changed the negotiation since it was read with the row (its version
+      // says so); otherwise it is read again under the write lock and recorded from there.
+      try {
+        await record(negotiation);
+      } catch (error) {
+        if (!(error instanceof VersionConflictError)) throw error;
+        await record(await tx.negotiation.findUniqueOrThrow({ where: { id: negotiation.id } }));
+      }
     });
     if (!existing) deps.metrics.emailsSent.inc({ kind: row.kind });
     log.info('email sent', { outboxId: row.id, kind: row.kind, gmailMessageId: sent.id });

@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { classifyAnthropicError } from './anthropic-errors';
 import { checkDraftPrice } from './draft-check';
 import { estimateInputTokens, type LlmCallOutcome, type LlmGate } from './llm-gate';
-import type { DraftRequest, LlmClient, ReadReplyInput } from './llm.types';
+import type { DraftRequest, LlmCallOptions, LlmClient, ReadReplyInput } from './llm.types';
 
 export { DEFAULT_GATE_MAX_WAIT_MS, DEFAULT_MAX_IN_FLIGHT, createLlmGate, estimateInputTokens, llmGateKeys, readRateLimitHeaders } from './llm-gate';
 export type { LlmCallCost, LlmCallOutcome, LlmGate, LlmGateOptions, LlmLease, LlmRateLimits, RateLimitReading } from './llm-gate';
@@ -39,6 +39,8 @@ interface ToolCall<T> {
   system: string;
   user: string;
   maxTokens: number;
+  /** The job's signal: ends a wait at the gate and a request in flight. */
+  signal?: AbortSignal;
 }
 
 type Invalid = { problem: string; toolUseId: string | null };
@@ -70,12 +72,12 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
       };
       // Waits here (not in the queue) while the fleet is paused by a 429 or at its limits; a
       // wait past the gate's bound throws RateLimitedError and the queue takes over.
-      const lease = opts.gate ? await opts.gate.acquire({ inputTokens: estimateInputTokens({ system: body.system, messages, tools: body.tools }), outputTokens: call.maxTokens }).catch((error: unknown) => {
+      const lease = opts.gate ? await opts.gate.acquire({ inputTokens: estimateInputTokens({ system: body.system, messages, tools: body.tools }), outputTokens: call.maxTokens }, call.signal).catch((error: unknown) => {
         log.warn('llm gate refused the call', { tool: call.tool.name, error: (error as Error).message, attempt });
         throw error;
       }) : null;
       try {
-        const { data, request_id, response: http } = await sdk.messages.create(body).withResponse();
+        const { data, request_id, response: http } = await sdk.messages.create(body, { signal: call.signal }).withResponse();
         response = data;
         requestId = request_id;
         await lease?.release({ kind: 'ok', headers: http.headers, usage: data.usage });
@@ -107,7 +109,7 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
   }
 
   return {
-    async readReply(input: ReadReplyInput): Promise<ReplyReading> {
+    async readReply(input: ReadReplyInput, options: LlmCallOptions = {}): Promise<ReplyReading> {
       const template = loadPrompt(PROMPTS.readReply);
       const vars = {
         influencerName: input.influencerName,
@@ -123,6 +125,7 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
         system: renderTemplate(template.system, vars),
         user: renderTemplate(template.user, vars),
         maxTokens: 512,
+        signal: options.signal,
       });
       const currency = out.currency ? out.currency.toUpperCase() : undefined;
       const reading: ReplyReading = { intent: out.intent, hostile: out.hostile, reason: out.reason.slice(0, 500) };
@@ -131,7 +134,7 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
       return reading;
     },
 
-    async draftEmail(input: DraftRequest): Promise<{ subject: string; body: string }> {
+    async draftEmail(input: DraftRequest, options: LlmCallOptions = {}): Promise<{ subject: string; body: string }> {
       const template = loadPrompt(PROMPTS.draftEmail);
       const currency = input.currency.toUpperCase();
       const facts = {
@@ -158,6 +161,7 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
         system: renderTemplate(template.system, vars),
         user: renderTemplate(template.user, vars),
         maxTokens: 1024,
+        signal: options.signal,
       });
     },
   };

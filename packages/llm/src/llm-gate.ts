@@ -30,7 +30,11 @@ import { RateLimitedError, TransientError } from '@parley/contracts';
  * capacity within `maxWaitMs` throws RateLimitedError so the queue owns the retry.
  */
 export interface LlmGate {
-  acquire(cost: LlmCallCost): Promise<LlmLease>;
+  /**
+   * Waits for capacity. `signal` (the job's: its lock lost, or shutdown past its grace) ends
+   * the wait at once with a TransientError and takes no capacity.
+   */
+  acquire(cost: LlmCallCost, signal?: AbortSignal): Promise<LlmLease>;
 }
 
 export interface LlmCallCost {
@@ -230,6 +234,8 @@ interface Waiter {
   settled: boolean;
   timer: NodeJS.Timeout;
   lastWaitMs: number;
+  /** Removes the abort listener (set when the caller passed a signal). */
+  unlisten?: () => void;
 }
 
 type AcquireReply = [number, number, string, string, string, string, string, number];
@@ -275,6 +281,7 @@ export function createLlmGate(opts: LlmGateOptions): LlmGate {
   function settle(waiter: Waiter): void {
     waiter.settled = true;
     clearTimeout(waiter.timer);
+    waiter.unlisten?.();
     const i = queue.indexOf(waiter);
     if (i >= 0) queue.splice(i, 1);
     gauges();
@@ -359,7 +366,8 @@ export function createLlmGate(opts: LlmGateOptions): LlmGate {
   }
 
   return {
-    acquire(cost) {
+    acquire(cost, signal) {
+      if (signal?.aborted) return Promise.reject(new TransientError('not waiting for the LLM gate: the job no longer runs here (lock lost or shutdown)'));
       return new Promise<LlmLease>((resolve, reject) => {
         const waiter: Waiter = {
           cost,
@@ -376,6 +384,15 @@ export function createLlmGate(opts: LlmGateOptions): LlmGate {
             reject(new RateLimitedError(`no LLM capacity within ${maxWaitMs} ms (fleet-wide gate)`, waitMs, 'llm-gate'));
           }, maxWaitMs),
         };
+        if (signal) {
+          const onAbort = () => {
+            if (waiter.settled) return;
+            settle(waiter);
+            reject(new TransientError('stopped waiting for the LLM gate: the job no longer runs here (lock lost or shutdown)'));
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
+          waiter.unlisten = () => signal.removeEventListener('abort', onAbort);
+        }
         queue.push(waiter);
         gauges();
         if (!pumping) void pump();

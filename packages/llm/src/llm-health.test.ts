@@ -1,5 +1,5 @@
 import { createTestDatabase } from '../../../test/support/db';
-import { LLM_HEALTH_NAME, LLM_OUTAGE_STALE_AFTER_MS, llmFailingSince, markLlmFailure, markLlmSuccess } from './llm-health';
+import { LLM_HEALTH_NAME, LLM_HEALTH_RECHECK_MS, LLM_OUTAGE_STALE_AFTER_MS, llmFailingSince, markLlmFailure, markLlmSuccess } from './llm-health';
 
 describe('LLM outage tracking', () => {
   let t: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -51,5 +51,29 @@ describe('LLM outage tracking', () => {
     const morning = new Date('2030-01-01T09:00:00Z');
     await markLlmFailure(t.db, morning, 'Anthropic 529');
     expect(await llmFailingSince(t.db, { now: new Date('2030-01-01T09:00:01Z') })).toEqual(morning);
+  });
+
+  it('trusts a healthy look for LLM_HEALTH_RECHECK_MS: an outage another process records meanwhile ends at the first success after it; one of its own at once', async () => {
+    const t0 = Date.parse('2030-01-01T00:00:00Z');
+    await markLlmSuccess(t.db, t0);
+    // Another process (its own handle) records a failure: this one's successes inside the
+    // window do not look, the first one after it ends the outage.
+    const other = new Date(t0 + 1_000);
+    await t.db.integrationHealth.create({ data: { name: LLM_HEALTH_NAME, failingSince: other, lastError: 'Anthropic 529', updatedAt: other } });
+    await markLlmSuccess(t.db, t0 + LLM_HEALTH_RECHECK_MS - 1);
+    expect(await llmFailingSince(t.db, { now: other })).toEqual(other);
+    await markLlmSuccess(t.db, t0 + LLM_HEALTH_RECHECK_MS);
+    expect(await llmFailingSince(t.db, { now: other })).toBeNull();
+
+    // A failure of this process: its very next success looks, inside the window or not.
+    const own = new Date(t0 + LLM_HEALTH_RECHECK_MS + 10);
+    await markLlmFailure(t.db, own, 'Anthropic 500');
+    await markLlmSuccess(t.db, own.getTime() + 1);
+    expect(await llmFailingSince(t.db, { now: own })).toBeNull();
+
+    // A clock that went back does not count as inside the window.
+    await t.db.integrationHealth.update({ where: { name: LLM_HEALTH_NAME }, data: { failingSince: own, lastError: 'x', updatedAt: own } });
+    await markLlmSuccess(t.db, own.getTime() - 60_000);
+    expect(await llmFailingSince(t.db, { now: own })).toBeNull();
   });
 });

@@ -14,6 +14,9 @@ const MAX_ERROR_CHARS = 500;
  * failure after a quiet spell longer than the staleness window starts a new outage.
  */
 export async function markLlmFailure(db: Db, at: Date, error: string): Promise<void> {
+  // This process's next success looks at the row again (and ends the outage there).
+  failures.set(db, (failures.get(db) ?? 0) + 1);
+  healthySeenAt.delete(db);
   const lastError = error.slice(0, MAX_ERROR_CHARS);
   await withTx(db, async (tx) => {
     const row = await tx.integrationHealth.findUnique({ where: { name: LLM_HEALTH_NAME } });
@@ -25,11 +28,30 @@ export async function markLlmFailure(db: Db, at: Date, error: string): Promise<v
   });
 }
 
-/** Ends an outage. Reads first, so the common healthy case takes no write lock. */
-export async function markLlmSuccess(db: Db): Promise<void> {
+/**
+ * How long a success trusts this process's last look at the health row. Within it, further
+ * successes neither read nor write (every step's LLM call used to read the row); a failure
+ * another process records meanwhile is ended by the first success after it, at most this much
+ * later, far inside LLM_OUTAGE_ESCALATE_AFTER (minutes). A failure in this process makes its
+ * next success look at once.
+ */
+export const LLM_HEALTH_RECHECK_MS = 5_000;
+
+/** Per database handle (one per process; tests open several): when the row was last seen healthy. */
+const healthySeenAt = new WeakMap<Db, number>();
+const failures = new WeakMap<Db, number>();
+
+/** Ends an outage. Reads first, so the common healthy case takes no write lock; see LLM_HEALTH_RECHECK_MS. */
+export async function markLlmSuccess(db: Db, now: number = Date.now()): Promise<void> {
+  const seen = healthySeenAt.get(db);
+  if (seen !== undefined && now >= seen && now - seen < LLM_HEALTH_RECHECK_MS) return;
+  const failuresBefore = failures.get(db) ?? 0;
   const row = await db.integrationHealth.findUnique({ where: { name: LLM_HEALTH_NAME } });
-  if (!row || (row.failingSince === null && row.lastError === null)) return;
-  await withTx(db, (tx) => tx.integrationHealth.update({ where: { name: LLM_HEALTH_NAME }, data: { failingSince: null, lastError: null } }));
+  if (row && (row.failingSince !== null || row.lastError !== null)) {
+    await withTx(db, (tx) => tx.integrationHealth.update({ where: { name: LLM_HEALTH_NAME }, data: { failingSince: null, lastError: null } }));
+  }
+  // Not trusted when this process recorded a failure meanwhile (its write may follow our read).
+  if ((failures.get(db) ?? 0) === failuresBefore) healthySeenAt.set(db, now);
 }
 
 /**

@@ -1,12 +1,17 @@
 import type { ReplyReading } from '@parley/domain';
 
+export interface LlmCallOptions {
+  /** The job's signal: aborted when the job no longer runs here (lock lost, shutdown past grace). */
+  signal?: AbortSignal;
+}
+
 /**
  * What the negotiation handlers need from a language model: read a reply into facts the
  * policy can act on, and put a decided action into words. It never decides a number.
  */
 export interface LlmClient {
-  readReply(input: ReadReplyInput): Promise<ReplyReading>;
-  draftEmail(input: DraftRequest): Promise<{ subject: string; body: string }>;
+  readReply(input: ReadReplyInput, options?: LlmCallOptions): Promise<ReplyReading>;
+  draftEmail(input: DraftRequest, options?: LlmCallOptions): Promise<{ subject: string; body: string }>;
 }
 
 export interface ReadReplyInput {

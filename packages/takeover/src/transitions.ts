@@ -40,13 +40,11 @@ export async function applyTransitions(tx: Tx, input: TransitionInput): Promise<
   });
   if (updated.count !== 1) throw new VersionConflictError(negotiation.id);
   const details = (input.details ?? {}) as Prisma.InputJsonObject;
-  for (const [i, s] of steps.entries()) {
-    await tx.transition.create({
-      // Transitions of one step share a timestamp; a millisecond apart keeps their order readable.
-      data: { negotiationId: negotiation.id, fromState: s.from, event: s.event, toState: s.to, details, at: new Date(at.getTime() + i) },
-    });
-  }
   if (steps.length > 0) {
+    // One insert for the step's transitions. They share a timestamp; a millisecond apart keeps their order readable.
+    await tx.transition.createMany({
+      data: steps.map((s, i) => ({ negotiationId: negotiation.id, fromState: s.from, event: s.event, toState: s.to, details, at: new Date(at.getTime() + i) })),
+    });
     await tx.auditEntry.create({
       data: {
         negotiationId: negotiation.id,
