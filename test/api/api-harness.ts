@@ -5,6 +5,7 @@ import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { createApp, type ApiConfig } from '../../apps/api/src/app';
 import type { Db } from '@parley/db';
+import { createIngestWrites, type IngestWrites } from '../../apps/api/src/ingest.service';
 import { createMetrics, type Metrics } from '@parley/metrics';
 import { closeQueues, createQueues, createRedis, type Queues } from '@parley/queue';
 import { createOidcSigner, createPubSubPusher, startCertsServer, type CertsServer, type OidcSigner, type PubSubPusher } from '@parley/sandbox/pubsub';
@@ -19,6 +20,8 @@ export const CLICKUP_SECRET = 'clickup-webhook-secret-for-tests';
 export interface ApiHarness {
   url: string;
   db: Db;
+  /** The webhooks' group commit (its stats show how writes were grouped). */
+  writes: IngestWrites;
   queues: Queues;
   redis: Redis;
   metrics: Metrics;
@@ -73,7 +76,8 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
     QUEUE_PREFIX: prefix,
     ...options.config,
   };
-  const app = createApp({ config, db: database.db, queues, redis, metrics, log, extend: options.extend, now: options.now });
+  const writes = createIngestWrites(database.db);
+  const app = createApp({ config, db: database.db, writes, queues, redis, metrics, log, extend: options.extend, now: options.now });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -83,6 +87,7 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
   return {
     url: base,
     db: database.db,
+    writes,
     queues,
     redis,
     metrics,

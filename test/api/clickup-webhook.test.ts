@@ -1,5 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { jobIds } from '@parley/queue';
+import { createGroupCommit } from '@parley/db';
+import { waitFor } from '../support/wait';
 import { CLICKUP_SECRET, jobIdsIn, nothingRecorded, startApi, type ApiHarness } from './api-harness';
 
 const sign = (body: string, secret = CLICKUP_SECRET) => createHmac('sha256', secret).update(body).digest('hex');
@@ -75,6 +77,41 @@ describe('POST /webhooks/clickup', () => {
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     expect((await jobIdsIn(h.queues, 'campaign-tasks')).length).toBe(1);
     expect(await h.db.webhookDelivery.count()).toBe(1);
+  });
+
+  it('groups concurrent webhooks into one transaction and answers none before its row is committed, counting redeliveries', async () => {
+    // A write transaction held open (another writer of the same database): the webhooks that
+    // arrive meanwhile wait for the next one.
+    let release!: () => void;
+    const other = createGroupCommit(h.db, async (_tx, items: number[]) => {
+      await new Promise<void>((resolve) => (release = resolve));
+      return items;
+    });
+    const held = other.run(1);
+    await waitFor('the held transaction', async () => release !== undefined);
+    const distinct = Array.from({ length: 48 }, (_, i) => event({ task_id: `task-${i}`, history_items: [{ id: `h${i}` }] }));
+    // Every fourth event sent twice at once: each pair gives one job, one row, one duplicate.
+    const bodies = [...distinct, ...distinct.filter((_, i) => i % 4 === 0)];
+    let answered = 0;
+    const results = Promise.all(bodies.map((b) => signed(b).then((r) => ((answered += 1), r.status))));
+    await waitFor('60 webhooks waiting to be written', async () => {
+      const { waiting, writing } = h.writes.stats();
+      return waiting + writing === 60;
+    });
+    expect(answered).toBe(0);
+    expect(await h.db.webhookDelivery.count()).toBe(0);
+    expect(await jobIdsIn(h.queues, 'campaign-tasks')).toEqual([]);
+
+    release();
+    await held;
+    expect(await results).toEqual(bodies.map(() => 200));
+    expect(await h.db.webhookDelivery.count()).toBe(48);
+    expect((await jobIdsIn(h.queues, 'campaign-tasks')).length).toBe(48);
+    const outcomes = (await h.metrics.webhooks.get()).values.filter((v) => v.labels.source === 'clickup').map((v) => [v.labels.outcome, v.value]);
+    expect(outcomes).toEqual(expect.arrayContaining([['accepted', 48], ['duplicate', 12]]));
+    // What arrived in the first turn of the event loop, then all the others: two transactions at most.
+    expect(h.writes.stats()).toMatchObject({ items: 60, isolatedRetries: 0 });
+    expect(h.writes.stats().transactions).toBeLessThanOrEqual(2);
   });
 
   it('acknowledges other events with 200 and enqueues nothing', async () => {

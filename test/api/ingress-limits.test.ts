@@ -143,6 +143,15 @@ describe('ingress limits of apps/api/src/main.ts (a real process)', () => {
     }
   });
 
+  it('answers a body sent to no route with a 404 and keeps the connection while the body is discarded', async () => {
+    // Closing at once with body bytes still coming resets the connection and can eat the 404
+    // (the request fuzzer saw a PUT to an unknown path lose its answer that way).
+    const answer = await rawRequest(port, post('/nowhere', { 'content-type': 'application/octet-stream', 'content-length': 200_000, connection: 'close' }), { timeoutMs: 10_000 });
+    expectRefusal(answer, 404);
+    expect(answer.closedMs).toBeGreaterThan(answer.ms + 1000);
+    expect(answer.closedMs).toBeLessThan(answer.ms + 2000 + 3000);
+  });
+
   it('still lets a sender that sends its whole (small) body read the refusal', async () => {
     // Closing at once with unread bytes in the socket resets the connection and can eat the answer.
     const body = JSON.stringify({ event: 'taskCreated', task_id: 't', webhook_id: 'w', history_items: [{ id: 'h'.repeat(200) }] });

@@ -10,6 +10,7 @@ import { errorHandler, notFound } from './error-handler.middleware';
 import { gmailWebhookRouter } from './gmail-webhook.route';
 import { healthRouter } from './health.route';
 import { HttpError } from './http-error';
+import { createIngestWrites, type IngestWrites } from './ingest.service';
 import { metricsRouter } from './metrics.route';
 import { createPubSubVerifier } from './pubsub-auth.service';
 import { requestContext } from './request-context.middleware';
@@ -30,6 +31,8 @@ export interface ApiDeps {
   log: Logger;
   /** Clock for the worker-heartbeat window. @defaultValue Date.now */
   now?: () => number;
+  /** The webhooks' write transactions; one group commit per process. @defaultValue createIngestWrites(db) */
+  writes?: IngestWrites;
   /** Mounts further routes (Slack, admin) inside the request context, before the 404 handler. */
   extend?: (app: Express) => void;
 }
@@ -43,6 +46,7 @@ export function createApp(deps: ApiDeps): Express {
   // proxy is trusted; failed admin logins are counted per req.ip.
   if (deps.config.TRUST_PROXY !== undefined) app.set('trust proxy', deps.config.TRUST_PROXY);
 
+  const writes = deps.writes ?? createIngestWrites(deps.db);
   app.use(requestContext({ log: deps.log, metrics: deps.metrics }));
   // No route takes OPTIONS (no browser calls the API cross-origin): Express would otherwise
   // answer it by itself with 200 and the route's methods, before any credential check.
@@ -60,13 +64,13 @@ export function createApp(deps: ApiDeps): Express {
   app.use(metricsRouter({ db: deps.db, queues: deps.queues, metrics: deps.metrics, token: deps.config.METRICS_TOKEN }));
   app.use(
     gmailWebhookRouter({
-      db: deps.db,
+      writes,
       queues: deps.queues,
       verify: createPubSubVerifier(deps.config),
       mailbox: deps.config.GMAIL_MAILBOX,
     }),
   );
-  app.use(clickupWebhookRouter({ db: deps.db, queues: deps.queues, secret: deps.config.CLICKUP_WEBHOOK_SECRET }));
+  app.use(clickupWebhookRouter({ writes, queues: deps.queues, secret: deps.config.CLICKUP_WEBHOOK_SECRET }));
   deps.extend?.(app);
 
   app.use(notFound);

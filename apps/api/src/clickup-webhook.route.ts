@@ -2,12 +2,11 @@ import { createHash } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { CAMPAIGN_TRIGGER_EVENTS, clickUpWebhookSchema, verifyClickUpSignature } from '@parley/clickup';
-import { withTx, type Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
 import { jobIds, type Queues } from '@parley/queue';
 import { BODY_LIMITS, bodyBytes, parseJson, parseWith, rawBody } from './body';
 import { unauthorized } from './http-error';
-import { enqueueDeliveries, recordDeliveries, type Delivery } from './ingest.service';
+import { enqueueDeliveries, type Delivery, type IngestWrites } from './ingest.service';
 import { ctx, webhookSource } from './request-context.middleware';
 
 /** Events that can start a campaign; the worker re-reads the task, the body alone starts nothing. */
@@ -17,7 +16,8 @@ const TRIGGER_EVENTS: ReadonlySet<string> = new Set(CAMPAIGN_TRIGGER_EVENTS);
 const clickupSchema = clickUpWebhookSchema.extend({ task_id: z.string().min(1) });
 
 export interface ClickUpWebhookDeps {
-  db: Db;
+  /** The ingress's shared write transactions (group commit). */
+  writes: IngestWrites;
   queues: Queues;
   secret?: string;
 }
@@ -77,7 +77,7 @@ export function clickupWebhookRouter(deps: ClickUpWebhookDeps): Router {
       const data = { webhookId: event.webhook_id, taskId: event.task_id, event: event.event, historyItemId };
       return { queue: 'campaign-tasks', jobId: jobIds.campaignIngest(data), data };
     });
-    const seen = await withTx(deps.db, (tx) => recordDeliveries(tx, deliveries));
+    const seen = await deps.writes.run({ deliveries });
     await enqueueDeliveries(deps.queues, deliveries);
     ctx(res).webhookOutcome = seen === deliveries.length ? 'duplicate' : 'accepted';
     log.info('clickup event accepted', { event: event.event, taskId: event.task_id, jobs: deliveries.length, duplicates: seen });

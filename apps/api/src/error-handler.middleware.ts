@@ -35,7 +35,9 @@ function closeAfterLinger(req: Request, res: Response): void {
   });
 }
 
-export const notFound: RequestHandler = (_req, res) => {
+/** No route: answered without reading a body, so the connection lingers like any refusal. */
+export const notFound: RequestHandler = (req, res) => {
+  if (!req.complete) closeAfterLinger(req, res);
   res.status(404).json({ error: 'not found', requestId: ctx(res).requestId });
 };
 

@@ -1,11 +1,10 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { withTx, type Db } from '@parley/db';
 import { emailDomain } from '@parley/logging';
 import { historyIdSchema, jobIds, type Queues } from '@parley/queue';
 import { BODY_LIMITS, bodyBytes, parseJson, parseWith, rawBody } from './body';
 import { badRequest } from './http-error';
-import { enqueueDeliveries, raiseHighestNotified, recordDeliveries, type Delivery } from './ingest.service';
+import { enqueueDeliveries, type Delivery, type IngestWrites } from './ingest.service';
 import type { PubSubVerifier } from './pubsub-auth.service';
 import { ctx, webhookSource } from './request-context.middleware';
 
@@ -37,7 +36,8 @@ function decodeData(data: string): unknown {
 }
 
 export interface GmailWebhookDeps {
-  db: Db;
+  /** The ingress's shared write transactions (group commit). */
+  writes: IngestWrites;
   queues: Queues;
   verify: PubSubVerifier;
   /** When set, notifications for any other mailbox are acknowledged and dropped. */
@@ -85,11 +85,7 @@ export function gmailWebhookRouter(deps: GmailWebhookDeps): Router {
           publishTime: envelope.message.publishTime ?? envelope.message.publish_time,
         },
       };
-      const seen = await withTx(deps.db, async (tx) => {
-        const count = await recordDeliveries(tx, [delivery]);
-        await raiseHighestNotified(tx, mailbox, notification.historyId);
-        return count;
-      });
+      const seen = await deps.writes.run({ deliveries: [delivery], highestNotified: { mailbox, historyId: notification.historyId } });
       await enqueueDeliveries(deps.queues, [delivery]);
       ctx(res).webhookOutcome = seen > 0 ? 'duplicate' : 'accepted';
       log.info('gmail notification accepted', { queue: delivery.queue, jobId: delivery.jobId, historyId: notification.historyId, duplicate: seen > 0 });

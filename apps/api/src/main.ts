@@ -1,13 +1,14 @@
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { ConfigError, parseEnv, SHUTDOWN_CLEANUP_MS, shutdownDeadline, shutdownSteps, type Env } from '@parley/config';
-import { openDatabase, prepareDatabase } from '@parley/db';
+import { databaseIdentity, openDatabase, prepareDatabase } from '@parley/db';
 import { createLogger, type Logger } from '@parley/logging';
 import { createMetrics } from '@parley/metrics';
-import { closeQueues, createQueues, createRedis, retryPolicyFromConfig } from '@parley/queue';
+import { closeQueues, createQueues, createServiceRedis, joinFleetDatabase, retryPolicyFromConfig, type FleetDatabaseMembership } from '@parley/queue';
 import { mountAdmin } from './admin';
 import { createApp } from './app';
-import { slackForApi } from './slack';
+import { slackForApi } from './slack/slack-api.wiring';
 import { flushErrorReports } from './error-reporter';
 import { gracefulClose } from './graceful-close';
 import { createHttpServer } from './http-server';
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
 
   const db = openDatabase(config.DATABASE_URL);
   await prepareDatabase(db);
-  const redis = createRedis(config.REDIS_URL, 'producer');
+  const redis = createServiceRedis(config, 'producer');
   let redisDown = false;
   redis.on('error', (error: Error) => {
     // ioredis emits on every reconnect attempt; one line per outage is enough.
@@ -61,6 +62,21 @@ async function main(): Promise<void> {
     redisDown = false;
   });
   await redisReady(redis, REDIS_START_WAIT_MS).catch(() => log.warn('redis not reachable yet; starting anyway (readiness reports it)'));
+  // One database per fleet (workers refuse to start against another one). With Redis up, a
+  // conflict stops the start; with Redis down, the entry is made once it is back and a conflict
+  // then is logged as an error (the API keeps taking webhooks: they are durable either way).
+  const identity = await databaseIdentity(db);
+  const processId = `${hostname()}-${process.pid}`;
+  let fleet: FleetDatabaseMembership | undefined;
+  const join = () => joinFleetDatabase({ redis, prefix: config.QUEUE_PREFIX, identity, processId, onRefreshError: () => undefined });
+  if (redis.status === 'ready') fleet = await join();
+  else
+    redis.once('ready', () => {
+      join().then(
+        (membership) => (fleet = membership),
+        (error: unknown) => log.error('this API shares Redis with processes on another database', { error: (error as Error).message }),
+      );
+    });
   const queues = createQueues(redis, config.QUEUE_PREFIX, retryPolicyFromConfig(config));
   // The connection's own listener above reports outages; without these BullMQ prints each error.
   for (const queue of Object.values(queues)) queue.on('error', () => undefined);
@@ -106,6 +122,7 @@ async function main(): Promise<void> {
     // No new Slack envelopes while draining; Slack redelivers unacked ones to the next holder.
     await steps.run('slack', () => slack.stop()).catch(() => undefined);
     const drained = await steps.run('http requests', () => closer.close(config.SHUTDOWN_GRACE_MS));
+    await steps.run('fleet entry', async () => fleet?.leave()).catch(() => undefined);
     await steps.run('queues', () => closeQueues(queues)).catch((error: unknown) => log.warn('closing queues failed', { error: (error as Error).message }));
     // QUIT waits for an answer; without a connection there is nobody to say goodbye to.
     await steps.run('redis', async () => (redis.status === 'ready' ? await redis.quit() : redis.disconnect())).catch(() => redis.disconnect());

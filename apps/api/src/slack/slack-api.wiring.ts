@@ -5,7 +5,8 @@ import type { Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
 import type { Queues } from '@parley/queue';
-import { createSlackApp, slackDisabledReason, type SlackApp } from './slack-app';
+import type { SlackApp } from './slack-app';
+import { slackDisabledReason } from './slack-config';
 
 export interface ApiSlack {
   /** HTTP mode: mounts POST /slack/events (call inside createApp's `extend`). */
@@ -27,6 +28,9 @@ export function slackForApi(deps: { config: Readonly<Env>; db: Db; queues: Queue
     log.info('slack commands and buttons disabled', { reason });
     return { mount: () => undefined, start: async () => undefined, stop: async () => undefined };
   }
+  // Bolt and the Slack clients are loaded only when Slack is on (about 25 MB).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createSlackApp } = require('./slack-app') as typeof import('./slack-app');
   const app: SlackApp = createSlackApp({
     config,
     db: deps.db,

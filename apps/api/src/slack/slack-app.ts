@@ -1,13 +1,15 @@
 import { App, ExpressReceiver, LogLevel, SocketModeReceiver, type RespondArguments } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
 import type { Router } from 'express';
-import type { Env } from '@parley/config';
 import { callSlack, markAlertActed } from '@parley/slack';
 import { boltLogger } from './bolt-logger';
 import { ACTION_IDS, pressButton } from './actions.service';
 import { runCommand, type CommandReply } from './commands.service';
 import { createOperatorCheck } from './operators.service';
+import { slackDisabledReason, type SlackConfig } from './slack-config';
 import type { SlackOpsDeps } from './slack-ops.types';
+
+export { slackDisabledReason, type SlackConfig };
 
 export const SLACK_EVENTS_PATH = '/slack/events';
 
@@ -16,8 +18,6 @@ export const SLACK_BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** Slack shows "did not respond" after 3 s; answers that take longer come as a later ephemeral. */
 export const ACK_BUDGET_MS = 2000;
-
-export type SlackConfig = Pick<Env, 'SLACK_BOT_TOKEN' | 'SLACK_APP_TOKEN' | 'SLACK_SIGNING_SECRET' | 'SLACK_API_URL' | 'SLACK_OPERATORS'>;
 
 export interface SlackAppOptions extends Omit<SlackOpsDeps, 'operators' | 'markActed'> {
   config: SlackConfig;
@@ -41,12 +41,6 @@ export interface SlackApp {
   client: WebClient;
 }
 
-/** Why Slack is off, or undefined when it can run. */
-export function slackDisabledReason(config: SlackConfig): string | undefined {
-  if (!config.SLACK_BOT_TOKEN) return 'SLACK_BOT_TOKEN is not set';
-  if (!config.SLACK_APP_TOKEN && !config.SLACK_SIGNING_SECRET) return 'neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode) is set';
-  return undefined;
-}
 
 /**
  * The operator side of Slack: `/claim`, `/resume`, `/audit`, `/parley status` and the alert
