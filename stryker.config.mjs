@@ -58,7 +58,8 @@ export default {
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: 'reports/mutation/index.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
-  thresholds: { high: 90, low: 85, break: null },
+  // A run scoring under 85% fails (the goal is 85% per module; per-module scores: docs/testing.md).
+  thresholds: { high: 90, low: 85, break: 85 },
   // The sandbox copy of the repository lives outside it, so other jest runs never see its files.
   tempDirName: path.join(os.tmpdir(), 'parley-stryker'),
   cleanTempDir: 'always',

@@ -8,6 +8,19 @@ const one = (text: string): AmountMention => {
 const asNumbers = (m: AmountMention) => m.values.map((v) => Number(v.units) / 10 ** v.scale);
 
 describe('normalizeMoneyText', () => {
+  // First in the file: the digit table is built once, by the first test that reads a number.
+  it('reads every digit of scripts with and without a compatibility form, in and beyond the BMP', () => {
+    // The zero of each run of ten: Arabic-Indic, Extended Arabic-Indic, NKo, Devanagari, Bengali,
+    // Thai, Myanmar Shan, Osmanya, Adlam, and the segmented digits that end the table.
+    const zeros = [0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xe50, 0x1090, 0x104a0, 0x1e950, 0x1fbf0];
+    for (const zero of zeros) {
+      const written = Array.from({ length: 10 }, (_, d) => String.fromCodePoint(zero + d)).join('');
+      expect([zero.toString(16), normalizeMoneyText(`x${written}.`)]).toEqual([zero.toString(16), 'x0123456789.']);
+    }
+    // Next to each other, runs that do not start on a multiple of ten.
+    expect(normalizeMoneyText('\u0661\u06f2\u07c3\u0964\u0967')).toBe('123\u09641');
+  });
+
   it.each([
     ['＄２０００', '$2000'],
     ['USD ２,０００', 'USD 2,000'],
@@ -44,7 +57,25 @@ describe('numberValues', () => {
     ['1.2.3', []],
     ['12,50,000', []],
     ['9'.repeat(41), []],
+    ['1,2345', [1.2345]],
+    ['1,250.50.1', []],
+    ['12,345', [12345]],
+    ['123,456.7', [123456.7]],
+    ['1234,567', [1234.567]],
+    ['1234.567,5', []],
+    ['1.250,5.1', []],
+    ['12.250,50', [12250.5]],
+    ['1.250.000,50', [1250000.5]],
+    ['12.500', [12.5, 12500]],
+    ['123.500', [123.5, 123500]],
+    ['1234.567.890', []],
+    ['1.250.000.5', []],
+    ['12.500.000', [12500000]],
   ])('%j → %j', (raw, values) => expect(numberValues(raw).map((v) => Number(v.units) / 10 ** v.scale)).toEqual(values));
+
+  it('reads up to 40 characters', () => {
+    expect(numberValues('9'.repeat(40))).toEqual([{ units: BigInt('9'.repeat(40)), scale: 0 }]);
+  });
 
   it('keeps the exact decimal', () => {
     expect(numberValues('1,250.50')).toEqual([{ units: 125050n, scale: 2 }]);
@@ -175,6 +206,70 @@ describe('readAmounts', () => {
     expect(readAmounts('a video and an hour')).toEqual([]);
     expect(readAmounts('two and then')).toEqual([expect.objectContaining({ text: 'two', values: [{ units: 2n, scale: 0 }] })]);
     expect(readAmounts('a hundred dollars')[0]).toMatchObject({ money: true, values: [{ units: 100n, scale: 0 }] });
+  });
+
+  it('takes a scale glued to the digits only', () => {
+    expect(readAmounts('$2 k')[0]).toMatchObject({ text: '$2', values: [{ units: 2n, scale: 0 }] });
+    expect(readAmounts('$2 m')[0]).toMatchObject({ text: '$2', values: [{ units: 2n, scale: 0 }] });
+    expect(readAmounts('$2 thousand')[0]).toMatchObject({ text: '$2 thousand', values: [{ units: 2000n, scale: 0 }] });
+  });
+
+  it('reads a year only in four digits from 1900 to 2099', () => {
+    expect(readAmounts('20261 1899 2100 1900 2099').map((m) => m.counts)).toEqual([false, false, false, true, true]);
+  });
+
+  it('joins number words only with "and" or "-" before another number word', () => {
+    expect(readAmounts('two and then five').map((m) => [m.text, Number(m.values[0]?.units)])).toEqual([
+      ['two', 2],
+      ['five', 5],
+    ]);
+    expect(readAmounts('two, five dollars').map((m) => [m.text, Number(m.values[0]?.units)])).toEqual([
+      ['two', 2],
+      ['five dollars', 5],
+    ]);
+    expect(readAmounts('twenty and').map((m) => m.text)).toEqual(['twenty']);
+    expect(readAmounts('twenty -').map((m) => m.text)).toEqual(['twenty']);
+    // A scale is no number word: "and" or "-" before it ends the number.
+    expect(readAmounts('two and thousand').map((m) => [m.text, Number(m.values[0]?.units)])).toEqual([['two', 2]]);
+    expect(readAmounts('twenty - million').map((m) => [m.text, Number(m.values[0]?.units)])).toEqual([['twenty', 20]]);
+    expect(readAmounts('a thousand and one')[0]).toMatchObject({ text: 'a thousand and one', values: [{ units: 1001n, scale: 0 }] });
+    expect(readAmounts('an hundred')[0]).toMatchObject({ text: 'an hundred', values: [{ units: 100n, scale: 0 }] });
+  });
+
+  it('ends on "a" or "per" at the end of the text', () => {
+    expect(readAmounts('I want a')).toEqual([]);
+    expect(readAmounts('$500 a')[0]).toMatchObject({ multiplied: false, percent: false });
+    expect(readAmounts('50 per')[0]).toMatchObject({ percent: false });
+    expect(readAmounts('in total 50')[0]).toMatchObject({ percent: false });
+    expect(readAmounts('50 by cent')[0]).toMatchObject({ percent: false });
+  });
+
+  it('reads a dollar prefix only glued to the "$"', () => {
+    expect(one('C $500')).toMatchObject({ text: '$500', currency: 'USD' });
+    expect(one('US $500')).toMatchObject({ text: '$500', currency: 'USD' });
+    expect(one('R$500')).toMatchObject({ text: 'R$500', currency: 'BRL' });
+    expect(one('US€500')).toMatchObject({ text: '€500', currency: 'EUR' });
+    expect(one('900₿')).toMatchObject({ text: '900₿', currency: 'XXX' });
+    expect(one('$500 USD')).toMatchObject({ text: '$500 USD', currency: 'USD' });
+  });
+
+  it.each(['$500 per video', '$500 for each video', '$500 for them each', 'each of them $500'])('%j is a price per unit (the marker up to three words away)', (text) => {
+    expect(readAmounts(text).find((m) => m.money)?.multiplied).toBe(true);
+  });
+
+  it.each([
+    '$500 for the lot each',
+    'each of the three for $500',
+    '$500 all videos',
+    '$500 for 3x',
+    '$500 or € each',
+    '$500. Each video',
+    '$500; each video',
+    'Each. $500 for it',
+    'Each; $500 for it',
+    '3 x 500',
+  ])('%j is not a price per unit', (text) => {
+    expect(readAmounts(text).find((m) => m.values.some((v) => v.units === 500n))?.multiplied).toBe(false);
   });
 
   it('reads an unreadable number next to a currency as money with no value', () => {

@@ -37,7 +37,7 @@ export interface AmountMention {
   counts: boolean;
 }
 
-type TokenKind = 'num' | 'word' | 'sym' | 'op' | 'other';
+type TokenKind = 'num' | 'word' | 'sym' | 'other';
 interface Token {
   kind: TokenKind;
   text: string;
@@ -46,7 +46,9 @@ interface Token {
   end: number;
 }
 
-const TOKEN_RE = /(\d+(?:[.,]\d+)*)|([A-Za-z]+)|(\p{Sc})|([%×*/+-])|(\s+)|([\s\S])/gu;
+// Numbers, words and currency symbols are tokens of their own; any other character ("%", "/", "×",
+// punctuation) is a token of one character; whitespace only separates.
+const TOKEN_RE = /(\d+(?:[.,]\d+)*)|([A-Za-z]+)|(\p{Sc})|(\s+)|([\s\S])/gu;
 const GROUP_SEP_RE = /(?<=\p{Nd})[\u00A0\u2007\u2009\u202F'\u2019\u066C](?=\p{Nd})/gu;
 const ARABIC_DECIMAL_RE = /(?<=\p{Nd})\u066B(?=\p{Nd})/gu;
 const DIGIT_RE = /\p{Nd}/gu;
@@ -87,8 +89,8 @@ export function normalizeMoneyText(text: string): string {
 function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
   for (const m of text.matchAll(TOKEN_RE)) {
-    if (m[5] !== undefined) continue;
-    const kind: TokenKind = m[1] !== undefined ? 'num' : m[2] !== undefined ? 'word' : m[3] !== undefined ? 'sym' : m[4] !== undefined ? 'op' : 'other';
+    if (m[4] !== undefined) continue;
+    const kind: TokenKind = m[1] !== undefined ? 'num' : m[2] !== undefined ? 'word' : m[3] !== undefined ? 'sym' : 'other';
     tokens.push({ kind, text: m[0], lower: m[0].toLowerCase(), index: m.index, end: m.index + m[0].length });
   }
   return tokens;
@@ -193,22 +195,23 @@ function wordQuantity(tokens: Token[], i: number): Quantity | null {
     const next = tokens[i + 1]?.lower ?? '';
     if (own(SCALES, next) === undefined && next !== 'hundred') return null;
     j = i + 1;
-  } else if (start.kind !== 'word' || own(UNITS, start.lower) === undefined) {
+  } else if (own(UNITS, start.lower) === undefined) {
     return null;
   }
   let total = 0;
-  let current = start.lower === 'a' || start.lower === 'an' ? 1 : 0;
+  // "a thousand": the scale after "a" or "an" counts one (`current || 1` below).
+  let current = 0;
   let last = i;
   let impliesMoney = false;
   for (; j < tokens.length; j++) {
     const t = tokens[j] as Token;
     const unit = own(UNITS, t.lower);
     const scale = own(SCALES, t.lower);
-    if (t.kind === 'word' && unit !== undefined) {
+    if (unit !== undefined) {
       current += unit;
     } else if (t.lower === 'hundred') {
       current = (current || 1) * 100;
-    } else if (t.kind === 'word' && scale !== undefined) {
+    } else if (scale !== undefined) {
       total += (current || 1) * scale;
       current = 0;
       impliesMoney ||= t.lower === 'grand';
@@ -235,7 +238,7 @@ function markerBefore(tokens: Token[], first: number): { currency: string; at: n
     // "USD $500" names the currency twice; a clash ("EUR $500") is another currency.
     return { currency: code !== null && code !== currency ? 'XXX' : currency, at: code !== null ? first - 2 : first - 1 };
   }
-  if (prev.kind === 'word' && CODES.has(prev.lower)) return { currency: prev.text.toUpperCase(), at: first - 1 };
+  if (CODES.has(prev.lower)) return { currency: prev.text.toUpperCase(), at: first - 1 };
   return null;
 }
 
@@ -243,7 +246,6 @@ function markerAfter(tokens: Token[], last: number): { currency: string; at: num
   const next = tokens[last + 1];
   if (!next) return null;
   if (next.kind === 'sym') return { currency: own(SYMBOLS, next.text) ?? 'XXX', at: last + 1 };
-  if (next.kind !== 'word') return null;
   if (CODES.has(next.lower)) return { currency: next.text.toUpperCase(), at: last + 1 };
   const named = own(CURRENCY_WORDS, next.lower);
   return named === undefined ? null : { currency: named, at: last + 1 };
@@ -279,7 +281,7 @@ export function readAmounts(text: string): AmountMention[] {
   const found: AmountMention[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i] as Token;
-    const q = t.kind === 'num' ? digitQuantity(tokens, i) : t.kind === 'word' ? wordQuantity(tokens, i) : null;
+    const q = t.kind === 'num' ? digitQuantity(tokens, i) : wordQuantity(tokens, i);
     if (q === null) continue;
     const before = markerBefore(tokens, q.first);
     const after = markerAfter(tokens, q.last);

@@ -48,6 +48,8 @@ describe('formatMoney', () => {
   it('knows minor-unit digits per currency', () => {
     expect(currencyExponent('USD')).toBe(2);
     expect(currencyExponent('JPY')).toBe(0);
+    expect(currencyExponent('KWD')).toBe(3);
+    expect(currencyExponent('jpy')).toBe(0);
     expect(currencyExponent('not-a-code')).toBe(2);
     expect(toMinor(1250.1, 'USD')).toBe(125010);
     expect(toMinor(900, 'JPY')).toBe(900);

@@ -27,6 +27,12 @@ describe('parseAddressList', () => {
     expect(parseAddressList(value)).toEqual(addresses);
   });
 
+  it('reads the address written right after a quoted name, a comment or a group name', () => {
+    expect(parseAddressList('"Ana"ana@x.io')).toEqual(['ana@x.io']);
+    expect(parseAddressList('(Ana)ana@x.io')).toEqual(['ana@x.io']);
+    expect(parseAddressList('Team:carl@z.io;')).toEqual(['carl@z.io']);
+  });
+
   it('a backslash outside quotes and comments escapes nothing', () => {
     expect(parseAddressList('a\\,b@c.io')).toEqual(['b@c.io']);
   });
@@ -37,6 +43,7 @@ describe('parseAddressList', () => {
     ['bob@x.io (Bob', []],
     ['Bob <bob@x.io> (c', ['bob@x.io']],
     ['<a@x.io> <b@y.io', ['a@x.io']],
+    ['a@x.io <b', []],
   ])('an unterminated bracket, quote or comment at the end: %j → %j', (value, addresses) => {
     expect(parseAddressList(value)).toEqual(addresses);
   });

@@ -32,6 +32,8 @@ describe('htmlToText', () => {
     ['a stray end of quote', '</blockquote>a<blockquote>b</blockquote>c', 'ac'],
     ['breaks inside a quote are dropped with it', '<blockquote>x<br>y</p></blockquote>z', 'z'],
     ['Gmail quote block, with divs inside, up to its end', '<p>Yes</p><div class="GMAIL_QUOTE">On x wrote:<div>old<br></div>more</div>after</div>', 'Yes\nafter\n'],
+    ['a ">" in text is text', 'x ><br>y > z', 'x >\ny > z'],
+    ['only a div opens a Gmail quote block', '<span class="gmail_quote">a</span><p class="gmail_quote">b</p>c', 'ab\nc'],
     ['a plain div is not a quote', '<div class="note">keep</div>', 'keep\n'],
     ['entities decoded once, after the tags are gone', '<p>&lt;b&gt; &amp;amp;</p>', '<b> &amp;\n'],
   ])('%s', (_what, html, text) => expect(htmlToText(html)).toBe(text));

@@ -1,4 +1,5 @@
-import { htmlToText, parseAddressList, toParsedMessage } from './message.parser';
+import { MAIL_LIMITS } from './mail-limits';
+import { bodyText, htmlToText, parseAddressList, referencedIds, toParsedMessage } from './message.parser';
 
 const b64 = (text: string, encoding: BufferEncoding = 'utf8') => Buffer.from(text, encoding).toString('base64url');
 
@@ -96,5 +97,180 @@ describe('parseAddressList', () => {
     expect(parseAddressList('"Doe, Jane" <Jane@X.test>, bob@y.test (Bob), Team: carl@z.test;, undisclosed-recipients:;')).toEqual(['jane@x.test', 'bob@y.test', 'carl@z.test']);
     expect(parseAddressList('"a <b@c.test>" <real@d.test>')).toEqual(['real@d.test']);
     expect(parseAddressList('not an address')).toEqual([]);
+  });
+});
+
+/** A message with exactly these headers and a text/plain body. */
+const withHeaders = (headers: { name: string | null; value: string | null }[], body = 'ok') => ({ id: 'm', threadId: 't', payload: { mimeType: 'text/plain', headers, body: { data: b64(body) } } });
+const subjectOf = (value: string) => toParsedMessage(withHeaders([{ name: 'Subject', value }])).subject;
+const plain = (text: string, headers: { name: string; value: string }[] = [], extra: Record<string, unknown> = {}) => ({ mimeType: 'text/plain', headers, body: { data: b64(text) }, ...extra });
+
+/** Every field of a parsed message that a resource without content leaves at its default. */
+const EMPTY_FIELDS = { labelIds: [], from: '', to: '', subject: '', messageIdHdr: null, inReplyTo: null, references: null, internalDate: new Date(0), text: '' };
+
+describe('toParsedMessage: the resource', () => {
+  it('reads ids, labels, date, addresses and the id headers', () => {
+    const parsed = toParsedMessage(
+      gmailMessage({ mimeType: 'text/plain', body: { data: b64('Deal at $900.') } }, [
+        { name: 'To', value: 'Brand <Deals@Brand.test>, "Ops, Team" <ops@brand.test>' },
+        { name: 'Message-ID', value: '<m1@creators.test>' },
+        { name: 'In-Reply-To', value: '<neg-1@brand.test>' },
+        { name: 'References', value: '<neg-0@brand.test> <neg-1@brand.test>' },
+      ]),
+    );
+    expect(parsed).toEqual({
+      id: '18c0000000000001',
+      threadId: '18c0000000000000',
+      labelIds: ['INBOX'],
+      from: 'ana@creators.test',
+      to: 'deals@brand.test, ops@brand.test',
+      subject: 'Re: Offer',
+      messageIdHdr: '<m1@creators.test>',
+      inReplyTo: '<neg-1@brand.test>',
+      references: '<neg-0@brand.test> <neg-1@brand.test>',
+      internalDate: new Date(1762250400000),
+      text: 'Deal at $900.',
+      problem: null,
+    });
+  });
+
+  it('defaults what the resource leaves out', () => {
+    expect(toParsedMessage({ id: 'm', threadId: 't' })).toEqual({ ...EMPTY_FIELDS, id: 'm', threadId: 't', problem: null });
+    expect(toParsedMessage({ id: 'm', threadId: 't', labelIds: null, internalDate: null, payload: null }).problem).toBeNull();
+  });
+
+  it.each([
+    [{ id: '', threadId: 't' }, 'id'],
+    [{ id: 'm', threadId: '' }, 'threadId'],
+    [{ id: 'm', threadId: 't', internalDate: '12a' }, 'internalDate'],
+    [{ id: 'm', threadId: 't', internalDate: 'x1' }, 'internalDate'],
+    [{ id: 'm', threadId: 't', internalDate: '1'.repeat(17) }, 'internalDate'],
+    [{ id: 'm', threadId: 't', labelIds: [1] }, 'labelIds.0'],
+    [{ id: 'm', threadId: 't', payload: { parts: [{ mimeType: 7 }] } }, 'payload.parts.0.mimeType'],
+    [{ id: 'm', threadId: 't', payload: { headers: [{ name: 'From', value: 1 }] } }, 'payload.headers.0.value'],
+    [{ id: 'm', threadId: 't', payload: { filename: 1 } }, 'payload.filename'],
+    [{ id: 'm', threadId: 't', payload: { body: { attachmentId: 1 } } }, 'payload.body.attachmentId'],
+  ])('a malformed resource %j is a problem naming %s, with the fallback ids', (raw, path) => {
+    const parsed = toParsedMessage(raw, { id: 'fallback-id', threadId: 'fallback-thread' });
+    expect(parsed).toEqual({ ...EMPTY_FIELDS, id: 'fallback-id', threadId: 'fallback-thread', problem: `unparseable: resource: malformed message resource (${path})` });
+  });
+
+  it('accepts a 16-digit date', () => {
+    expect(toParsedMessage({ id: 'm', threadId: 't', internalDate: '1'.repeat(16) }).internalDate).toEqual(new Date(Number('1'.repeat(16))));
+  });
+
+  it('names a thrown error on one short line, and has empty ids without a fallback', () => {
+    const throwing = (thrown: unknown) =>
+      toParsedMessage({
+        id: 'm',
+        get threadId(): string {
+          throw thrown;
+        },
+      });
+    expect(throwing(new TypeError('bad\n\t  value'))).toMatchObject({ id: '', threadId: '', problem: 'unparseable: resource: TypeError: bad value' });
+    expect(throwing('plain  text').problem).toBe('unparseable: resource: plain text');
+    expect(throwing(new Error('x'.repeat(500))).problem).toBe(`unparseable: resource: Error: ${'x'.repeat(113)}`);
+  });
+
+  it('finds headers by name in any case, skipping ones without a value, the first one winning', () => {
+    const parsed = toParsedMessage(
+      withHeaders([
+        { name: null, value: 'x' },
+        { name: 'SUBJECT', value: null },
+        { name: 'subject', value: 'first' },
+        { name: 'Subject', value: 'second' },
+      ]),
+    );
+    expect(parsed.subject).toBe('first');
+  });
+
+  it('reads a header on one line, trimmed, and at most MAIL_LIMITS.headerChars of it', () => {
+    const parsed = toParsedMessage(withHeaders([{ name: 'Message-ID', value: ` <a@b.test>\r\n\t<c@d.test>\0\0x ` }, { name: 'References', value: `<a@b> ${'y'.repeat(20_000)}` }]));
+    expect(parsed.messageIdHdr).toBe('<a@b.test> <c@d.test> x');
+    expect(parsed.references).toHaveLength(MAIL_LIMITS.headerChars);
+  });
+
+  it('keeps at most MAIL_LIMITS.subjectChars of the subject and MAIL_LIMITS.replyTextChars of the text', () => {
+    const parsed = toParsedMessage(withHeaders([{ name: 'Subject', value: 's'.repeat(5_000) }], 'x'.repeat(50_000)));
+    expect(parsed.subject).toHaveLength(MAIL_LIMITS.subjectChars);
+    expect(parsed.text).toHaveLength(MAIL_LIMITS.replyTextChars);
+  });
+
+  it('lists the valid ids of In-Reply-To and References', () => {
+    expect(referencedIds({ inReplyTo: '<a@b.test> junk', references: '<c@d.test>, <e@f.test> <no-at>' })).toEqual(['<a@b.test>', '<c@d.test>', '<e@f.test>']);
+    expect(referencedIds({ inReplyTo: null, references: null })).toEqual([]);
+  });
+});
+
+describe('toParsedMessage: RFC 2047 subjects', () => {
+  it.each([
+    ['=?UTF-8?B?UmU6IE9mZmVy?=', 'Re: Offer'],
+    ['=?utf-8?b?UmU6IE9mZmVy?=', 'Re: Offer'],
+    ['=?UTF-8?q?f=c3=bcr_dich?=', 'für dich'],
+    ['=?UTF-8?Q?a?=  =?UTF-8?Q?b?=', 'ab'],
+    ['=?UTF-8?Q?a?=\r\n =?UTF-8?Q?b?=', 'ab'],
+    ['=?UTF-8?Q?Re:?= Offer', 'Re: Offer'],
+    ['Re: =?UTF-8?Q?Offer?= now', 'Re: Offer now'],
+    ['=?UTF-8*en?Q?hello?=', 'hello'],
+    ['=?UTF-8*en-US?Q?hello?=', 'hello'],
+    ['=?x-klingon?Q?Qapla?=', 'Qapla'],
+    ['=?windows-1252?Q?=80_5?=', '€ 5'],
+    ['=?UTF-8?X?abc?=', '=?UTF-8?X?abc?='],
+    ['=??Q?abc?=', '=??Q?abc?='],
+    [`=?${'u'.repeat(41)}?Q?abc?=`, `=?${'u'.repeat(41)}?Q?abc?=`],
+    [`=?${'u'.repeat(40)}?Q?abc?=`, 'abc'],
+    ['=?UTF-8?Q?a b?=', '=?UTF-8?Q?a b?='],
+    ['=?UTF-8?Q??=', ''],
+  ])('%j → %j', (value, subject) => expect(subjectOf(value)).toBe(subject));
+});
+
+describe('bodyText', () => {
+  it('prefers the plain part, wherever the HTML part is', () => {
+    expect(bodyText({ mimeType: 'multipart/alternative', parts: [{ mimeType: 'text/html', body: { data: b64('<p>html</p>') } }, plain('plain')] })).toBe('plain');
+    expect(bodyText({ mimeType: 'multipart/alternative', parts: [{ mimeType: 'TEXT/HTML', body: { data: b64('<p>html</p>') } }] })).toBe('html\n');
+    expect(bodyText({ mimeType: 'Text/Plain', body: { data: b64('upper') } })).toBe('upper');
+    expect(bodyText(null)).toBe('');
+    expect(bodyText({ mimeType: 'multipart/mixed', parts: [{ mimeType: 'image/png', body: { data: b64('png') } }] })).toBe('');
+  });
+
+  it('skips a part without data, and parts that are attachments however they say so', () => {
+    const parts = (first: Record<string, unknown>) => ({ mimeType: 'multipart/mixed', parts: [first, plain('the reply')] });
+    expect(bodyText(parts({ mimeType: 'text/plain', body: { data: '' } }))).toBe('the reply');
+    expect(bodyText(parts({ mimeType: 'text/plain', body: null }))).toBe('the reply');
+    expect(bodyText(parts(plain('old', [], { filename: 'old.txt' })))).toBe('the reply');
+    expect(bodyText(parts(plain('old', [], { body: { data: b64('old'), attachmentId: 'A1' } })))).toBe('the reply');
+    expect(bodyText(parts(plain('old', [{ name: 'Content-Disposition', value: '  ATTACHMENT; filename=x' }])))).toBe('the reply');
+    // Not attachments: an empty file name, an empty attachment id, an inline disposition.
+    expect(bodyText(parts(plain('first', [], { filename: '' })))).toBe('first');
+    expect(bodyText(parts(plain('first', [], { body: { data: b64('first'), attachmentId: '' } })))).toBe('first');
+    expect(bodyText(parts(plain('first', [{ name: 'Content-Disposition', value: 'inline; filename="attachment.txt"' }])))).toBe('first');
+    expect(bodyText(parts(plain('first', [{ name: 'Content-Disposition', value: 'inline;filename=attachment.txt' }])))).toBe('first');
+  });
+
+  it(`follows nesting ${MAIL_LIMITS.partDepth} parts deep, not deeper`, () => {
+    const nested = (depth: number): Record<string, unknown> => (depth === 0 ? plain('deep') : { mimeType: 'multipart/mixed', parts: [nested(depth - 1)] });
+    expect(bodyText(nested(MAIL_LIMITS.partDepth))).toBe('deep');
+    expect(bodyText(nested(MAIL_LIMITS.partDepth + 1))).toBe('');
+  });
+
+  it('reads the charset wherever the Content-Type puts it, UTF-8 without one', () => {
+    // 0xA4 is "€" in ISO-8859-15 and "¤" in ISO-8859-1.
+    const latin = Buffer.from([0x70, 0x72, 0xea, 0x74, 0x20, 0xa4]).toString('base64url');
+    expect(bodyText({ mimeType: 'text/plain', headers: [{ name: 'content-type', value: 'text/plain; format=flowed; CHARSET = "ISO-8859-15"; delsp=yes' }], body: { data: latin } })).toBe('prêt €');
+    expect(bodyText({ mimeType: 'text/plain', headers: [{ name: 'Content-Type', value: 'text/plain;charset=iso-8859-1' }], body: { data: latin } })).toBe('prêt ¤');
+    expect(bodyText({ mimeType: 'text/plain', body: { data: b64('prêt à 5 €') } })).toBe('prêt à 5 €');
+    expect(bodyText({ mimeType: 'text/plain', headers: [{ name: 'Content-Type', value: 'text/plain; charset=' }], body: { data: b64('prêt') } })).toBe('prêt');
+  });
+
+  it('maps only the C1 range of windows-1252, not text that is UTF-8', () => {
+    const win = Buffer.from([0x80, 0x81, 0x8d, 0x9f, 0xa0, 0xe9]).toString('base64url');
+    expect(bodyText({ mimeType: 'text/plain', headers: [{ name: 'Content-Type', value: 'text/plain; charset=windows-1252' }], body: { data: win } })).toBe('\u20ac\u0081\u008d\u0178\u00a0\u00e9');
+    expect(bodyText({ mimeType: 'text/plain', body: { data: b64('a\u0085b\u0080') } })).toBe('a\u0085b\u0080');
+  });
+
+  it('decodes at most MAIL_LIMITS.bodyBytes of the body', () => {
+    const limit = MAIL_LIMITS.bodyBytes;
+    expect(bodyText(plain('x'.repeat(limit + 1_000)))).toHaveLength(limit - (limit % 3));
+    expect(bodyText(plain('x'.repeat(limit - 7)))).toHaveLength(limit - 7);
   });
 });

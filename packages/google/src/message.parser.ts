@@ -98,17 +98,13 @@ function rawHeader(p: Part | null | undefined, name: string): string | null {
   return null;
 }
 
-/** Bare addresses from a header like `"Ana" <ana@x.com>, bob@y.com` (linear; see address.parser). */
-export function addresses(value: string | null): string[] {
-  return parseAddressList(value);
-}
-
 /** The part's body decoded in its charset; only the first MAIL_LIMITS.bodyBytes are read. */
 function decodeData(p: Part): string {
   const data = p.body?.data ?? '';
-  // 4 base64 characters are 3 bytes: cut on a multiple of 4 so the cut decodes cleanly.
-  const chars = Math.ceil(MAIL_LIMITS.bodyBytes / 3) * 4;
-  const bytes = Buffer.from(data.length > chars ? data.slice(0, chars) : data, 'base64url');
+  // 4 base64 characters are 3 bytes: cut on a multiple of 4 so the cut decodes cleanly, and
+  // at or under the limit.
+  const chars = Math.floor(MAIL_LIMITS.bodyBytes / 3) * 4;
+  const bytes = Buffer.from(data.slice(0, chars), 'base64url');
   const charset = /charset\s*=\s*"?([^";\s]{1,40})"?/i.exec(rawHeader(p, 'Content-Type') ?? '')?.[1] ?? 'utf-8';
   return decodeBytes(bytes, charset);
 }

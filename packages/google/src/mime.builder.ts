@@ -36,7 +36,8 @@ export function encodeHeaderWords(value: string): string {
     }
     current += ch;
   }
-  if (current !== '') words.push(current);
+  // Only non-empty text that is not printable ASCII gets here, so the last word is never empty.
+  words.push(current);
   return words.map((w) => `=?UTF-8?B?${Buffer.from(w, 'utf8').toString('base64')}?=`).join('\r\n ');
 }
 
@@ -60,7 +61,7 @@ function splitAddresses(value: string): string[] {
 }
 
 function formatAddress(value: string): string {
-  const match = /^(.*?)\s*<([^<>\s]+@[^<>\s]+)>$/.exec(value);
+  const match = /^(.*?)\s*<([^<>\s]+@[^<>\s]+)>$/s.exec(value);
   if (!match) return value;
   const name = (match[1] ?? '').trim().replace(/^"(.*)"$/, '$1');
   const address = match[2] ?? '';

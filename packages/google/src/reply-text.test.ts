@@ -42,11 +42,19 @@ describe('extractReplyText: line handling', () => {
     ['a phone signature', 'Deal\nSent from my iPhone', 'Deal'],
     ['a forwarded block', 'FYI\n---------- Forwarded message ---------\nFrom: x', 'FYI'],
     ['nothing but a quote: kept whole', '> a\r\n> b', '> a\n> b'],
+    ['nothing but a quote, with lone CR line ends: kept whole', '> a\r> b', '> a\n> b'],
     ['nothing but a forward: kept whole', '  -- \n-----Original Message-----\nold  ', '-- \n-----Original Message-----\nold'],
   ])('%s', (_what, input, output) => expect(extractReplyText(input)).toBe(output));
 });
 
 describe('extractReplyText: attributions', () => {
+  it('an indented attribution', () => {
+    expect(extractReplyText('Deal.\n   On Tue, Brand wrote:\nold')).toBe('Deal.');
+    // The line is measured trimmed: at the limit with its indent, it still counts.
+    const limit = `On ${'x'.repeat(MAIL_LIMITS.attributionLineChars - 10)} wrote:`;
+    expect(extractReplyText(`Yes.\n ${limit}\n> q\nMine.`)).toBe('Yes.\nMine.');
+  });
+
   it('an attribution on the last line still ends the reply', () => {
     expect(extractReplyText('Deal.\nOn Tue, Brand wrote:')).toBe('Deal.');
   });
@@ -78,6 +86,7 @@ describe('extractReplyText: attributions', () => {
     expect(extractReplyText('Yes.\nBrand wrote:\nnot a quote')).toBe('Yes.\nBrand wrote:\nnot a quote');
     expect(extractReplyText('Yes.\nBrand wrote:')).toBe('Yes.\nBrand wrote:');
     expect(extractReplyText('Yes.\nBrand wrote: so\n> q')).toBe('Yes.\nBrand wrote: so');
+    expect(extractReplyText('Yes.\nBrand wrote:x\n> q\nThanks')).toBe('Yes.\nBrand wrote:x\nThanks');
   });
 });
 
@@ -88,6 +97,7 @@ describe('extractReplyText: Outlook reply headers', () => {
     expect(extractReplyText('Deal.\n*From:* Brand\n*Date:* Tue\n*Subject:* offer\nold')).toBe('Deal.');
     expect(extractReplyText('Deal.\n  from: Brand\ndate: Tue\nto: Ana\nold')).toBe('Deal.');
     expect(extractReplyText('Deal.\nFrom: Brand\n\n\nSent: Tue\nTo: Ana\nold')).toBe('Deal.');
+    expect(extractReplyText('Deal.\nFrom: Brand\n  Sent: Tue\n  To: Ana\nold')).toBe('Deal.');
   });
 
   it('keeps a "From:" line that is no such header', () => {
@@ -102,6 +112,8 @@ describe('extractReplyText: Outlook reply headers', () => {
       'Deal.\nX From: Brand\nSent: Tue\nTo: Ana',
       'Deal.\nFrom: Brand\nX Sent: Tue\nTo: Ana',
       'Deal.\nFrom: Brand\nSent: Tue\nX To: Ana',
+      // "Sent:" above the "From:" line is not part of its header.
+      'Sent: Tue\nFrom: Brand\nTo: Ana\nold',
     ]) {
       expect(extractReplyText(text)).toBe(text);
     }
