@@ -1,32 +1,26 @@
-import { performance } from 'node:perf_hooks';
+import fs from 'node:fs';
 
-export interface Timing {
-  label: string;
-  ops: number;
-  ms: number;
-  perSec: number;
-  msPerOp: number;
+/** The resident set size of a process in MiB (Linux /proc), or 0 once it is gone. */
+export function rssMiB(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
 }
 
-/** Runs `op` `n` times with `inFlight` concurrent callers and reports the throughput. */
-export async function measure(label: string, n: number, inFlight: number, op: (i: number) => Promise<unknown>): Promise<Timing> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      for (let i = next++; i < n; i = next++) await op(i);
-    }),
-  );
-  const ms = performance.now() - started;
-  return { label, ops: n, ms, perSec: (n / ms) * 1000, msPerOp: ms / n };
+/** CPU seconds (user + system) a process has used so far (Linux /proc, 100 ticks/s), or 0 once it is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
 }
 
-export function table(rows: Timing[], baseline: Timing): string {
-  const lines = ['| case | ops | ops/s | ms/op | vs baseline |', '|---|---|---|---|---|'];
-  for (const r of rows) lines.push(`| ${r.label} | ${r.ops} | ${r.perSec.toFixed(0)} | ${r.msPerOp.toFixed(3)} | ${(r.perSec / baseline.perSec).toFixed(2)}x |`);
-  return lines.join('\n');
-}
-
-export function header(title: string): string {
-  return `## ${title}\n\nNode ${process.version}, ${new Date().toISOString().slice(0, 10)}, same process and machine for every row (ratios, not absolutes, are the result).\n`;
+/** The nearest-rank percentile `p` (0-100) of ascending `sorted`; NaN when it is empty. */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 }

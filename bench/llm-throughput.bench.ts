@@ -7,7 +7,8 @@
  *   - before: WORKER_CONCURRENCY 5 per process, no gate (the old shape);
  *   - high concurrency without the gate: 50 per process, calls meet the account's limit as 429s;
  *   - after: 50 per process and the fleet-wide LLM gate with ANTHROPIC_RPM=600.
- * Run: npm run bench (or npx tsx bench/llm-throughput.bench.ts); BENCH_LLM_N (default 100).
+ *   - steady: the gate, replies arriving at 4 per second (80% of the limit) instead of at once.
+ * Run: npm run bench:llm; BENCH_LLM_N (default 100); BENCH_LLM_CASES=4 runs only some cases (1-based).
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -24,6 +25,7 @@ import { createMetrics } from '@parley/metrics';
 import { closeQueues, createQueues, createRedis, DEFAULT_RETRY_POLICY, enqueue, jobIds, PermanentError, QUEUE_NAMES, startWorkers, type HandlerMap, type Queues, type WorkerRuntime } from '@parley/queue';
 import { SANDBOX_API_KEY, startAnthropicSandbox, type AnthropicSandbox } from '../packages/sandbox/src/anthropic';
 import { dropPrefix } from '../test/support/redis';
+import { percentile } from './bench-support';
 
 for (const name of ['ANTHROPIC_BASE_URL', 'ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'ANTHROPIC_CUSTOM_HEADERS', 'ANTHROPIC_PROFILE']) delete process.env[name];
 
@@ -31,6 +33,8 @@ const N = Number(process.env.BENCH_LLM_N ?? 100);
 const LATENCY_MS = 2_000;
 const RPM = 600;
 const PROCESSES = 2;
+/** The steady case's arrival rate: 4 replies/s is 8 LLM calls/s, 80% of the limit. */
+const STEADY_RATE = 4;
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const log = createLogger({ service: 'bench', level: 'error' });
 
@@ -38,6 +42,8 @@ interface Scenario {
   label: string;
   concurrency: number;
   gate: boolean;
+  /** Replies arrive at this steady rate instead of all at once. */
+  arrivalsPerSec?: number;
 }
 
 interface Result {
@@ -50,7 +56,6 @@ interface Result {
   answered: number;
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 
 async function seed(db: Db, tag: string, i: number) {
   return withTx(db, async (tx) => {
@@ -117,7 +122,10 @@ async function run(db: Db, sandbox: AnthropicSandbox, scenario: Scenario): Promi
     replies.push(gmailMessageId);
   }
   const started = Date.now();
+  const rate = scenario.arrivalsPerSec;
   const ids = await Promise.all(negotiations.map(async (n, i) => {
+    // A steady arrival rate: reply i reaches the queue i / rate seconds after the first.
+    if (rate) await new Promise((resolve) => setTimeout(resolve, started + (i * 1000) / rate - Date.now()));
     const id = jobIds.negotiationStep(n.id, replies[i]);
     await enqueue(queues, 'negotiation-steps', { negotiationId: n.id, kind: 'reply', gmailMessageId: replies[i] }, { jobId: id });
     return id;
@@ -153,20 +161,28 @@ async function main(): Promise<void> {
     { label: `before: concurrency 5 x ${PROCESSES} processes, no gate`, concurrency: 5, gate: false },
     { label: `concurrency 50 x ${PROCESSES}, no gate`, concurrency: 50, gate: false },
     { label: `after: concurrency 50 x ${PROCESSES}, gate at ${RPM} RPM`, concurrency: 50, gate: true },
+    // Below the limit (8 calls/s of 10): a reply should wait for little more than its own two calls.
+    { label: `steady: ${STEADY_RATE} replies/s arriving, 50 x ${PROCESSES}, gate at ${RPM} RPM`, concurrency: 50, gate: true, arrivalsPerSec: STEADY_RATE },
   ];
+  const only = process.env.BENCH_LLM_CASES?.split(',').map(Number);
   const results: Result[] = [];
-  for (const s of scenarios) results.push(await run(db, sandbox, s));
+  for (const [i, s] of scenarios.entries()) if (!only || only.includes(i + 1)) results.push(await run(db, sandbox, s));
   const limitPerSec = RPM / 60;
+  const byLabel = (prefix: string) => results.find((r) => r.label.startsWith(prefix));
+  const before = byLabel('before');
+  const after = byLabel('after');
+  const steady = byLabel('steady');
   const lines = [
-    `## LLM throughput: ${N} replies at once, a 2 s LLM limited to ${RPM} RPM`,
+    `## LLM throughput: ${N} replies, a 2 s LLM limited to ${RPM} RPM`,
     '',
-    `Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, same process and machine for every row; two worker runtimes, each reply step two LLM calls.`,
+    `Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, same process and machine for every row; two worker runtimes, each reply step two LLM calls (${(2 * LATENCY_MS) / 1000} s of LLM time per reply).`,
     '',
     '| case | replies answered | took (s) | LLM calls/s (200s) | vs the limit (10/s) | 429s | reply-to-answer p50 (s) | p99 (s) |',
     '|---|---|---|---|---|---|---|---|',
     ...results.map((r) => `| ${r.label} | ${r.answered} | ${r.seconds.toFixed(1)} | ${r.callsPerSec.toFixed(2)} | ${(r.callsPerSec / limitPerSec).toFixed(2)} | ${r.limited} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} |`),
     '',
-    `After vs before: ${(results[2]!.callsPerSec / results[0]!.callsPerSec).toFixed(2)}x the LLM calls/s, p50 ${(results[0]!.p50 / results[2]!.p50).toFixed(2)}x and p99 ${(results[0]!.p99 / results[2]!.p99).toFixed(2)}x shorter.`,
+    ...(before && after ? [`After vs before: ${(after.callsPerSec / before.callsPerSec).toFixed(2)}x the LLM calls/s, p50 ${(before.p50 / after.p50).toFixed(2)}x and p99 ${(before.p99 / after.p99).toFixed(2)}x shorter.`] : []),
+    ...(steady ? [`Steady arrivals: median reply-to-answer ${steady.p50.toFixed(1)} s against ${(2 * LATENCY_MS) / 1000} s of LLM time per reply (goal: at most 1 s more).`] : []),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   await sandbox.close();

@@ -17,12 +17,12 @@ export function ensureDependencies() {
   const marker = path.join(ROOT, 'node_modules', '.package-lock.json');
   const lock = path.join(ROOT, 'package-lock.json');
   const stale = !fs.existsSync(marker) || fs.statSync(marker).mtimeMs < fs.statSync(lock).mtimeMs;
-  const generated = path.join(ROOT, 'packages/db/src/generated/prisma/client.ts');
+  const generated = ['prisma', 'prisma-pg'].map((dir) => path.join(ROOT, 'packages/db/src/generated', dir, 'client.ts'));
   if (stale) {
     log('installing dependencies (npm ci)…');
     execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
-  } else if (!fs.existsSync(generated)) {
-    execFileSync('npx', ['prisma', 'generate'], { cwd: ROOT, stdio: 'inherit' });
+  } else if (!generated.every((file) => fs.existsSync(file))) {
+    execFileSync('npm', ['run', 'db:generate'], { cwd: ROOT, stdio: 'inherit' });
   }
 }
 

@@ -162,3 +162,18 @@ export function productionClosure(workspaces: string[], lockFile = path.join(ROO
   workspaces.forEach(visit);
   return names;
 }
+
+/**
+ * How an image starts its process: the Node arguments of the runtime stage's CMD in
+ * `Dockerfile.<app>` (without the leading `node`), relative to the image's root, which lays the
+ * files out as the checkout does after `npm run build`. The benches start the compiled API and
+ * worker with these, so they measure what the image runs, heap limit included.
+ */
+export function imageNodeArgs(app: 'api' | 'worker'): string[] {
+  const stages = parseDockerfile(fs.readFileSync(path.join(ROOT, `Dockerfile.${app}`), 'utf8'));
+  const runtime = stages.at(-1);
+  if (!runtime) throw new Error(`Dockerfile.${app} has no stage`);
+  const [command, ...args] = cmdOf(runtime);
+  if (command !== 'node') throw new Error(`Dockerfile.${app}: CMD starts ${command ?? 'nothing'}, not node`);
+  return args;
+}

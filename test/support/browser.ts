@@ -1,13 +1,10 @@
 import fs from 'node:fs';
+import { describeRequiring } from './prerequisites';
 
 /** The Chromium the browser tests drive: CHROMIUM_PATH (CI points it at the runner's Chrome) or Debian's. */
 export const CHROMIUM = process.env.CHROMIUM_PATH?.trim() || '/usr/bin/chromium';
 
-/** Set by CI (.ci/run exports CI=true; GitHub Actions sets it): a test that cannot run there is a failure. */
-export function inCi(env: NodeJS.ProcessEnv = process.env): boolean {
-  const value = env.CI?.trim().toLowerCase();
-  return value !== undefined && value !== '' && value !== 'false' && value !== '0';
-}
+export { inCi } from './prerequisites';
 
 /**
  * `describe` for tests that need Chromium. Without it: in CI the suite fails (one test that says
@@ -15,19 +12,6 @@ export function inCi(env: NodeJS.ProcessEnv = process.env): boolean {
  * developer's machine it is skipped with a warning.
  */
 export function describeWithChromium(name: string, body: () => void): void {
-  if (fs.existsSync(CHROMIUM)) {
-    describe(name, body);
-    return;
-  }
-  const missing = `${CHROMIUM} not found (install it with: apt-get install -y chromium, or set CHROMIUM_PATH)`;
-  if (inCi()) {
-    describe(name, () => {
-      it('has a Chromium to run in (CI never skips it)', () => {
-        throw new Error(`${name}: ${missing}`);
-      });
-    });
-    return;
-  }
-  console.warn(`${name}: skipped, ${missing}`);
-  describe.skip(`${name} (skipped: ${missing})`, body);
+  const missing = fs.existsSync(CHROMIUM) ? undefined : `${CHROMIUM} not found (install it with: apt-get install -y chromium, or set CHROMIUM_PATH)`;
+  describeRequiring(name, missing, 'has a Chromium to run in', body);
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { imageNodeArgs } from '../deploy/images.dockerfile';
 
 export const ROOT = path.resolve(__dirname, '../..');
 
@@ -29,8 +30,22 @@ export const INSTRUMENTS: Readonly<Record<string, string>> = {
  * its src/ (docs/build.md), so a test never runs a stale dist/.
  */
 export function nodeArgs(entry: string, root = ROOT): string[] {
+  if (process.env.PARLEY_PROCESSES === 'compiled') return compiledArgs(entry, root);
   const instrument = INSTRUMENTS[path.relative(root, path.resolve(root, entry)).split(path.sep).join('/')];
   return ['--conditions=@parley/source', '--import', 'tsx', ...(instrument ? ['--import', path.resolve(root, instrument)] : []), path.resolve(root, entry)];
+}
+
+/**
+ * The API and worker mains as their images run them: the runtime CMD of Dockerfile.api /
+ * Dockerfile.worker on plain Node (compiled dist/ files, the instrument first, the heap limit).
+ * Used when PARLEY_PROCESSES is `compiled` (the campaign bench sets it after building), so memory
+ * and CPU are measured without tsx's loader; it needs `npm run build` first.
+ */
+function compiledArgs(entry: string, root: string): string[] {
+  const relative = path.relative(root, path.resolve(root, entry)).split(path.sep).join('/');
+  const app = /^apps\/(api|worker)\/src\/main\.ts$/.exec(relative)?.[1] as 'api' | 'worker' | undefined;
+  if (!app) throw new Error(`no image runs ${relative}`);
+  return imageNodeArgs(app);
 }
 
 /**
