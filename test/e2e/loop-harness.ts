@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
 import type { Db } from '@parley/db';
-import { closeQueues, createQueues, createRedis, jobIds, type Queues, type QueueName } from '@parley/queue';
+import { closeQueues, connectRedis, createQueues, createRedis, jobIds, type HostPort, type Queues, type QueueName, type RedisConnection } from '@parley/queue';
 import { startSandbox, type HistoryNotification, type Persona, type PubSubPusher, type PushResult, type Sandbox } from '@parley/sandbox';
 import { createTestDatabase } from '../support/db';
 import { bareAddress, describeLeaks, emailSentences, findLeaks, type Leak, type PrivateData } from '../support/logs';
@@ -41,6 +40,11 @@ export interface LoopHarnessOptions {
   autoPush?: boolean;
   /** A private redis-server with AOF (kill and restart tests) instead of the shared Redis. */
   privateRedis?: { appendfsync: 'always' | 'everysec' };
+  /**
+   * Run on a Redis Cluster instead (some of its nodes): the processes get REDIS_CLUSTER_NODES and
+   * a hash-tagged prefix, and the harness reads the queues through the cluster too.
+   */
+  redisCluster?: { nodes: readonly HostPort[] };
   /** Extra or overriding environment for every process. */
   env?: Record<string, string>;
 }
@@ -134,13 +138,15 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
   const database = await createTestDatabase();
   const privateRedis = options.privateRedis ? await startPrivateRedis({ appendfsync: options.privateRedis.appendfsync }) : null;
   const url = privateRedis?.url ?? redisUrl();
-  const prefix = uniquePrefix(`e2e-${options.label}`);
+  const cluster = options.redisCluster;
+  // On Cluster every key of the prefix must hash to one slot: the whole prefix is the tag.
+  const prefix = cluster ? `{${uniquePrefix(`e2e-${options.label}`)}}` : uniquePrefix(`e2e-${options.label}`);
   const sandbox = await startSandbox({ personas: options.personas, personaDelayMs: options.personaDelayMs ?? 800 });
   const gate = await startGoogleGate(sandbox.google.url);
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
   const pusher: PubSubPusher = sandbox.pusherFor(apiUrl, { maxAttempts: 10 });
-  const connection: Redis = createRedis(url, 'producer');
+  const connection: RedisConnection = cluster ? connectRedis({ kind: 'cluster', url, nodes: cluster.nodes }, 'producer') : createRedis(url, 'producer');
   connection.on('error', () => undefined);
   const queues = createQueues(connection, prefix);
   for (const q of Object.values(queues)) q.on('error', () => undefined);
@@ -171,6 +177,7 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
     JOB_LOCK_DURATION_MS: '4000',
     JOB_STALLED_INTERVAL_MS: '1000',
     SHUTDOWN_GRACE_MS: '3000',
+    ...(cluster ? { REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',') } : {}),
     ...options.env,
     ...extra,
   });
@@ -330,7 +337,7 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
       connection.disconnect();
       await database.cleanup();
       if (privateRedis) await privateRedis.stop();
-      else await dropPrefix(url, prefix);
+      else if (!cluster) await dropPrefix(url, prefix);
       if (found.length > 0) throw new Error(describeLeaks(found));
     },
   };

@@ -1,4 +1,5 @@
 import { Queue, Worker } from 'bullmq';
+import { Cluster } from 'ioredis';
 import { hashTagOf, parseEnv } from '@parley/config';
 import { connectRedis, createServiceRedis, redisTarget, type ClusterTarget, type RedisConnection } from '@parley/queue';
 import { uniquePrefix } from '../support/redis';
@@ -64,9 +65,20 @@ describe('Redis Cluster settings', () => {
     }
   });
 
-  it('the API, worker and CLI connection refuses Cluster for now, naming the setting', () => {
-    const config = parseEnv({ REDIS_CLUSTER_NODES: NODES, QUEUE_PREFIX: '{parley}' });
-    expect(() => createServiceRedis(config, 'producer')).toThrow(/^REDIS_CLUSTER_NODES: the API, workers and CLI do not run on Redis Cluster yet/);
+  it('the API, worker and CLI connection is a Cluster with the role\'s options', () => {
+    const config = parseEnv({ REDIS_CLUSTER_NODES: NODES, QUEUE_PREFIX: '{parley}', REDIS_URL: 'redis://:pw@ignored:6379' });
+    const producer = createServiceRedis(config, 'producer', { lazyConnect: true });
+    const worker = createServiceRedis(config, 'worker', { lazyConnect: true });
+    try {
+      expect(producer).toBeInstanceOf(Cluster);
+      expect(worker).toBeInstanceOf(Cluster);
+      const options = (c: RedisConnection) => (c instanceof Cluster ? c.options : null);
+      expect(options(producer)).toMatchObject({ enableOfflineQueue: false, redisOptions: { password: 'pw', maxRetriesPerRequest: 1 } });
+      expect(options(worker)).toMatchObject({ enableOfflineQueue: true, redisOptions: { password: 'pw', maxRetriesPerRequest: null } });
+    } finally {
+      producer.disconnect();
+      worker.disconnect();
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import { parseEnv } from '@parley/config';
-import { connectRedis, createServiceRedis, dataNodeOptions, reconnectOnReadonly, redisTarget, roleOptions } from '@parley/queue';
+import { connectRedis, dataNodeOptions, reconnectOnReadonly, redisTarget, roleOptions } from '@parley/queue';
 import { configProblems } from '../support/config';
 
 const SENTINELS = 'sentinel-1:26379,sentinel-2:26379,[fd00::3]:26379';
@@ -39,9 +39,9 @@ describe('Redis Sentinel settings', () => {
 
   it('builds each role for failover: the producer fails fast, the worker waits, both re-resolve a stale or silent primary', () => {
     const config = parseEnv({ REDIS_SENTINELS: SENTINELS, REDIS_SENTINEL_NAME: 'parley', REDIS_URL: 'redis://:data-pw@ignored:6379/1' });
-    const producer = createServiceRedis(config, 'producer', { lazyConnect: true });
     const target = redisTarget(config);
     if (target.kind !== 'sentinel') throw new Error(`expected a Sentinel target, got ${target.kind}`);
+    const producer = connectRedis(target, 'producer', { lazyConnect: true });
     const worker = connectRedis(target, 'worker', { lazyConnect: true });
     try {
       expect(producer.options).toMatchObject({

@@ -1,10 +1,9 @@
 import express, { type Express } from 'express';
-import type { Redis } from 'ioredis';
 import type { Env } from '@parley/config';
 import type { Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
-import type { Queues } from '@parley/queue';
+import type { Queues, RedisConnection } from '@parley/queue';
 import { clickupWebhookRouter } from './clickup-webhook.route';
 import { errorHandler, notFound } from './error-handler.middleware';
 import { gmailWebhookRouter } from './gmail-webhook.route';
@@ -26,7 +25,7 @@ export interface ApiDeps {
   db: Db;
   queues: Queues;
   /** The producer connection the queues use; readiness pings it. */
-  redis: Redis;
+  redis: RedisConnection;
   metrics: Metrics;
   log: Logger;
   /** Clock for the worker-heartbeat window. @defaultValue Date.now */

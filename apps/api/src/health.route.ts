@@ -1,6 +1,6 @@
 import { bearerMatches } from '@parley/config';
 import { Router } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@parley/queue';
 import { checkDatabase, type Db } from '@parley/db';
 import { heartbeatKey } from '@parley/queue';
 import { withTimeout } from './http-error';
@@ -22,7 +22,7 @@ export interface CheckResult {
 
 export interface HealthDeps {
   db: Db;
-  redis: Redis;
+  redis: RedisConnection;
   prefix: string;
   now: () => number;
   /** Bearer tokens that may see the checks (METRICS_TOKEN, ADMIN_TOKEN); everyone else gets the status. */

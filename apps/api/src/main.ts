@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@parley/queue';
 import { ConfigError, parseEnv, SHUTDOWN_CLEANUP_MS, shutdownDeadline, shutdownSteps, type Env } from '@parley/config';
 import { databaseIdentity, openDatabase, prepareDatabase } from '@parley/db';
 import { createLogger, type Logger } from '@parley/logging';
@@ -29,7 +29,7 @@ function loadConfig(): Readonly<Env> {
 // get 503s; a short wait at start avoids that during a rolling restart without blocking start-up.
 const REDIS_START_WAIT_MS = 5000;
 
-function redisReady(redis: Redis, ms: number): Promise<void> {
+function redisReady(redis: RedisConnection, ms: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

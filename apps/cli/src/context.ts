@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@parley/queue';
 import { parseEnv, type Env } from '@parley/config';
 import type { Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
@@ -19,7 +19,7 @@ import { databaseFile } from './sqlite-files';
 export class Context {
   private config?: Readonly<Env>;
   private database?: Db;
-  private redisClient?: Redis;
+  private redisClient?: RedisConnection;
   private queueSet?: Queues;
   private metricSet?: Metrics;
   private logger?: Logger;
@@ -84,7 +84,7 @@ export class Context {
   }
 
   /** A fail-fast Redis connection: an unreachable Redis is an error within a few seconds, not a hang. */
-  async redis(): Promise<Redis> {
+  async redis(): Promise<RedisConnection> {
     if (!this.redisClient) {
       const { createServiceRedis } = await import('@parley/queue');
       const redis = createServiceRedis(this.settings(), 'producer', { lazyConnect: true, retryStrategy: () => null });

@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@parley/queue';
 import { enqueue, jobIds, type JobData, type Queues } from '@parley/queue';
 
 type Alert = JobData<'alerts'>;
 
 export interface StormDeps {
-  redis: Redis;
+  redis: RedisConnection;
   queues: Queues;
   /** QUEUE_PREFIX: the keys live beside the queues' (hash tags included). */
   prefix: string;
@@ -58,7 +58,7 @@ export async function foldIntoDigest(deps: StormDeps, window: number, alert: Pic
 }
 
 /** How many alerts of each kind a window folded. */
-export async function digestCounts(redis: Redis, prefix: string, window: number): Promise<Record<string, number>> {
+export async function digestCounts(redis: RedisConnection, prefix: string, window: number): Promise<Record<string, number>> {
   const members = await redis.smembers(digestKey(prefix, window));
   const counts: Record<string, number> = {};
   for (const member of members) {

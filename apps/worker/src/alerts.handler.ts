@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@parley/queue';
 import type { Env } from '@parley/config';
 import type { Db } from '@parley/db';
 import type { Handler, Queues } from '@parley/queue';
@@ -28,7 +28,7 @@ export function createAlertsHandler(slack: SlackAlertsDeps | null = null): Handl
 /** Slack delivery from the environment, or null (log only) without a bot token and a channel. */
 export function slackAlertsFromConfig(
   config: Pick<Env, 'SLACK_BOT_TOKEN' | 'SLACK_ALERT_CHANNEL' | 'SLACK_API_URL' | 'SLACK_ALERTS_PER_MINUTE' | 'PUBLIC_URL' | 'QUEUE_PREFIX'>,
-  deps: { db: Db; queues: Queues; redis: Redis; now?: () => Date },
+  deps: { db: Db; queues: Queues; redis: RedisConnection; now?: () => Date },
 ): SlackAlertsDeps | null {
   if (!config.SLACK_BOT_TOKEN || !config.SLACK_ALERT_CHANNEL) return null;
   assertChannelId(config.SLACK_ALERT_CHANNEL);

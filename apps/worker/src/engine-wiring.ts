@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@parley/queue';
 import { createClickUpClient } from '@parley/clickup';
 import { ConfigError, requireVars, type Env } from '@parley/config';
 import type { Db } from '@parley/db';
@@ -34,7 +34,7 @@ export interface EngineWiring {
  * Builds the integration clients from config (each validated: a missing credential fails
  * start-up naming the variable) and the handlers that use them.
  */
-export function createEngineWiring(config: Env, deps: { db: Db; queues: Queues; redis: Redis; metrics: Metrics; log: Logger; now?: () => Date }): EngineWiring {
+export function createEngineWiring(config: Env, deps: { db: Db; queues: Queues; redis: RedisConnection; metrics: Metrics; log: Logger; now?: () => Date }): EngineWiring {
   const now = deps.now ?? (() => new Date());
   const core = { db: deps.db, queues: deps.queues, metrics: deps.metrics, log: deps.log, now };
   assertWorkerIntegrations(config);

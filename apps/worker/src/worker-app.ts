@@ -17,7 +17,7 @@ import {
   type Queues,
   type WorkerRuntime,
 } from '@parley/queue';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@parley/queue';
 import { scheduleDeliverySweep } from './delivery-sweep.handler';
 import { slackAlertsFromConfig } from './alerts.handler';
 import { createHandlers, type HandlerDeps, type IntegrationHandlers, type MaintenanceTask } from './handlers';
@@ -43,7 +43,7 @@ export interface WiringContext {
   config: Readonly<Env>;
   db: Db;
   queues: Queues;
-  redis: Redis;
+  redis: RedisConnection;
   metrics: Metrics;
   log: Logger;
 }
@@ -76,7 +76,7 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
     : undefined;
 
   const db = openDatabase(config.DATABASE_URL);
-  const connections: Redis[] = [];
+  const connections: RedisConnection[] = [];
   try {
     await prepareDatabase(db);
     // Workers block on their connection and must wait out Redis outages; producers (alerts,
@@ -164,6 +164,6 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
 }
 
 // QUIT waits for Redis to answer; a connection that is not up has nobody to say goodbye to.
-async function quitAll(connections: Redis[]): Promise<void> {
+async function quitAll(connections: RedisConnection[]): Promise<void> {
   await Promise.all(connections.map((c) => (c.status === 'ready' ? c.quit().catch(() => c.disconnect()) : c.disconnect())));
 }

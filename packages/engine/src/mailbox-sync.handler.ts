@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@parley/queue';
 import { withTx } from '@parley/db';
 import { compareHistoryIds } from '@parley/domain';
 import { HistoryExpiredError, referencedIds, type GmailClient, type ParsedMessage } from '@parley/google';
@@ -10,7 +10,7 @@ import { escalateNegotiation, type EngineCore } from '@parley/takeover';
 export interface SyncDeps extends EngineCore {
   gmail: GmailClient;
   mailbox: string;
-  redis: Redis;
+  redis: RedisConnection;
   prefix: string;
   lockTtlMs?: number;
 }

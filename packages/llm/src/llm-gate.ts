@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
 import { RateLimitedError, TransientError } from '@parley/contracts';
@@ -62,7 +62,7 @@ export interface LlmRateLimits {
 }
 
 export interface LlmGateOptions {
-  redis: Redis;
+  redis: Redis | Cluster;
   /** QUEUE_PREFIX: deployments sharing a Redis keep separate gates. */
   prefix: string;
   /** The account's limits (ANTHROPIC_RPM/ITPM/OTPM); unset ones are learned from headers. */

@@ -211,17 +211,12 @@ export function connectRedis(target: RedisTarget, role: RedisRole, overrides: Co
 }
 
 /**
- * The connection of the API, the workers and the CLI: a single node (REDIS_URL) or the
- * primary Sentinel names. A Cluster is refused here: BullMQ runs on one (connectRedis), but
- * the apps' own Redis users (readiness, LLM gate, alerts, admin, Slack) are typed for a single
- * `Redis` and have not been moved to `RedisConnection` yet (docs/scaling.md).
+ * The connection of the API, the workers and the CLI: a single node (REDIS_URL), the primary
+ * Sentinel names, or a Redis Cluster (REDIS_CLUSTER_NODES, with a hash-tagged QUEUE_PREFIX so
+ * every key of the prefix lives in one slot: BullMQ's scripts, the LLM gate's, the mailbox lock).
  */
-export function createServiceRedis(config: RedisConfig, role: RedisRole, overrides: ConnectionOverrides = {}): Redis {
-  const target = redisTarget(config);
-  if (target.kind === 'cluster') {
-    throw new Error('REDIS_CLUSTER_NODES: the API, workers and CLI do not run on Redis Cluster yet (see docs/scaling.md); use a single node or Sentinel');
-  }
-  return connectRedis(target, role, overrides);
+export function createServiceRedis(config: RedisConfig, role: RedisRole, overrides: ConnectionOverrides = {}): RedisConnection {
+  return connectRedis(redisTarget(config), role, overrides);
 }
 
 /** A single-node connection from a URL (tests, benchmarks and tools that are given one). */

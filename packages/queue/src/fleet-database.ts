@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './connection';
 
 /**
  * Every API and worker process that shares one Redis (one QUEUE_PREFIX) must use one database.
@@ -20,7 +20,7 @@ export class FleetDatabaseError extends Error {
 }
 
 export interface FleetDatabaseOptions {
-  redis: Redis;
+  redis: RedisConnection;
   prefix: string;
   /** From databaseIdentity(): `sqlite:<id>` or `postgres:<id>`. */
   identity: string;

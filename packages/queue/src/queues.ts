@@ -1,5 +1,5 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './connection';
 import { DEFAULT_RETRY_POLICY, JOBS, maxAttempts, QUEUE_NAMES, type JobData, type JobInput, type QueueName, type RetryPolicy } from '@parley/contracts';
 
 export type Queues = { readonly [Q in QueueName]: Queue };
@@ -21,7 +21,7 @@ export function defaultJobOptions(queue: QueueName, policy: RetryPolicy = DEFAUL
   return common;
 }
 
-export function createQueues(connection: Redis, prefix: string, policy: RetryPolicy = DEFAULT_RETRY_POLICY): Queues {
+export function createQueues(connection: RedisConnection, prefix: string, policy: RetryPolicy = DEFAULT_RETRY_POLICY): Queues {
   const entries = QUEUE_NAMES.map((name) => [name, new Queue(name, { connection, prefix, defaultJobOptions: defaultJobOptions(name, policy) })]);
   return Object.fromEntries(entries) as Queues;
 }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './connection';
 import { backoffDelay, classifyError, PermanentError, QUEUE_NAMES, type QueueName } from '@parley/contracts';
 import { recordDeadLetter } from './dead-letters';
 import { deadLettered, plannedDelays, processJob, stallPolicyOf, type ProcessorOptions } from './job-processor';
@@ -9,7 +9,7 @@ import { bullmqStallLimit, SUPERSEDED_BY_NEXT_RUN } from './stall-policy';
 
 export interface WorkerRuntimeOptions extends ProcessorOptions {
   /** The workers' own connection (maxRetriesPerRequest: null); `queues` use another one. */
-  connection: Redis;
+  connection: RedisConnection;
   prefix: string;
   concurrency: number;
   /** Per-queue overrides of `concurrency` (e.g. many LLM-bound steps, few CPU-bound syncs). */

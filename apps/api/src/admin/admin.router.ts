@@ -1,5 +1,5 @@
 import express, { Router, type Express, type Request, type RequestHandler, type Response } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@parley/queue';
 import { z } from 'zod';
 import type { Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
@@ -28,7 +28,7 @@ export interface AdminDeps {
   db: Db;
   queues: Queues;
   /** The producer connection the queues use (lock and heartbeat lookups). */
-  redis: Redis;
+  redis: RedisConnection;
   /** QUEUE_PREFIX (worker heartbeats live under it). */
   prefix: string;
   log: Logger;

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@parley/queue';
 import type { Db } from '@parley/db';
 import { redactString } from '@parley/logging';
 import { QUEUE_NAMES, type QueueName, type Queues } from '@parley/queue';
@@ -30,7 +30,7 @@ export interface JobScan {
 export interface JobScanDeps {
   db: Db;
   queues: Queues;
-  redis: Redis;
+  redis: RedisConnection;
   now: () => Date;
   thresholds: StuckThresholds;
 }
@@ -53,7 +53,7 @@ function problem(queue: QueueName, job: Job, kind: JobProblem['kind'], since: nu
 }
 
 /** An active job whose lock key is gone: its worker died or is blocked; BullMQ will requeue it. */
-async function lockless(redis: Redis, queue: Queues[QueueName], jobs: Job[]): Promise<Set<string>> {
+async function lockless(redis: RedisConnection, queue: Queues[QueueName], jobs: Job[]): Promise<Set<string>> {
   if (jobs.length === 0) return new Set();
   const pipeline = redis.pipeline();
   for (const job of jobs) pipeline.exists(queue.toKey(`${job.id ?? ''}:lock`));

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@parley/queue';
 import type { Db } from '@parley/db';
 import { heartbeatKey, type QueueName, type Queues } from '@parley/queue';
 import { withTimeout } from '../http-error';
@@ -13,7 +13,7 @@ const WORKER_SEEN_WINDOW_MS = 60_000;
 export interface StuckDeps {
   db: Db;
   queues: Queues;
-  redis: Redis;
+  redis: RedisConnection;
   prefix: string;
   now: () => Date;
   thresholds: StuckThresholds;

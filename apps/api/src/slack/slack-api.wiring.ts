@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@parley/queue';
 import type { Env } from '@parley/config';
 import type { Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
@@ -21,7 +21,7 @@ export interface ApiSlack {
  * HTTP endpoint. Without SLACK_BOT_TOKEN (or without both SLACK_APP_TOKEN and
  * SLACK_SIGNING_SECRET) Slack is off and /slack/events is a 404 like any unknown route.
  */
-export function slackForApi(deps: { config: Readonly<Env>; db: Db; queues: Queues; redis: Redis; metrics: Metrics; log: Logger }): ApiSlack {
+export function slackForApi(deps: { config: Readonly<Env>; db: Db; queues: Queues; redis: RedisConnection; metrics: Metrics; log: Logger }): ApiSlack {
   const { config, log } = deps;
   const reason = slackDisabledReason(config);
   if (reason) {

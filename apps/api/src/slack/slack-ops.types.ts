@@ -1,5 +1,5 @@
 import type { WebClient } from '@slack/web-api';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@parley/queue';
 import type { Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
@@ -16,7 +16,7 @@ export type AlertActedUpdater = (client: WebClient, input: { channel: string; ts
 export interface SlackOpsDeps {
   db: Db;
   queues: Queues;
-  redis: Redis;
+  redis: RedisConnection;
   /** QUEUE_PREFIX (worker heartbeats for the status command). */
   prefix: string;
   metrics: Metrics;
