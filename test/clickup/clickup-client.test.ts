@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createClickUpClient, DEFAULT_RATE_LIMIT_WAIT_MS, parseCampaignTask, rateLimitWaitMs } from '@parley/clickup';
+import { CLICKUP_MAX_RESPONSE_BYTES, createClickUpClient, DEFAULT_RATE_LIMIT_WAIT_MS, parseCampaignTask, rateLimitWaitMs } from '@parley/clickup';
 import { classifyError, PermanentError, RateLimitedError, TransientError } from '@parley/queue';
 import { connectClickUpSandbox, startClickUpSandbox, type ClickUpSandbox } from '@parley/sandbox/clickup';
 import { freePort } from '../support/redis';
@@ -184,6 +184,43 @@ describe('ClickUp client against the sandbox', () => {
       expect(error.message).toMatch(/unexpected task shape at .*name/);
     } finally {
       await odd.close();
+    }
+  });
+
+  it('stops reading an endless 200 at its size limit: permanent, and the connection is closed', async () => {
+    let ended: Promise<boolean> = Promise.resolve(true);
+    const endless = await startRawServer((_req, res) => {
+      ended = new Promise((resolve) => res.once('close', () => resolve(res.writableFinished)));
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write('{"id":"x","name":"');
+      const chunk = 'a'.repeat(64 * 1024);
+      const pump = () => {
+        while (!res.destroyed) if (!res.write(chunk)) return void res.once('drain', pump);
+      };
+      pump();
+    });
+    try {
+      const error = await rejection(createClickUpClient({ baseUrl: endless.url, token: TOKEN }).getTask('x'));
+      expect(error).toBeInstanceOf(PermanentError);
+      expect(error.message).toBe(`ClickUp getTask x: the answer is larger than ${CLICKUP_MAX_RESPONSE_BYTES} bytes`);
+      expect(await ended).toBe(false);
+    } finally {
+      await endless.close();
+    }
+  });
+
+  it('maps a body cut off mid-way to a transient error', async () => {
+    const cut = await startRawServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '1000' });
+      res.write('{"id":"x","name":"');
+      setImmediate(() => res.socket?.destroy());
+    });
+    try {
+      const error = await rejection(createClickUpClient({ baseUrl: cut.url, token: TOKEN }).getTask('x'));
+      expect(error).toBeInstanceOf(TransientError);
+      expect((error as TransientError).reason).toBe('clickup_network');
+    } finally {
+      await cut.close();
     }
   });
 

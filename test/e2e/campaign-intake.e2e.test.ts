@@ -1,3 +1,5 @@
+import { MAX_ROSTER_ROWS } from '@parley/engine';
+import { SHEETS_MAX_RESPONSE_BYTES } from '@parley/google';
 import { jobIds } from '@parley/queue';
 import { DEMO_INFLUENCERS, seedDemoCampaign, type DemoInfluencer } from '@parley/sandbox';
 import { waitFor } from '../support/wait';
@@ -120,5 +122,43 @@ describe('campaign intake from ClickUp and Sheets (API + 2 workers)', () => {
     const alert = await h.job('alerts', jobIds.alert('campaign-intake-invalid-invalid'));
     expect(alert?.data).toMatchObject({ kind: 'campaign_problem' });
     expect(alert?.data.text).toMatch(/CPM Ceiling/);
+  });
+
+  it('refuses a roster over the row limit whole, with an alert, and starts nothing', async () => {
+    const roster = rosterFor('huge', 1);
+    const extraRows = Array.from({ length: MAX_ROSTER_ROWS }, (_, i) => [`Row ${i}`, `row${i}+huge@creators.test`, 'YouTube', '10,000', '1 video', '']);
+    seedDemoCampaign(h.sandbox, { taskId: 'intake-huge', sheetId: 'sheet-huge', influencers: roster, extraRows });
+    expect(await h.webhook('intake-huge', { historyItemId: '6001' })).toEqual([200]);
+    const result = await ingested('intake-huge', '6001');
+    expect(result.outcome).toBe('rejected');
+    expect(result.problems).toEqual([expect.stringMatching(new RegExp(`holds ${MAX_ROSTER_ROWS + 2} rows; at most ${MAX_ROSTER_ROWS} influencers`))]);
+
+    const campaign = await h.db.campaign.findUniqueOrThrow({ where: { clickupTaskId: 'intake-huge' } });
+    expect(await h.db.negotiation.count({ where: { campaignId: campaign.id } })).toBe(0);
+    expect(await h.db.auditEntry.count({ where: { campaignId: campaign.id, action: 'roster_too_large' } })).toBe(1);
+    const alert = await h.job('alerts', jobIds.alert(`roster-${campaign.id}-too-large-${MAX_ROSTER_ROWS + 2}`));
+    expect(alert?.data).toMatchObject({ kind: 'campaign_problem', campaignId: campaign.id, title: expect.stringMatching(/was not started/) });
+  });
+
+  it('dead-letters a roster answer over the byte limit without reading it whole, and the worker goes on', async () => {
+    const roster = rosterFor('wide', 1);
+    // About 1.5 times the limit, in cells no roster needs.
+    const cell = 'x'.repeat(10_000);
+    const extraRows = Array.from({ length: Math.ceil((SHEETS_MAX_RESPONSE_BYTES * 1.5) / cell.length) }, (_, i) => [`Wide ${i}`, `wide${i}+wide@creators.test`, 'YouTube', '10,000', cell, '']);
+    seedDemoCampaign(h.sandbox, { taskId: 'intake-wide', sheetId: 'sheet-wide', influencers: roster, extraRows });
+    expect(await h.webhook('intake-wide', { historyItemId: '7001' })).toEqual([200]);
+    const job = () => ingestJob('intake-wide', '7001');
+    await waitFor('the ingest to fail', async () => (await job())?.finishedOn !== undefined, 60_000, 100);
+    expect((await job())?.failedReason).toMatch(new RegExp(`answered more than ${SHEETS_MAX_RESPONSE_BYTES} bytes; narrow the campaign's Roster Range`));
+    await waitFor('its dead letter', async () => (await h.db.deadLetter.count({ where: { queue: 'campaign-tasks', jobId: (await job())?.id ?? '' } })) === 1, 30_000, 100);
+    const campaign = await h.db.campaign.findUniqueOrThrow({ where: { clickupTaskId: 'intake-wide' } });
+    expect(await h.db.negotiation.count({ where: { campaignId: campaign.id } })).toBe(0);
+    // Permanent: asked once, not retried.
+    expect(h.sandbox.google.requests().filter((r) => r.path.includes('sheet-wide')).length).toBe(1);
+    // The workers still take campaigns.
+    const next = rosterFor('after-wide', 1);
+    seedDemoCampaign(h.sandbox, { taskId: 'intake-after-wide', sheetId: 'sheet-after-wide', influencers: next });
+    expect(await h.webhook('intake-after-wide', { historyItemId: '7002' })).toEqual([200]);
+    expect(await ingested('intake-after-wide', '7002')).toMatchObject({ outcome: 'ingested', created: 1 });
   });
 });

@@ -1,4 +1,4 @@
-import { PermanentError, RateLimitedError, TransientError } from '@parley/contracts';
+import { boundedFetch, PermanentError, RateLimitedError, responseTooLarge, TransientError } from '@parley/contracts';
 import { z } from 'zod';
 
 /** A ClickUp task reduced to what Parley reads: the campaign lives in its name, status and custom fields. */
@@ -49,8 +49,12 @@ const taskResponseSchema = z.object({
 
 const errorBodySchema = z.object({ err: z.string().optional(), ECODE: z.string().optional() });
 
+/** The most a Get Task answer may hold: a task with long descriptions and many fields is well under 1 MiB. */
+export const CLICKUP_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
 export function createClickUpClient(opts: ClickUpClientOptions): ClickUpClient {
-  const fetchImpl = opts.fetchImpl ?? fetch;
+  // The body is read inside the call, up to the limit and no further.
+  const fetchImpl = boundedFetch(CLICKUP_MAX_RESPONSE_BYTES, opts.fetchImpl ?? fetch);
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const baseUrl = opts.baseUrl.replace(/\/+$/, '');
 
@@ -65,6 +69,7 @@ export function createClickUpClient(opts: ClickUpClientOptions): ClickUpClient {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
+      if (responseTooLarge(error)) throw new PermanentError(`ClickUp getTask ${id}: the answer is larger than ${CLICKUP_MAX_RESPONSE_BYTES} bytes`, 'clickup_malformed');
       // AbortSignal.timeout rejects with a DOMException, which is not always `instanceof Error`.
       const name = typeof error === 'object' && error !== null && 'name' in error ? String(error.name) : '';
       const timedOut = name === 'TimeoutError' || name === 'AbortError';
@@ -75,7 +80,8 @@ export function createClickUpClient(opts: ClickUpClientOptions): ClickUpClient {
       );
     }
 
-    const text = await readBody(response);
+    // Already read whole by boundedFetch (a body cut off mid-way failed the call above).
+    const text = await response.text();
     if (!response.ok) throw mapHttpError(id, response, text);
 
     let json: unknown;
@@ -119,14 +125,6 @@ function fieldValue(field: z.output<typeof customFieldSchema>): unknown {
   return chosen ? chosen.name : field.value;
 }
 
-async function readBody(response: Response): Promise<string> {
-  try {
-    return await response.text();
-  } catch (error) {
-    // The connection dropped mid-body: the same request may well succeed next time.
-    throw new TransientError(`ClickUp: body of a ${response.status} answer was cut off`, 'clickup_network', { cause: error });
-  }
-}
 
 function mapHttpError(id: string, response: Response, text: string): Error {
   const status = response.status;

@@ -10,6 +10,12 @@ export interface IngestDeps extends EngineCore {
 }
 
 /**
+ * The most rows a roster may have (besides its header). Every row becomes a negotiation in one
+ * transaction; a larger roster is refused whole, with an alert, rather than started in part.
+ */
+export const MAX_ROSTER_ROWS = 5000;
+
+/**
  * The `campaign-tasks` handler. A webhook body never starts anything by itself: the task is
  * fetched and its current status checked. Campaign and negotiations are created idempotently
  * (unique ClickUp task id; unique campaign + influencer email), so a redelivered webhook or a
@@ -43,6 +49,19 @@ export function createCampaignIngestHandler(deps: IngestDeps): Handler<'campaign
     });
 
     const values = await deps.sheets.getValues(campaign.rosterSheetId, campaign.rosterRange);
+    if (values.length > MAX_ROSTER_ROWS + 1) {
+      const problem = `the roster range ${campaign.rosterRange} holds ${values.length} rows; at most ${MAX_ROSTER_ROWS} influencers (plus the header row) are read: split the campaign or narrow its Roster Range`;
+      await withTx(deps.db, (tx) => tx.auditEntry.create({ data: { campaignId: campaign.id, actor: 'agent', action: 'roster_too_large', details: { rows: values.length, limit: MAX_ROSTER_ROWS } } }));
+      const alertId = `roster-${campaign.id}-too-large-${values.length}`;
+      await enqueue(
+        deps.queues,
+        'alerts',
+        { alertId, kind: 'campaign_problem', title: `Campaign "${campaign.name}" was not started`, text: `ClickUp task ${task.id}: ${problem}`, campaignId: campaign.id },
+        { jobId: jobIds.alert(alertId) },
+      );
+      ctx.log.warn('campaign roster too large', { campaignId: campaign.id, rows: values.length, limit: MAX_ROSTER_ROWS });
+      return { outcome: 'rejected', problems: [problem] };
+    }
     const roster = parseRoster(values);
     const created = await withTx(deps.db, async (tx) => {
       let n = 0;

@@ -10,5 +10,5 @@ export { isValidMessageId, messageIds } from './address.parser';
 export { MAIL_LIMITS } from './mail-limits';
 export type { ParsedMessage } from './message.parser';
 export { extractReplyText } from './reply-text';
-export { createSheetsClient, parseSpreadsheetId } from './sheets.client';
+export { createSheetsClient, parseSpreadsheetId, SHEETS_MAX_RESPONSE_BYTES } from './sheets.client';
 export type { SheetsClient } from './sheets.client';
