@@ -1,11 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import type { HostPort } from '@parley/queue';
+import { canListen } from '../support/redis';
 import { waitFor } from '../support/wait';
 
 const run = promisify(execFile);
@@ -15,21 +15,12 @@ export interface ClusterTopology {
   stop: () => Promise<void>;
 }
 
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
 /** A free port whose cluster bus port (port + 10000) is free too. */
 async function clusterPort(taken: Set<number>): Promise<number> {
   for (let i = 0; i < 200; i += 1) {
     const port = 20_000 + Math.floor(Math.random() * 30_000);
     if (taken.has(port) || taken.has(port + 10_000)) continue;
-    if ((await portIsFree(port)) && (await portIsFree(port + 10_000))) {
+    if ((await canListen(port)) && (await canListen(port + 10_000))) {
       taken.add(port);
       taken.add(port + 10_000);
       return port;

@@ -48,7 +48,8 @@ export async function freePort(): Promise<number> {
   throw new Error('no free port in 20000-31999 after 50 tries');
 }
 
-function canListen(port: number): Promise<boolean> {
+/** Whether a server can listen on 127.0.0.1:`port` right now. */
+export function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
