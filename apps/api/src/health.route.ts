@@ -1,8 +1,7 @@
 import { bearerMatches } from '@parley/config';
 import { Router } from 'express';
-import type { RedisConnection } from '@parley/queue';
 import { checkDatabase, type Db } from '@parley/db';
-import { heartbeatKey } from '@parley/queue';
+import { heartbeatKey, type RedisConnection } from '@parley/queue';
 import { withTimeout } from './http-error';
 
 /** A worker that has not beaten its heartbeat for this long is considered gone. */

@@ -1,11 +1,10 @@
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
-import type { RedisConnection } from '@parley/queue';
 import { ConfigError, parseEnv, SHUTDOWN_CLEANUP_MS, shutdownDeadline, shutdownSteps, type Env } from '@parley/config';
 import { databaseIdentity, openDatabase, prepareDatabase } from '@parley/db';
 import { createLogger, type Logger } from '@parley/logging';
 import { createMetrics } from '@parley/metrics';
-import { closeQueues, createQueues, createServiceRedis, joinFleetDatabase, retryPolicyFromConfig, type FleetDatabaseMembership } from '@parley/queue';
+import { closeQueues, createQueues, createServiceRedis, joinFleetDatabase, retryPolicyFromConfig, type FleetDatabaseMembership, type RedisConnection } from '@parley/queue';
 import { mountAdmin } from './admin';
 import { createApp } from './app';
 import { slackForApi } from './slack/slack-api.wiring';

@@ -1,11 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import type { RedisConnection } from '@parley/queue';
 import { parseEnv, type Env } from '@parley/config';
 import type { Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
-import type { Queues } from '@parley/queue';
+import type { Queues, RedisConnection } from '@parley/queue';
 import { CommandError } from './errors';
 import type { Output } from './output';
 import { databaseFile } from './sqlite-files';

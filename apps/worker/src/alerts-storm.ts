@@ -1,5 +1,4 @@
-import type { RedisConnection } from '@parley/queue';
-import { enqueue, jobIds, type JobData, type Queues } from '@parley/queue';
+import { enqueue, jobIds, type JobData, type Queues, type RedisConnection } from '@parley/queue';
 
 type Alert = JobData<'alerts'>;
 

@@ -1,7 +1,6 @@
-import type { RedisConnection } from '@parley/queue';
 import type { Env } from '@parley/config';
 import type { Db } from '@parley/db';
-import type { Handler, Queues } from '@parley/queue';
+import type { Handler, Queues, RedisConnection } from '@parley/queue';
 import { createSlackClient } from '@parley/slack';
 import { deliverAlert, type SlackAlertsDeps } from './alerts-delivery';
 

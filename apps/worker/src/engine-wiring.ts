@@ -1,4 +1,3 @@
-import type { RedisConnection } from '@parley/queue';
 import { createClickUpClient } from '@parley/clickup';
 import { ConfigError, requireVars, type Env } from '@parley/config';
 import type { Db } from '@parley/db';
@@ -6,7 +5,7 @@ import { createGmailClient, createGoogleAuth, createSheetsClient } from '@parley
 import { createLlmClient, createLlmGate } from '@parley/llm';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
-import type { HandlerMap, Queues } from '@parley/queue';
+import type { HandlerMap, Queues, RedisConnection } from '@parley/queue';
 import {
   createCampaignIngestHandler,
   createMailboxSyncHandler,

@@ -15,9 +15,9 @@ import {
   type DeadLetterInfo,
   type QueueName,
   type Queues,
+  type RedisConnection,
   type WorkerRuntime,
 } from '@parley/queue';
-import type { RedisConnection } from '@parley/queue';
 import { scheduleDeliverySweep } from './delivery-sweep.handler';
 import { slackAlertsFromConfig } from './alerts.handler';
 import { createHandlers, type HandlerDeps, type IntegrationHandlers, type MaintenanceTask } from './handlers';

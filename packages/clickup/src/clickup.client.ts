@@ -125,7 +125,6 @@ function fieldValue(field: z.output<typeof customFieldSchema>): unknown {
   return chosen ? chosen.name : field.value;
 }
 
-
 function mapHttpError(id: string, response: Response, text: string): Error {
   const status = response.status;
   const detail = errorDetail(text);

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { RedisConnection } from '@parley/queue';
 import { withTx } from '@parley/db';
 import { compareHistoryIds } from '@parley/domain';
 import { HistoryExpiredError, referencedIds, type GmailClient, type ParsedMessage } from '@parley/google';
 import { emailDomain } from '@parley/logging';
-import { enqueue, jobIds, PermanentError, TransientError, type Handler, type JobContext } from '@parley/queue';
+import { enqueue, jobIds, PermanentError, TransientError, type Handler, type JobContext, type RedisConnection } from '@parley/queue';
 import { escalateNegotiation, type EngineCore } from '@parley/takeover';
 
 export interface SyncDeps extends EngineCore {

@@ -1,10 +1,9 @@
 import express, { Router, type Express, type Request, type RequestHandler, type Response } from 'express';
-import type { RedisConnection } from '@parley/queue';
 import { z } from 'zod';
 import type { Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
 import { createMetrics, type Metrics } from '@parley/metrics';
-import { replayDeadLetter, ReplayError, type Queues } from '@parley/queue';
+import { replayDeadLetter, ReplayError, type Queues, type RedisConnection } from '@parley/queue';
 import { ctx } from '../request-context.middleware';
 import { adminAuth, adminLocals, csrfTokens, sameOriginOnly, type CsrfTokens } from './admin-auth.middleware';
 import { listDeadLetters } from './dead-letters.service';

@@ -1,8 +1,7 @@
 import type { Job } from 'bullmq';
-import type { RedisConnection } from '@parley/queue';
 import type { Db } from '@parley/db';
 import { redactString } from '@parley/logging';
-import { QUEUE_NAMES, type QueueName, type Queues } from '@parley/queue';
+import { QUEUE_NAMES, type QueueName, type Queues, type RedisConnection } from '@parley/queue';
 import { withTimeout } from '../http-error';
 import { formatAge } from './html';
 import { jobRef, type JobRef, type Problem } from './problem.types';

@@ -1,6 +1,5 @@
-import type { RedisConnection } from '@parley/queue';
 import type { Db } from '@parley/db';
-import { heartbeatKey, type QueueName, type Queues } from '@parley/queue';
+import { heartbeatKey, type QueueName, type Queues, type RedisConnection } from '@parley/queue';
 import { withTimeout } from '../http-error';
 import { scanJobs, type QueueSummary } from './job-problems';
 import type { JobRef, NegotiationLabel, Problem } from './problem.types';

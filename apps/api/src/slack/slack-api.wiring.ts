@@ -1,10 +1,9 @@
 import type { Express } from 'express';
-import type { RedisConnection } from '@parley/queue';
 import type { Env } from '@parley/config';
 import type { Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
-import type { Queues } from '@parley/queue';
+import type { Queues, RedisConnection } from '@parley/queue';
 import type { SlackApp } from './slack-app';
 import { slackDisabledReason } from './slack-config';
 

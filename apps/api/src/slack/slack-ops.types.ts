@@ -1,9 +1,8 @@
 import type { WebClient } from '@slack/web-api';
-import type { RedisConnection } from '@parley/queue';
 import type { Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
-import type { Queues } from '@parley/queue';
+import type { Queues, RedisConnection } from '@parley/queue';
 import type { OperatorCheck } from './operators.service';
 
 /** What an operator did to an alert, for the message update. */
