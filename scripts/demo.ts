@@ -14,6 +14,7 @@ import { formatMoney } from '@parley/domain';
 import { DEMO_CAMPAIGN, DEMO_INFLUENCERS, demoPersonas, expectedState, seedDemoCampaign, startSandbox, type Sandbox } from '@parley/sandbox';
 import { createInteractionsSender, type InteractionsSender } from '@parley/sandbox/slack';
 import { nodeArgs } from '../test/support/processes';
+import { dropPrefix } from '../test/support/redis';
 
 const ROOT = path.resolve(__dirname, '..');
 const exitWhenSettled = process.argv.includes('--exit');
@@ -60,6 +61,7 @@ let stopping = false;
 async function main(): Promise<void> {
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const runId = randomBytes(3).toString('hex');
+  const queuePrefix = `parley-demo-${runId}`;
   const dataDir = path.join(ROOT, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
   const dbFile = path.join(dataDir, 'demo.db');
@@ -88,7 +90,7 @@ async function main(): Promise<void> {
     REDIS_URL: redisUrl,
     DATABASE_URL: databaseUrl,
     PORT: String(port),
-    QUEUE_PREFIX: `parley-demo-${runId}`,
+    QUEUE_PREFIX: queuePrefix,
     ADMIN_TOKEN: adminToken,
     // Production refuses to serve /metrics without a token.
     METRICS_TOKEN: metricsToken,
@@ -123,6 +125,8 @@ async function main(): Promise<void> {
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(children.map((ch) => new Promise((r) => (ch.exitCode !== null ? r(null) : ch.once('exit', r)))));
     await sandbox.close();
+    // The run's jobs go with it (the next run starts a new prefix and a new database); data/demo.db stays to look at.
+    await dropPrefix(redisUrl, queuePrefix);
     process.exit(code);
   };
   process.on('SIGINT', () => void shutdown(0));

@@ -1,6 +1,6 @@
 import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { buildMime } from '@parley/google';
+import { buildMime, GMAIL_MAX_RESPONSE_BYTES } from '@parley/google';
 import { createMailboxSyncHandler } from '@parley/engine';
 import { createRedis, enqueue, jobIds, startWorkers, type WorkerRuntime } from '@parley/queue';
 import { startGoogleHarness, type GoogleHarness } from '../google/google.harness';
@@ -174,5 +174,30 @@ describe('mailbox sync: hostile inbound mail', () => {
     await expect(notify(answer.historyId)).resolves.toMatchObject({ outcome: 'synced' });
     expect(await h.db.inboundMessage.findUnique({ where: { gmailMessageId: answer.id }, select: { negotiationId: true, gmailThreadId: true } })).toEqual({ negotiationId: n.id, gmailThreadId: sent.threadId });
     expect((await h.db.negotiation.findUniqueOrThrow({ where: { id: n.id } })).gmailThreadId).toBe(sent.threadId);
+  });
+
+  it('a reply too large to fetch whole is recorded by its headers as unreadable and escalated; the next message is read', async () => {
+    const n = await seedNegotiation(h.db);
+    const cursor = g.sandbox.currentHistoryId();
+    // The huge reply is delivered before any request of this test: building it blocks the
+    // in-process sandbox for seconds (see the Gmail client test).
+    const huge = g.sandbox.deliverInbound({
+      from: `Someone <${n.influencerEmail}>`,
+      subject: 'Re: Collab',
+      text: `My rate is $9,000.00.\n${'lorem ipsum '.repeat(Math.ceil(GMAIL_MAX_RESPONSE_BYTES / 12))}`,
+      inReplyTo: `<${n.id}.open@brand.test>`,
+    });
+    await h.db.negotiation.update({ where: { id: n.id }, data: { gmailThreadId: huge.threadId, state: 'awaiting_reply', lastMessageIdHdr: `<${n.id}.open@brand.test>` } });
+    const other = await opened();
+    const good = reply(other, 'That works for me, happy to accept $2,000.00.');
+    // The sync starts from before the huge reply (opened() moved the cursor past it).
+    await h.db.mailboxSync.update({ where: { mailbox: MAILBOX }, data: { historyCursor: cursor } });
+    await expect(notify(good.historyId)).resolves.toMatchObject({ outcome: 'synced' });
+
+    const row = await h.db.inboundMessage.findUniqueOrThrow({ where: { gmailMessageId: huge.id } });
+    expect(row).toMatchObject({ negotiationId: n.id, text: expect.stringMatching(/^\[This email could not be read \(unparseable: too large/), messageIdHdr: huge.messageIdHdr, problem: `unparseable: too large (over ${GMAIL_MAX_RESPONSE_BYTES} bytes as Gmail sends it)` });
+    expect((await h.db.negotiation.findUniqueOrThrow({ where: { id: n.id } })).state).toBe('escalated');
+    expect(await h.db.inboundMessage.count({ where: { gmailMessageId: good.id, problem: null } })).toBe(1);
+    expect(await h.db.deadLetter.count({ where: { queue: 'gmail-notifications' } })).toBe(0);
   });
 });

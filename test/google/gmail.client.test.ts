@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { buildMime, createGmailClient, createGoogleAuth, HistoryExpiredError } from '@parley/google';
+import { buildMime, createGmailClient, createGoogleAuth, GMAIL_MAX_RESPONSE_BYTES, HistoryExpiredError } from '@parley/google';
 import { PermanentError, RateLimitedError, TransientError } from '@parley/queue';
 import { failure, startGoogleHarness, type GoogleHarness } from './google.harness';
 
@@ -99,6 +99,39 @@ describe('Gmail client against the sandbox', () => {
       text: 'That works for me, happy to accept $1,250.00.',
     });
     expect(message.internalDate.getTime()).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('reads a message too large to fetch whole by its headers only, as unreadable; a thread holding one falls back message by message', async () => {
+    // Delivered before any request: building it blocks the in-process sandbox for seconds, long
+    // enough for a keep-alive socket left idle meanwhile to be reset under the next request.
+    const huge = h.sandbox.deliverInbound({
+      from: 'Creator 6 <creator6@influencer.test>',
+      subject: 'Re: Collaboration with Brand #6',
+      // Over the limit once base64url-encoded in the answer (as Gmail sends an inline part).
+      text: `My rate is $9,000.00.\n${'lorem ipsum '.repeat(Math.ceil(GMAIL_MAX_RESPONSE_BYTES / 12))}`,
+      inReplyTo: '<neg-6.open@parley.brand.test>',
+    });
+    const small = h.sandbox.deliverInbound({ threadId: huge.threadId, from: 'Creator 6 <creator6@influencer.test>', subject: 'Re: Collaboration with Brand #6', text: 'Happy to accept $1,250.00.', inReplyTo: huge.messageIdHdr });
+    const before = h.sandbox.requests().length;
+    const message = await h.gmail.getMessage(huge.id);
+    expect(message).toMatchObject({
+      id: huge.id,
+      threadId: huge.threadId,
+      from: 'creator6@influencer.test',
+      messageIdHdr: huge.messageIdHdr,
+      inReplyTo: '<neg-6.open@parley.brand.test>',
+      text: '',
+      problem: `unparseable: too large (over ${GMAIL_MAX_RESPONSE_BYTES} bytes as Gmail sends it)`,
+    });
+    // The whole message once (cut off at the limit), then its headers.
+    expect(h.sandbox.requests().slice(before).filter((r) => r.path.includes('/messages/')).map((r) => new URLSearchParams(r.query).get('format'))).toEqual(['full', 'metadata']);
+
+    const thread = await h.gmail.getThread(huge.threadId);
+    expect(thread.map((m) => [m.id, m.problem])).toEqual([
+      [huge.id, expect.stringMatching(/^unparseable: too large/)],
+      [small.id, null],
+    ]);
+    expect(thread[1]?.text).toBe('Happy to accept $1,250.00.');
   });
 
   it('lists added messages across history pages and returns the newest history id', async () => {

@@ -1,7 +1,7 @@
 import type { OAuth2Client } from 'google-auth-library';
 import { gmail as gmailApi } from 'googleapis/build/src/apis/gmail';
 import { z } from 'zod';
-import { historyIdSchema } from '@parley/contracts';
+import { boundedFetch, historyIdSchema, responseTooLarge } from '@parley/contracts';
 import { HistoryExpiredError, mapGoogleError } from './errors';
 import { toParsedMessage, type ParsedMessage } from './message.parser';
 
@@ -35,7 +35,21 @@ export interface GmailClientOptions {
   rootUrl?: string;
   userId?: string;
   timeoutMs?: number;
+  /** @defaultValue GMAIL_MAX_RESPONSE_BYTES */
+  maxResponseBytes?: number;
 }
+
+/**
+ * The most any Gmail answer may hold (decoded bytes). `format=full` carries a message's inline
+ * parts in the answer (base64url, a third larger): a 30 MB email from a stranger would be held
+ * whole in the worker's capped heap several times over (the text, the parsed JSON, the decoded
+ * part). Over the limit, a message is read again as headers only and comes back unreadable, so a
+ * human gets it; the parsers read at most `MAIL_LIMITS.bodyBytes` of a body anyway.
+ */
+export const GMAIL_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+/** The headers a message too large to fetch whole is read by (attribution and the alert need them). */
+const METADATA_HEADERS = ['From', 'To', 'Subject', 'Message-ID', 'In-Reply-To', 'References'];
 
 const watchResponse = z.object({ historyId: historyIdSchema, expiration: z.union([z.string(), z.number()]).transform(Number) });
 const historyResponse = z.object({
@@ -54,6 +68,7 @@ const historyResponse = z.object({
 const listResponse = z.object({ messages: z.array(z.object({ id: z.string(), threadId: z.string() })).nullish() });
 const sendResponse = z.object({ id: z.string().min(1), threadId: z.string().min(1) });
 const threadResponse = z.object({ messages: z.array(z.unknown()).nullish() });
+const threadIdsResponse = z.object({ messages: z.array(z.object({ id: z.string() })).nullish() });
 const profileResponse = z.object({ historyId: historyIdSchema });
 
 /** The ids a raw message resource names, when it names them as strings (for an unreadable one). */
@@ -66,6 +81,7 @@ function idsOf(raw: unknown, fallback: { id: string; threadId: string }): { id: 
 const MAX_HISTORY_PAGES = 1000;
 
 export function createGmailClient(opts: GmailClientOptions): GmailClient {
+  const limit = opts.maxResponseBytes ?? GMAIL_MAX_RESPONSE_BYTES;
   const api = gmailApi({
     version: 'v1',
     auth: opts.auth,
@@ -73,8 +89,9 @@ export function createGmailClient(opts: GmailClientOptions): GmailClient {
     // The queue owns retries (per error class); gaxios' own would hide 429s and 5xx from it.
     retry: false,
     timeout: opts.timeoutMs ?? 30_000,
-    // Node's own fetch: gaxios otherwise lazy-imports node-fetch (ESM), which fails in some runtimes (jest's VM).
-    fetchImplementation: fetch,
+    // Node's own fetch (gaxios otherwise lazy-imports node-fetch, ESM, which fails in some
+    // runtimes such as jest's VM), reading at most `limit` bytes of an answer.
+    fetchImplementation: boundedFetch(limit),
   });
   const userId = opts.userId ?? 'me';
   const call = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -83,6 +100,21 @@ export function createGmailClient(opts: GmailClientOptions): GmailClient {
     } catch (error) {
       throw mapGoogleError(error, 'gmail');
     }
+  };
+
+  // Parsing happens outside `call`: a message that cannot be read is not a Gmail failure
+  // (mapGoogleError would call it transient and the sync would retry it forever).
+  const getMessage = async (id: string): Promise<ParsedMessage> => {
+    let data: unknown;
+    try {
+      data = (await api.users.messages.get({ userId, id, format: 'full' })).data;
+    } catch (error) {
+      if (!responseTooLarge(error)) throw mapGoogleError(error, 'gmail');
+      const headers = await call(async () => (await api.users.messages.get({ userId, id, format: 'metadata', metadataHeaders: METADATA_HEADERS })).data);
+      const parsed = toParsedMessage(headers, { id, threadId: '' });
+      return { ...parsed, text: '', problem: parsed.problem ?? `unparseable: too large (over ${limit} bytes as Gmail sends it)` };
+    }
+    return toParsedMessage(data, { id, threadId: '' });
   };
 
   return {
@@ -120,12 +152,7 @@ export function createGmailClient(opts: GmailClientOptions): GmailClient {
         throw new Error(`gmail history.list returned more than ${MAX_HISTORY_PAGES} pages`);
       }),
 
-    getMessage: async (id) => {
-      // Parsing happens outside `call`: a message that cannot be read is not a Gmail failure
-      // (mapGoogleError would call it transient and the sync would retry it forever).
-      const data = await call(async () => (await api.users.messages.get({ userId, id, format: 'full' })).data);
-      return toParsedMessage(data, { id, threadId: '' });
-    },
+    getMessage: (id) => getMessage(id),
 
     getProfile: () =>
       call(async () => {
@@ -148,7 +175,17 @@ export function createGmailClient(opts: GmailClientOptions): GmailClient {
       }),
 
     getThread: async (threadId) => {
-      const data = await call(async () => threadResponse.parse((await api.users.threads.get({ userId, id: threadId, format: 'full' })).data));
+      let data: z.infer<typeof threadResponse>;
+      try {
+        data = threadResponse.parse((await api.users.threads.get({ userId, id: threadId, format: 'full' })).data);
+      } catch (error) {
+        if (!responseTooLarge(error)) throw mapGoogleError(error, 'gmail');
+        // Too large whole: its message ids, then each message on its own (one too large comes back unreadable).
+        const ids = await call(async () => threadIdsResponse.parse((await api.users.threads.get({ userId, id: threadId, format: 'minimal' })).data));
+        const messages: ParsedMessage[] = [];
+        for (const m of ids.messages ?? []) messages.push(await getMessage(m.id));
+        return messages;
+      }
       return (data.messages ?? []).map((raw) => toParsedMessage(raw, idsOf(raw, { id: '', threadId })));
     },
   };

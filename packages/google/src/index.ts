@@ -1,7 +1,7 @@
 export { createGoogleAuth } from './auth.client';
 export type { GoogleAuthConfig } from './auth.client';
 export { HistoryExpiredError, mapGoogleError, retryAfterMs } from './errors';
-export { createGmailClient } from './gmail.client';
+export { createGmailClient, GMAIL_MAX_RESPONSE_BYTES } from './gmail.client';
 export type { AddedMessage, GmailClient, GmailClientOptions } from './gmail.client';
 export { buildMime } from './mime.builder';
 export type { MimeInput } from './mime.builder';
