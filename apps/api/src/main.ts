@@ -4,7 +4,7 @@ import { ConfigError, parseEnv, SHUTDOWN_CLEANUP_MS, shutdownDeadline, shutdownS
 import { databaseIdentity, openDatabase, prepareDatabase } from '@parley/db';
 import { createLogger, type Logger } from '@parley/logging';
 import { createMetrics } from '@parley/metrics';
-import { closeQueues, createQueues, createServiceRedis, joinFleetDatabase, retryPolicyFromConfig, type FleetDatabaseMembership, type RedisConnection } from '@parley/queue';
+import { closeQueues, createQueues, createServiceRedis, joinFleetDatabase, redisReady, retryPolicyFromConfig, type FleetDatabaseMembership } from '@parley/queue';
 import { mountAdmin } from './admin';
 import { createApp } from './app';
 import { slackForApi } from './slack/slack-api.wiring';
@@ -27,21 +27,6 @@ function loadConfig(): Readonly<Env> {
 // The producer has no offline queue, so webhooks arriving before the first connection would
 // get 503s; a short wait at start avoids that during a rolling restart without blocking start-up.
 const REDIS_START_WAIT_MS = 5000;
-
-function redisReady(redis: RedisConnection, ms: number): Promise<void> {
-  if (redis.status === 'ready') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      redis.off('ready', onReady);
-      reject(new Error('redis not ready'));
-    }, ms);
-    const onReady = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    redis.once('ready', onReady);
-  });
-}
 
 async function main(): Promise<void> {
   const config = loadConfig();

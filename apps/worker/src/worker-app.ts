@@ -8,6 +8,7 @@ import {
   createQueues,
   QUEUE_NAMES,
   createServiceRedis,
+  redisReady,
   joinFleetDatabase,
   retryPolicyFromConfig,
   startWorkers,
@@ -38,6 +39,9 @@ export interface WorkerAppOptions {
   /** Called for each new dead letter, after Sentry. */
   onDeadLetter?: (info: DeadLetterInfo) => void;
 }
+
+/** Redis answered the worker connection already: its producer connection needs only moments more. */
+const PRODUCER_READY_MS = 15_000;
 
 export interface WiringContext {
   config: Readonly<Env>;
@@ -94,6 +98,9 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
       processId: workerId,
       onRefreshError: (error) => log.warn('could not refresh this worker\'s fleet database entry', { error: error.message }),
     });
+    // The producer fails its commands until it is ready (no offline queue): a Cluster connection
+    // is ready only once it has discovered the slots, which can come after the worker connection.
+    await redisReady(producerRedis, PRODUCER_READY_MS);
     const queues = createQueues(producerRedis, config.QUEUE_PREFIX, retryPolicyFromConfig(config));
     // Without a listener BullMQ prints each connection error to stderr.
     const warn = throttledWarn(log);

@@ -219,6 +219,26 @@ export function createServiceRedis(config: RedisConfig, role: RedisRole, overrid
   return connectRedis(redisTarget(config), role, overrides);
 }
 
+/**
+ * Resolves once the connection is ready (a Cluster: its slots discovered), or rejects after
+ * `ms`. A producer fails its commands until then (no offline queue), so a process waits for it
+ * before its first use.
+ */
+export function redisReady(redis: RedisConnection, ms: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`redis not ready within ${ms} ms`));
+    }, ms);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}
+
 /** A single-node connection from a URL (tests, benchmarks and tools that are given one). */
 export function createRedis(url: string, role: RedisRole, extra: RedisOptions = {}): Redis {
   return new Redis(url, { ...roleOptions(role), ...extra });

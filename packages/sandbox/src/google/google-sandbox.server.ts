@@ -186,6 +186,11 @@ export async function startGoogleSandbox(options: GoogleSandboxOptions = {}): Pr
       send(res, reply);
     })();
   });
+  // Google's front ends keep an idle connection open for minutes. With Node's 5 s default, a
+  // test that blocks this process for seconds (building a huge message in deliverInbound) had the
+  // idle socket closed under the client's next request: a reset Google would not cause there.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 121_000;
 
   const { port } = await listenOnLoopback(server, options.port);
   const root = `http://127.0.0.1:${port}/`;
