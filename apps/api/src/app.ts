@@ -5,7 +5,7 @@ import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
 import type { Queues, RedisConnection } from '@parley/queue';
 import { clickupWebhookRouter } from './clickup-webhook.route';
-import { errorHandler, notFound } from './error-handler.middleware';
+import { errorHandler, lingerOnUnreadBody, notFound } from './error-handler.middleware';
 import { gmailWebhookRouter } from './gmail-webhook.route';
 import { healthRouter } from './health.route';
 import { HttpError } from './http-error';
@@ -46,6 +46,7 @@ export function createApp(deps: ApiDeps): Express {
   if (deps.config.TRUST_PROXY !== undefined) app.set('trust proxy', deps.config.TRUST_PROXY);
 
   const writes = deps.writes ?? createIngestWrites(deps.db);
+  app.use(lingerOnUnreadBody);
   app.use(requestContext({ log: deps.log, metrics: deps.metrics }));
   // No route takes OPTIONS (no browser calls the API cross-origin): Express would otherwise
   // answer it by itself with 200 and the route's methods, before any credential check.

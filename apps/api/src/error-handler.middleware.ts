@@ -11,7 +11,11 @@ import { HttpError } from './http-error';
  */
 export const REFUSED_BODY_LINGER_MS = 2000;
 
+const lingering = new WeakSet<Response>();
+
 function closeAfterLinger(req: Request, res: Response): void {
+  if (lingering.has(res)) return;
+  lingering.add(res);
   const socket = req.socket;
   // Node closes the socket right after the answer when the sender asked for `Connection: close`;
   // body bytes that arrive after that get a reset, which can discard the answer on the sender's
@@ -34,6 +38,20 @@ function closeAfterLinger(req: Request, res: Response): void {
     socket.once('close', () => clearTimeout(timer));
   });
 }
+
+/**
+ * Every answer sent before its request's body was read (an admin page refusing a POST, a
+ * method no route takes, a refusal by any route) lingers the same way: mounted first, it takes
+ * effect when the headers are written, whoever writes them.
+ */
+export const lingerOnUnreadBody: RequestHandler = (req, res, next) => {
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: Response, ...args: Parameters<Response['writeHead']>) {
+    if (!req.complete) closeAfterLinger(req, res);
+    return writeHead.apply(this, args);
+  } as Response['writeHead'];
+  next();
+};
 
 /** No route: answered without reading a body, so the connection lingers like any refusal. */
 export const notFound: RequestHandler = (req, res) => {
