@@ -13,6 +13,20 @@ export const REFUSED_BODY_LINGER_MS = 2000;
 
 const lingering = new WeakSet<Response>();
 
+/**
+ * Whether the request announced a body that has not all arrived yet. `req.complete` alone is
+ * not enough: a request without a body is complete only after its handler's synchronous part
+ * (Node emits 'request' before it marks the message complete), so a GET answered at once
+ * (liveness, a 404) would look like a refusal and have its keep-alive connection closed under
+ * the sender's next request.
+ */
+function bodyUnread(req: Request): boolean {
+  if (req.complete) return false;
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = req.headers['content-length'];
+  return length !== undefined && length.trim() !== '0';
+}
+
 function closeAfterLinger(req: Request, res: Response): void {
   if (lingering.has(res)) return;
   lingering.add(res);
@@ -47,7 +61,7 @@ function closeAfterLinger(req: Request, res: Response): void {
 export const lingerOnUnreadBody: RequestHandler = (req, res, next) => {
   const writeHead = res.writeHead;
   res.writeHead = function (this: Response, ...args: Parameters<Response['writeHead']>) {
-    if (!req.complete) closeAfterLinger(req, res);
+    if (bodyUnread(req)) closeAfterLinger(req, res);
     return writeHead.apply(this, args);
   } as Response['writeHead'];
   next();
@@ -55,7 +69,7 @@ export const lingerOnUnreadBody: RequestHandler = (req, res, next) => {
 
 /** No route: answered without reading a body, so the connection lingers like any refusal. */
 export const notFound: RequestHandler = (req, res) => {
-  if (!req.complete) closeAfterLinger(req, res);
+  if (bodyUnread(req)) closeAfterLinger(req, res);
   res.status(404).json({ error: 'not found', requestId: ctx(res).requestId });
 };
 
@@ -110,6 +124,6 @@ export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _nex
     res.end();
     return;
   }
-  if (!req.complete) closeAfterLinger(req, res);
+  if (bodyUnread(req)) closeAfterLinger(req, res);
   res.status(status).json({ error: message, requestId: context.requestId });
 };
