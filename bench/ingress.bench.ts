@@ -8,7 +8,8 @@
  * then checks that every webhook answered 200 has its row and its job (nothing accepted lost),
  * and reports the peak RSS of each server under load.
  * Run: npm run bench (it builds first), or `npx tsx bench/ingress.bench.ts` after `npm run build`.
- * BENCH_INGRESS_MS sets each round's length (default 8000), BENCH_CONNECTIONS the sockets (50).
+ * BENCH_INGRESS_MS sets each round's length (default 8000), BENCH_CONNECTIONS the sockets (50);
+ * BENCH_API_NODE_ARGS adds Node options to the API's (for example `--cpu-prof --cpu-prof-dir=DIR`).
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
   const barePort = apiPort + 1;
   const api = await start(
     'api',
-    imageNodeArgs('api'),
+    [...(process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...imageNodeArgs('api')],
     {
       NODE_ENV: 'production',
       PORT: String(apiPort),

@@ -11,6 +11,21 @@ import { dropPrefix, freePort, redisUrl, startPrivateRedis, uniquePrefix, type P
 import { waitFor } from '../support/wait';
 import { startGoogleGate, type GoogleGate } from './google-gate';
 
+/** The end-to-end clocks: short follow-up, retry and lock times so a campaign settles in seconds. */
+export const E2E_CLOCKS: Readonly<Record<string, string>> = {
+  WORKER_CONCURRENCY: '4',
+  FOLLOW_UP_AFTER: '12',
+  MAX_FOLLOW_UPS: '1',
+  MAINTENANCE_INTERVAL_MS: '1000',
+  RETRY_TRANSIENT_BASE_MS: '300',
+  RETRY_OVERLOADED_BASE_MS: '1000',
+  RETRY_RATE_LIMIT_DEFAULT_MS: '1000',
+  // A killed worker's jobs run elsewhere within seconds (lock expiry + one stalled check).
+  JOB_LOCK_DURATION_MS: '4000',
+  JOB_STALLED_INTERVAL_MS: '1000',
+  SHUTDOWN_GRACE_MS: '3000',
+};
+
 export const SETTLED_STATES: ReadonlySet<string> = new Set(['agreed', 'declined', 'escalated', 'stale', 'human_managed']);
 
 const WORK_QUEUES: QueueName[] = ['gmail-notifications', 'campaign-tasks', 'negotiation-steps', 'outbound-email', 'alerts'];
@@ -166,17 +181,7 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
     QUEUE_PREFIX: prefix,
     PORT: String(port),
     ADMIN_TOKEN: adminToken,
-    WORKER_CONCURRENCY: '4',
-    FOLLOW_UP_AFTER: '12',
-    MAX_FOLLOW_UPS: '1',
-    MAINTENANCE_INTERVAL_MS: '1000',
-    RETRY_TRANSIENT_BASE_MS: '300',
-    RETRY_OVERLOADED_BASE_MS: '1000',
-    RETRY_RATE_LIMIT_DEFAULT_MS: '1000',
-    // A killed worker's jobs run elsewhere within seconds (lock expiry + one stalled check).
-    JOB_LOCK_DURATION_MS: '4000',
-    JOB_STALLED_INTERVAL_MS: '1000',
-    SHUTDOWN_GRACE_MS: '3000',
+    ...E2E_CLOCKS,
     ...(cluster ? { REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',') } : {}),
     ...options.env,
     ...extra,

@@ -8,10 +8,10 @@ import { Redis } from 'ioredis';
 import { closeQueues, createQueues, createRedis, heartbeatKey, type Queues, type QueueName } from '@parley/queue';
 import { startSandbox, type Persona, type Sandbox } from '@parley/sandbox';
 import { bareAddress, describeLeaks, emailSentences, findLeaks, type PrivateData } from '../support/logs';
-import { nodeArgs, ROOT } from '../support/processes';
+import { nodeArgs, ROOT, watchOutput } from '../support/processes';
 import { freePort, uniquePrefix } from '../support/redis';
 import { waitFor } from '../support/wait';
-import { SETTLED_STATES } from '../e2e/loop-harness';
+import { E2E_CLOCKS, SETTLED_STATES } from '../e2e/loop-harness';
 import { createLinkSwitch, startForwarder, type Forwarder, type LinkSwitch } from './forwarder';
 import { createHostsDatabase, type HostsDatabase } from './host-database';
 import { createHostNetwork, probeNamespaces, sweepStaleHosts, type HostNetwork } from './netns';
@@ -281,17 +281,7 @@ export async function createHostsHarness(options: HostsHarnessOptions): Promise<
         QUEUE_PREFIX: prefix,
         PORT: String(apiPort),
         ADMIN_TOKEN: adminToken,
-        // The end-to-end harness's clocks (test/e2e/loop-harness.ts).
-        WORKER_CONCURRENCY: '4',
-        FOLLOW_UP_AFTER: '12',
-        MAX_FOLLOW_UPS: '1',
-        MAINTENANCE_INTERVAL_MS: '1000',
-        RETRY_TRANSIENT_BASE_MS: '300',
-        RETRY_OVERLOADED_BASE_MS: '1000',
-        RETRY_RATE_LIMIT_DEFAULT_MS: '1000',
-        JOB_LOCK_DURATION_MS: '4000',
-        JOB_STALLED_INTERVAL_MS: '1000',
-        SHUTDOWN_GRACE_MS: '3000',
+        ...E2E_CLOCKS,
         ...options.env,
       };
     };
@@ -304,48 +294,17 @@ export async function createHostsHarness(options: HostsHarnessOptions): Promise<
       const env = script?.env ? { ...script.env, HOME: dir, TMPDIR: dir } : envFor(host, dir);
       const [command, ...prefixArgs] = network ? [...network.execPrefix(host), process.execPath] : [process.execPath];
       const child = spawn(command as string, [...prefixArgs, ...args], { cwd: dir, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-      let buffer = '';
-      const listeners = new Set<() => void>();
-      const onData = (chunk: Buffer) => {
-        buffer += chunk.toString();
-        for (const l of listeners) l();
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', onData);
-      const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+      const watched = watchOutput(child, host);
       const p: HostProcess = {
         host,
         role,
         dir,
         pid: child.pid ?? 0,
         workerId: null,
-        exited,
+        exited: watched.exited,
         alive: () => child.exitCode === null && child.signalCode === null,
-        output: () => buffer,
-        waitForLine: (pattern, timeoutMs = 20_000) =>
-          new Promise((resolve, reject) => {
-            const check = () => {
-              const line = buffer.split('\n').find((l) => pattern.test(l));
-              if (line !== undefined) {
-                listeners.delete(check);
-                clearTimeout(timer);
-                resolve(line);
-              }
-            };
-            const timer = setTimeout(() => {
-              listeners.delete(check);
-              reject(new Error(`${host}: timed out waiting for ${pattern}; output:\n${buffer.slice(-3000)}`));
-            }, timeoutMs);
-            listeners.add(check);
-            void exited.then(() => {
-              if (listeners.has(check)) {
-                listeners.delete(check);
-                clearTimeout(timer);
-                reject(new Error(`${host} exited before ${pattern}; output:\n${buffer.slice(-3000)}`));
-              }
-            });
-            check();
-          }),
+        output: watched.output,
+        waitForLine: watched.waitForLine,
       };
       if (!script) processes[host] = p;
       else scripts.push(p);

@@ -59,6 +59,14 @@ export function spawnTs(entry: string, env: Record<string, string | undefined>, 
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return { child, ...watchOutput(child) };
+}
+
+/**
+ * Collects a child's stdout and stderr and waits for lines in them. `label` names the process
+ * in timeout messages (a host of the multi-host tests).
+ */
+export function watchOutput(child: ChildProcess, label = 'process'): Omit<Spawned, 'child'> {
   let buffer = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {
@@ -69,7 +77,6 @@ export function spawnTs(entry: string, env: Record<string, string | undefined>, 
   child.stderr?.on('data', onData);
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   return {
-    child,
     output: () => buffer,
     exited,
     waitForLine: (pattern, timeoutMs = 20_000) =>
@@ -84,14 +91,14 @@ export function spawnTs(entry: string, env: Record<string, string | undefined>, 
         };
         const timer = setTimeout(() => {
           listeners.delete(check);
-          reject(new Error(`timed out waiting for ${pattern} in output:\n${buffer.slice(-3000)}`));
+          reject(new Error(`${label}: timed out waiting for ${pattern} in output:\n${buffer.slice(-3000)}`));
         }, timeoutMs);
         listeners.add(check);
         void exited.then(() => {
           if (listeners.has(check)) {
             listeners.delete(check);
             clearTimeout(timer);
-            reject(new Error(`process exited before ${pattern}; output:\n${buffer.slice(-3000)}`));
+            reject(new Error(`${label} exited before ${pattern}; output:\n${buffer.slice(-3000)}`));
           }
         });
         check();
