@@ -31,12 +31,18 @@ function closeAfterLinger(req: Request, res: Response): void {
   if (lingering.has(res)) return;
   lingering.add(res);
   const socket = req.socket;
+  // Whether the sender asked to keep the connection (HTTP/1.1 without `Connection: close`).
+  const senderKeepsAlive = res.shouldKeepAlive;
   // Node closes the socket right after the answer when the sender asked for `Connection: close`;
   // body bytes that arrive after that get a reset, which can discard the answer on the sender's
   // side. Keep the socket while Node reads and discards the rest of the body, then close it.
+  // A sender that keeps its connections alive was told so and may send its next request on
+  // it: once the body is discarded the connection stays, like any other.
   res.shouldKeepAlive = true;
   res.once('finish', () => {
-    const close = () => socket.end();
+    const close = () => {
+      if (!senderKeepsAlive) socket.end();
+    };
     if (req.complete) {
       close();
       return;
