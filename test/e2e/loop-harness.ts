@@ -30,6 +30,22 @@ export const SETTLED_STATES: ReadonlySet<string> = new Set(['agreed', 'declined'
 
 const WORK_QUEUES: QueueName[] = ['gmail-notifications', 'campaign-tasks', 'negotiation-steps', 'outbound-email', 'alerts'];
 
+/** Waits until no job of the work queues is waiting, active, delayed or waiting for children. */
+export async function waitForQueuesIdle(queues: Queues, timeoutMs: number): Promise<void> {
+  await waitFor(
+    'the queues to drain',
+    async () => {
+      for (const q of WORK_QUEUES) {
+        const counts = await queues[q].getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+        if (Object.values(counts).some((c) => c > 0)) return false;
+      }
+      return true;
+    },
+    timeoutMs,
+    250,
+  );
+}
+
 /**
  * One API or worker process. Depending on how it is started, tsx runs the app in the spawned
  * process or relaunches it as a child: `pid` is the process that runs the app either way.
@@ -311,20 +327,7 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
         250,
       );
     },
-    waitForIdle: async (timeoutMs = 60_000) => {
-      await waitFor(
-        'the queues to drain',
-        async () => {
-          for (const q of WORK_QUEUES) {
-            const counts = await queues[q].getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
-            if (Object.values(counts).some((c) => c > 0)) return false;
-          }
-          return true;
-        },
-        timeoutMs,
-        250,
-      );
-    },
+    waitForIdle: (timeoutMs = 60_000) => waitForQueuesIdle(queues, timeoutMs),
     job: (queue, jobId) => queues[queue].getJob(jobId),
     close: async () => {
       // The sandbox first, while the API still answers the pushes it has under way.

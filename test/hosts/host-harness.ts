@@ -5,13 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
-import { closeQueues, createQueues, createRedis, heartbeatKey, type Queues, type QueueName } from '@parley/queue';
+import { closeQueues, createQueues, createRedis, heartbeatKey, type Queues } from '@parley/queue';
 import { startSandbox, type Persona, type Sandbox } from '@parley/sandbox';
 import { bareAddress, describeLeaks, emailSentences, findLeaks, type PrivateData } from '../support/logs';
 import { nodeArgs, ROOT, watchOutput } from '../support/processes';
 import { freePort, uniquePrefix } from '../support/redis';
 import { waitFor } from '../support/wait';
-import { E2E_CLOCKS, SETTLED_STATES } from '../e2e/loop-harness';
+import { E2E_CLOCKS, SETTLED_STATES, waitForQueuesIdle } from '../e2e/loop-harness';
 import { createLinkSwitch, startForwarder, type Forwarder, type LinkSwitch } from './forwarder';
 import { createHostsDatabase, type HostsDatabase } from './host-database';
 import { createHostNetwork, probeNamespaces, sweepStaleHosts, type HostNetwork } from './netns';
@@ -24,8 +24,6 @@ import { createHostNetwork, probeNamespaces, sweepStaleHosts, type HostNetwork }
  * stalls in both directions.
  */
 export type HostsMode = 'namespaces' | 'process-trees';
-
-const WORK_QUEUES: QueueName[] = ['gmail-notifications', 'campaign-tasks', 'negotiation-steps', 'outbound-email', 'alerts'];
 
 /** The API's port inside its own namespace (each namespace has its own ports). */
 const API_PORT_IN_NAMESPACE = 3000;
@@ -414,20 +412,7 @@ export async function createHostsHarness(options: HostsHarnessOptions): Promise<
           250,
         );
       },
-      waitForIdle: async (timeoutMs) => {
-        await waitFor(
-          'the queues to drain',
-          async () => {
-            for (const q of WORK_QUEUES) {
-              const counts = await queues[q].getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
-              if (Object.values(counts).some((c) => c > 0)) return false;
-            }
-            return true;
-          },
-          timeoutMs,
-          250,
-        );
-      },
+      waitForIdle: (timeoutMs) => waitForQueuesIdle(queues, timeoutMs),
       checkPrivacy: async () => {
         const found = findLeaks({ ...logs(), ...Object.fromEntries(sandbox.sentry.envelopes().map((e, i) => [`sentry envelope #${i}`, e])) }, await privateData());
         if (found.length > 0) throw new Error(describeLeaks(found));
