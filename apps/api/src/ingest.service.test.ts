@@ -1,7 +1,7 @@
-import { withTx } from '@parley/db';
+import { engineOf, withTx, type Db, type Tx } from '@parley/db';
 import { jobIds } from '@parley/queue';
 import { createTestDatabase } from '../../../test/support/db';
-import { createIngestWrites, writeIngestBatch, type IngestWrite } from './ingest.service';
+import { createIngestWrites, INGEST_INSERT_ROWS, ingestBatchWriter, type IngestWrite } from './ingest.service';
 
 const sync = (messageId: string, historyId: string, mailbox = 'deals@brand.example'): IngestWrite => ({
   deliveries: [{ queue: 'gmail-notifications', jobId: jobIds.mailboxSync(messageId), data: { mailbox, historyId, pubsubMessageId: messageId } }],
@@ -15,8 +15,9 @@ const ingest = (...items: string[]): IngestWrite => ({
 });
 
 /** The ingress's batch write, on a real database. */
-describe('writeIngestBatch', () => {
+describe('ingestBatchWriter', () => {
   let t: Awaited<ReturnType<typeof createTestDatabase>>;
+  const writeIngestBatch = (tx: Tx, writes: IngestWrite[]) => ingestBatchWriter(engineOf(t.db as Db))(tx, writes);
   beforeEach(async () => {
     t = await createTestDatabase();
   });
@@ -31,6 +32,30 @@ describe('writeIngestBatch', () => {
     const rows = await t.db.webhookDelivery.findMany({ select: { id: true, queue: true, jobName: true, payload: true } });
     expect(rows.map((r) => r.id).sort()).toEqual(['old', 'a', 'b', 'c'].map((h) => jobIds.campaignIngest({ webhookId: 'wh', taskId: 'task', historyItemId: h })).sort());
     expect(rows.find((r) => r.id.endsWith('.c'))).toMatchObject({ queue: 'campaign-tasks', jobName: 'campaign-ingest', payload: { webhookId: 'wh', taskId: 'task', event: 'taskStatusUpdated', historyItemId: 'c' } });
+  });
+
+  it('writes rows Prisma reads as its own: the date compares with dates Prisma wrote, to the millisecond, and the payload is JSON', async () => {
+    // The delivery sweep finds rows by a receivedAt range; on SQLite that is a comparison of
+    // text, so a row in another date format would fall outside a range it belongs to.
+    const at = new Date('2026-03-04T05:06:07.089Z');
+    await t.db.webhookDelivery.create({ data: { id: 'by-prisma', queue: 'campaign-tasks', jobName: 'campaign-ingest', payload: { p: 1 }, receivedAt: new Date(at.getTime() - 1) } });
+    await withTx(t.db, (tx) => ingestBatchWriter(engineOf(t.db), () => at)(tx, [ingest('raw')]));
+    const id = jobIds.campaignIngest({ webhookId: 'wh', taskId: 'task', historyItemId: 'raw' });
+    const ids = async (receivedAt: Record<string, Date>) => (await t.db.webhookDelivery.findMany({ where: { receivedAt }, select: { id: true }, orderBy: { receivedAt: 'asc' } })).map((r) => r.id);
+    expect(await ids({ gte: at, lte: at })).toEqual([id]);
+    expect(await ids({ lt: at })).toEqual(['by-prisma']);
+    expect(await ids({ gt: at })).toEqual([]);
+    expect(await ids({ gte: new Date(at.getTime() - 1) })).toEqual(['by-prisma', id]);
+    const row = await t.db.webhookDelivery.findUniqueOrThrow({ where: { id } });
+    expect(row).toEqual({ id, queue: 'campaign-tasks', jobName: 'campaign-ingest', payload: { webhookId: 'wh', taskId: 'task', event: 'taskStatusUpdated', historyItemId: 'raw' }, receivedAt: at });
+  });
+
+  it('writes a batch larger than one insert statement takes, skipping the rows recorded before', async () => {
+    const many = Array.from({ length: INGEST_INSERT_ROWS * 2 + 7 }, (_, i) => `item-${i}`);
+    await withTx(t.db, (tx) => writeIngestBatch(tx, [ingest(...many.filter((_, i) => i % 3 === 0))]));
+    const seen = await withTx(t.db, (tx) => writeIngestBatch(tx, [ingest(...many), ingest(...many.slice(0, 10))]));
+    expect(seen).toEqual([Math.ceil(many.length / 3), 10]);
+    expect(await t.db.webhookDelivery.count()).toBe(many.length);
   });
 
   it("raises each mailbox's highest notified history id to the batch's maximum, never lowering it", async () => {
