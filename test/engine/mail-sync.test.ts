@@ -19,6 +19,8 @@ describe('mailbox sync: hostile inbound mail', () => {
   let redis: Redis;
   let runtime: WorkerRuntime;
   let events: QueueEvents;
+  // The worker runtime and the queue events use these; neither closes a connection it was given.
+  const connections: Redis[] = [];
   let jobSeq = 0;
 
   beforeAll(async () => {
@@ -26,8 +28,9 @@ describe('mailbox sync: hostile inbound mail', () => {
     g = await startGoogleHarness({ mailbox: MAILBOX });
     redis = createRedis(h.redisUrl, 'producer');
     const sync = createMailboxSyncHandler({ ...h.deps, gmail: g.gmail, mailbox: MAILBOX, redis, prefix: h.prefix });
+    connections.push(createRedis(h.redisUrl, 'worker'), createRedis(h.redisUrl, 'worker'));
     runtime = startWorkers({
-      connection: createRedis(h.redisUrl, 'worker'),
+      connection: connections[0]!,
       prefix: h.prefix,
       handlers: { ...engineHandlers(h.deps), 'gmail-notifications': sync },
       policy: h.policy,
@@ -42,12 +45,13 @@ describe('mailbox sync: hostile inbound mail', () => {
       log: h.log,
     });
     await Promise.all(runtime.workers.map((w) => w.waitUntilReady()));
-    events = new QueueEvents('gmail-notifications', { connection: createRedis(h.redisUrl, 'worker'), prefix: h.prefix });
+    events = new QueueEvents('gmail-notifications', { connection: connections[1]!, prefix: h.prefix });
     await events.waitUntilReady();
   });
   afterAll(async () => {
     await runtime?.close(10_000);
     await events?.close();
+    await Promise.all(connections.map((c) => c.quit()));
     await redis?.quit();
     await g?.sandbox.close();
     await h?.close();
