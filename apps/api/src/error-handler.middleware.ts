@@ -11,8 +11,6 @@ import { HttpError } from './http-error';
  */
 export const REFUSED_BODY_LINGER_MS = 2000;
 
-const lingering = new WeakSet<Response>();
-
 /**
  * Whether the request announced a body that has not all arrived yet. `req.complete` alone is
  * not enough: a request without a body is complete only after its handler's synchronous part
@@ -28,8 +26,6 @@ function bodyUnread(req: Request): boolean {
 }
 
 function closeAfterLinger(req: Request, res: Response): void {
-  if (lingering.has(res)) return;
-  lingering.add(res);
   const socket = req.socket;
   // Whether the sender asked to keep the connection (HTTP/1.1 without `Connection: close`).
   const senderKeepsAlive = res.shouldKeepAlive;
@@ -66,6 +62,7 @@ function closeAfterLinger(req: Request, res: Response): void {
  */
 export const lingerOnUnreadBody: RequestHandler = (req, res, next) => {
   const writeHead = res.writeHead;
+  // Node writes the headers once per response, through writeHead even when they are implicit.
   res.writeHead = function (this: Response, ...args: Parameters<Response['writeHead']>) {
     if (bodyUnread(req)) closeAfterLinger(req, res);
     return writeHead.apply(this, args);
@@ -73,9 +70,8 @@ export const lingerOnUnreadBody: RequestHandler = (req, res, next) => {
   next();
 };
 
-/** No route: answered without reading a body, so the connection lingers like any refusal. */
-export const notFound: RequestHandler = (req, res) => {
-  if (bodyUnread(req)) closeAfterLinger(req, res);
+/** No route: answered without reading a body (lingerOnUnreadBody keeps the connection meanwhile). */
+export const notFound: RequestHandler = (_req, res) => {
   res.status(404).json({ error: 'not found', requestId: ctx(res).requestId });
 };
 
@@ -130,6 +126,5 @@ export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _nex
     res.end();
     return;
   }
-  if (bodyUnread(req)) closeAfterLinger(req, res);
   res.status(status).json({ error: message, requestId: context.requestId });
 };
