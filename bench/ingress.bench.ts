@@ -12,7 +12,8 @@
  * BENCH_API_NODE_ARGS adds Node options to the API's (for example `--cpu-prof --cpu-prof-dir=DIR`).
  */
 import { randomBytes } from 'node:crypto';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,7 +71,10 @@ function start(name: string, args: string[], env: Record<string, string>, ready:
 async function load(server: Server, ms: number, tag: string): Promise<LoadResult & { peakRssMiB: number }> {
   let peak = rssMiB(server.proc.pid!);
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(server.proc.pid!))), 100);
-  const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(root, 'bench/http-load.ts'), server.url, String(CONNECTIONS), String(ms), SECRET, tag], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20 });
+  // Not execFileSync: this process must keep reading the servers' output (the API logs a line
+  // per request; a pipe nobody reads makes its writes queue up in the API's memory) and keep
+  // sampling their RSS while the load runs.
+  const { stdout: out } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(root, 'bench/http-load.ts'), server.url, String(CONNECTIONS), String(ms), SECRET, tag], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20 });
   clearInterval(sampler);
   peak = Math.max(peak, rssMiB(server.proc.pid!));
   return { ...(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as LoadResult), peakRssMiB: peak };
