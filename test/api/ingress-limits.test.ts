@@ -12,6 +12,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SIGNATURE_SHAPE = 'a'.repeat(64);
 const HEADERS_TIMEOUT_MS = 1500;
 const MAX_CONNECTIONS = 6;
+/** The smallest budget the config takes: four ClickUp bodies at their limit fill it. */
+const BODY_BUDGET = 1024 * 1024;
+const CLICKUP_LIMIT = 256 * 1024;
 
 interface RawAnswer {
   /** The first bytes the server sent, or '' when it closed without answering. */
@@ -159,6 +162,7 @@ describe('ingress limits of apps/api/src/main.ts (a real process)', () => {
       HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
       HTTP_REQUEST_TIMEOUT_MS: '3000',
       HTTP_MAX_CONNECTIONS: String(MAX_CONNECTIONS),
+      HTTP_BODY_BUDGET_BYTES: String(BODY_BUDGET),
     });
     await proc.waitForLine(/api listening/, 60_000);
   }, 90_000);
@@ -242,6 +246,31 @@ describe('ingress limits of apps/api/src/main.ts (a real process)', () => {
     expect(gmail.ms).toBeLessThan(1000);
   });
 
+  it('refuses bodies past HTTP_BODY_BUDGET_BYTES with a 503 before reading them, and takes them again once one is answered', async () => {
+    // Nothing else in this file holds a body at this point: every earlier request was answered.
+    const held = Array.from({ length: 4 }, () => heldDelivery(port));
+    try {
+      // The four reserve the whole budget as their headers are read; until then a probe may
+      // still get in (and is refused for its signature, after its body was read).
+      const refused = await waitForStatus(() => fullDelivery(port), 503);
+      expectRefusal(refused, 503);
+      expect(refused.header('retry-after')).toBe('1');
+      expect(refused.json()).toMatchObject({ error: 'too many request bodies in flight; retry shortly' });
+      // Requests without a body are not held back by it.
+      expect((await rawRequest(port, 'GET /health/liveness HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', { timeoutMs: 5000 })).status).toBe(200);
+      // One held body arrives whole and is answered (a wrong signature): its share is free again.
+      held[0]!.release();
+      expect((await held[0]!.answer).status).toBe(401);
+      const admitted = await waitForStatus(() => fullDelivery(port), 401);
+      expectRefusal(admitted, 401);
+    } finally {
+      for (const h of held.slice(1)) h.release();
+    }
+    // The other three were held, not refused: each is read and answered on its own merits.
+    for (const h of held.slice(1)) expect((await h.answer).status).toBe(401);
+    expect(proc.output()).toMatch(/request bodies refused: over HTTP_BODY_BUDGET_BYTES/);
+  });
+
   it('answers compressed garbage with 400, not 500', async () => {
     for (const encoding of ['deflate', 'gzip']) {
       const res = await fetch(`http://127.0.0.1:${port}/webhooks/clickup`, {
@@ -296,6 +325,43 @@ describe('ingress limits of apps/api/src/main.ts (a real process)', () => {
     expect(proc.output()).toMatch(/connection refused: over HTTP_MAX_CONNECTIONS/);
   });
 });
+
+/**
+ * A ClickUp delivery at its route's body limit whose body has begun but is held back: the
+ * server has its headers and its first kilobyte. `release` sends the rest; `answer` resolves
+ * with what the server answered once it closes the connection.
+ */
+function heldDelivery(port: number): { release: () => void; answer: Promise<RawAnswer> } {
+  const body = Buffer.alloc(CLICKUP_LIMIT, 'a');
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  socket.on('connect', () => {
+    socket.write(post('/webhooks/clickup', { 'content-type': 'application/json', 'content-length': CLICKUP_LIMIT, 'x-signature': SIGNATURE_SHAPE, connection: 'close' }));
+    socket.write(body.subarray(0, 1024));
+  });
+  let text = '';
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+  const answer = new Promise<RawAnswer>((resolve) => socket.on('close', () => resolve(parse(text, 0, 0))));
+  return { release: () => socket.write(body.subarray(1024)), answer };
+}
+
+/** A whole ClickUp delivery at the route's body limit, with a signature of the right shape (a wrong one). */
+const fullDelivery = (port: number) =>
+  rawRequest(port, post('/webhooks/clickup', { 'content-type': 'application/json', 'content-length': CLICKUP_LIMIT, 'x-signature': SIGNATURE_SHAPE, connection: 'close' }), {
+    body: 'a'.repeat(CLICKUP_LIMIT),
+    timeoutMs: 5000,
+  });
+
+/** Sends `request` again until it is answered with `status` (at most 30 tries), and returns that answer. */
+async function waitForStatus(request: () => Promise<RawAnswer>, status: number): Promise<RawAnswer> {
+  const seen: (number | undefined)[] = [];
+  for (let i = 0; i < 30; i += 1) {
+    const answer = await request();
+    if (answer.status === status) return answer;
+    seen.push(answer.status);
+  }
+  throw new Error(`never answered ${status}; got ${JSON.stringify(seen)}`);
+}
 
 /** The server notices closed sockets asynchronously; the next request may still be refused once. */
 async function waitForAnswer(port: number): Promise<RawAnswer> {

@@ -4,6 +4,7 @@ import type { Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
 import type { Queues, RedisConnection } from '@parley/queue';
+import { bodyBudget } from './body';
 import { clickupWebhookRouter } from './clickup-webhook.route';
 import { errorHandler, lingerOnUnreadBody, notFound } from './error-handler.middleware';
 import { gmailWebhookRouter } from './gmail-webhook.route';
@@ -18,7 +19,7 @@ export type ApiConfig = Pick<
   Env,
   'GOOGLE_CERTS_URL' | 'PUBSUB_AUDIENCE' | 'PUBSUB_SERVICE_ACCOUNT' | 'GMAIL_MAILBOX' | 'CLICKUP_WEBHOOK_SECRET' | 'METRICS_TOKEN' | 'ADMIN_TOKEN' | 'QUEUE_PREFIX'
 > &
-  Partial<Pick<Env, 'TRUST_PROXY'>>;
+  Partial<Pick<Env, 'TRUST_PROXY' | 'HTTP_BODY_BUDGET_BYTES'>>;
 
 export interface ApiDeps {
   config: Readonly<ApiConfig>;
@@ -36,6 +37,9 @@ export interface ApiDeps {
   extend?: (app: Express) => void;
 }
 
+/** HTTP_BODY_BUDGET_BYTES's default, for an app built without it (tests). */
+const DEFAULT_BODY_BUDGET_BYTES = 64 * 1024 * 1024;
+
 /** The ingress: verify, validate, record, enqueue, answer. No integration is called in the request path. */
 export function createApp(deps: ApiDeps): Express {
   const app = express();
@@ -51,6 +55,8 @@ export function createApp(deps: ApiDeps): Express {
   // No route takes OPTIONS (no browser calls the API cross-origin): Express would otherwise
   // answer it by itself with 200 and the route's methods, before any credential check.
   app.use((req, _res, next) => next(req.method === 'OPTIONS' ? new HttpError(405, 'method not allowed') : undefined));
+  // Before any route reads a body, Slack's and the dashboard's (mounted by extend) included.
+  app.use(bodyBudget(deps.config.HTTP_BODY_BUDGET_BYTES ?? DEFAULT_BODY_BUDGET_BYTES, deps.log));
   app.use(
     healthRouter({
       db: deps.db,

@@ -1,6 +1,8 @@
 import express, { type Request, type RequestHandler } from 'express';
 import type { z } from 'zod';
+import type { Logger } from '@parley/logging';
 import { badRequest, HttpError } from './http-error';
+import { ctx } from './request-context.middleware';
 
 /**
  * The largest body each route buffers, in bytes, sized from what its sender sends
@@ -15,9 +17,68 @@ export const BODY_LIMITS = {
    * task's whole content (a JSON string) on `taskUpdated`.
    */
   clickup: 256 * 1024,
-  // Slack's /slack/events is parsed by Bolt's receiver, which applies its own limit
-  // (SLACK_BODY_LIMIT_BYTES in slack/slack-app.ts); a route parsed here adds its entry above.
+  /**
+   * Slack's /slack/events, read and parsed by Bolt's receiver with this limit
+   * (slack/slack-app.ts), before it checks the signature.
+   */
+  slackEvents: 1024 * 1024,
+  // A route parsed here adds its entry above.
 } as const;
+
+/** The largest body any route reads: what a body of unknown length may grow to. */
+export const LARGEST_BODY_LIMIT = Math.max(...Object.values(BODY_LIMITS));
+
+/** How often, at most, the API logs that it refused bodies over HTTP_BODY_BUDGET_BYTES. */
+const BUDGET_LOG_EVERY_MS = 10_000;
+
+/**
+ * Bounds the bytes of request bodies the API holds at once, whatever the route. Each route
+ * bounds its own body, but HTTP_MAX_CONNECTIONS bodies at once could still add up to hundreds of
+ * MB (512 Slack bodies of 1 MB) and take the process down. A request that announces a body
+ * reserves its declared length (the largest limit when chunked; never more than that) before
+ * a byte of it is read, and gives it back when its answer is sent or its connection closes. A
+ * request that would pass the budget is answered 503 with Retry-After at once, unread: every
+ * sender here retries a 503 (Pub/Sub, ClickUp, Slack), and nothing is accepted that is then lost.
+ * Requests without a body (health, metrics, the dashboard's pages) are never refused by it.
+ */
+export function bodyBudget(totalBytes: number, log: Logger): RequestHandler {
+  let inUse = 0;
+  let refused = 0;
+  let lastLog = 0;
+  return (req, res, next) => {
+    const length = req.headers['content-length'];
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    const declared = length !== undefined && /^\s*\d+\s*$/.test(length) ? Number(length) : 0;
+    // A declared length over every route's limit is refused by its route (413) without a read.
+    const want = chunked ? LARGEST_BODY_LIMIT : Math.min(declared, LARGEST_BODY_LIMIT);
+    if (want === 0) {
+      next();
+      return;
+    }
+    if (inUse + want > totalBytes) {
+      refused += 1;
+      const now = Date.now();
+      if (now - lastLog >= BUDGET_LOG_EVERY_MS) {
+        log.warn('request bodies refused: over HTTP_BODY_BUDGET_BYTES', { budgetBytes: totalBytes, inUseBytes: inUse, refusedSinceLastLine: refused });
+        lastLog = now;
+        refused = 0;
+      }
+      res.setHeader('Retry-After', '1');
+      res.status(503).json({ error: 'too many request bodies in flight; retry shortly', requestId: ctx(res).requestId });
+      return;
+    }
+    inUse += want;
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      inUse -= want;
+    };
+    res.once('finish', release);
+    res.once('close', release);
+    next();
+  };
+}
 
 /** 413 from the declared Content-Length alone, so an oversized body is never read. */
 export function declaredLengthWithin(limit: number): RequestHandler {

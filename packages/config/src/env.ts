@@ -203,6 +203,12 @@ export const envSchema = z.object({
   /** API: connections beyond this are closed as they arrive. */
   HTTP_MAX_CONNECTIONS: int(512, 1),
   /**
+   * API: request bodies held at once, all routes together, in bytes; a request whose body would
+   * pass it is answered 503 with Retry-After before a byte is read. At least the largest body
+   * limit (1 MiB, Slack's).
+   */
+  HTTP_BODY_BUDGET_BYTES: int(64 * 1024 * 1024, 1024 * 1024),
+  /**
    * API: the proxies in front whose X-Forwarded-For is believed, so the client's own address
    * (not the proxy's) is what failed admin logins are counted against. Unset: none (the socket's
    * address). A hop count ("1": the nearest proxy, as with Caddy in the compose file) or a comma

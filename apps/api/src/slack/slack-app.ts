@@ -8,13 +8,17 @@ import { runCommand, type CommandReply } from './commands.service';
 import { createOperatorCheck } from './operators.service';
 import { slackDisabledReason, type SlackConfig } from './slack-config';
 import type { SlackOpsDeps } from './slack-ops.types';
+import { BODY_LIMITS } from '../body';
 
 export { slackDisabledReason, type SlackConfig };
 
 export const SLACK_EVENTS_PATH = '/slack/events';
 
-/** Slack's own requests are small (a command's fields, a click's payload with its message). */
-export const SLACK_BODY_LIMIT_BYTES = 1024 * 1024;
+/**
+ * Slack's own requests are small (a command's fields, a click's payload with its message).
+ * One entry of BODY_LIMITS, so the API's body budget (bodyBudget) knows it too.
+ */
+export const SLACK_BODY_LIMIT_BYTES = BODY_LIMITS.slackEvents;
 
 /** Slack shows "did not respond" after 3 s; answers that take longer come as a later ephemeral. */
 export const ACK_BUDGET_MS = 2000;
