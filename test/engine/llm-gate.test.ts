@@ -223,6 +223,47 @@ describe('LLM gate: one gate for every process', () => {
     expect(sandbox.calls()).toEqual([]);
   });
 
+  it('serves the calls that finish a step (urgent) before those that start one, each kind in arrival order', async () => {
+    const redis = createRedis(redisUrl(), 'producer');
+    redises.push(redis);
+    await new Promise((resolve) => redis.once('ready', resolve));
+    const gate = createLlmGate({ redis, prefix, leaseMs: 10_000, maxInFlight: 1 });
+    const cost = { inputTokens: 10, outputTokens: 10 };
+    const first = await gate.acquire(cost);
+    const granted: string[] = [];
+    const leases = new Map<string, Promise<Awaited<ReturnType<typeof gate.acquire>>>>();
+    for (const name of ['start-1', 'start-2', 'finish-1', 'start-3', 'finish-2']) {
+      leases.set(
+        name,
+        gate.acquire(cost, undefined, { urgent: name.startsWith('finish') }).then((lease) => {
+          granted.push(name);
+          return lease;
+        }),
+      );
+    }
+    // One slot: each grant waits for the previous lease to be released.
+    let lease = first;
+    for (let i = 0; i < leases.size; i += 1) {
+      await lease.release({ kind: 'ok' });
+      await waitFor(`grant ${i + 1}`, () => granted.length === i + 1);
+      lease = await leases.get(granted[i]!)!;
+    }
+    await lease.release({ kind: 'ok' });
+    expect(granted).toEqual(['finish-1', 'finish-2', 'start-1', 'start-2', 'start-3']);
+  });
+
+  it("sends a step's draft before the reads waiting behind it", async () => {
+    // One call in flight at a time, each taking 300 ms: the calls queue in the process's gate.
+    sandbox.traffic({ latencyMs: 300 });
+    const m = await member({ maxInFlight: 1 });
+    const draft = () => m.llm.draftEmail({ kind: 'opening', influencerName: 'Ana', campaignName: 'Spring', platform: 'instagram', deliverables: '1 reel', currency: 'USD', priceMinor: 100_000 });
+    const calls: Promise<unknown>[] = [read(m.llm)];
+    await waitFor('the first read on the wire', () => sandbox.calls().length === 1);
+    calls.push(read(m.llm), read(m.llm), draft());
+    await Promise.all(calls);
+    expect(sandbox.calls().map((c) => c.tool)).toEqual(['read_reply', 'draft_email', 'read_reply', 'read_reply']);
+  });
+
   it('a call that cannot get capacity within the bound throws RateLimitedError for the queue', async () => {
     const m = await member({ maxWaitMs: 1_500 });
     await m.redis.set(llmGateKeys(prefix).pause, '1', 'PX', 10_000);

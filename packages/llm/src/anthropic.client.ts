@@ -41,6 +41,8 @@ interface ToolCall<T> {
   maxTokens: number;
   /** The job's signal: ends a wait at the gate and a request in flight. */
   signal?: AbortSignal;
+  /** The step's last call (a draft): the gate serves it before calls that start a step. */
+  finishesStep: boolean;
 }
 
 type Invalid = { problem: string; toolUseId: string | null };
@@ -72,7 +74,9 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
       };
       // Waits here (not in the queue) while the fleet is paused by a 429 or at its limits; a
       // wait past the gate's bound throws RateLimitedError and the queue takes over.
-      const lease = opts.gate ? await opts.gate.acquire({ inputTokens: estimateInputTokens({ system: body.system, messages, tools: body.tools }), outputTokens: call.maxTokens }, call.signal).catch((error: unknown) => {
+      // A re-ask finishes what its first attempt began, like a draft.
+      const urgent = call.finishesStep || attempt > 1;
+      const lease = opts.gate ? await opts.gate.acquire({ inputTokens: estimateInputTokens({ system: body.system, messages, tools: body.tools }), outputTokens: call.maxTokens }, call.signal, { urgent }).catch((error: unknown) => {
         log.warn('llm gate refused the call', { tool: call.tool.name, error: (error as Error).message, attempt });
         throw error;
       }) : null;
@@ -126,6 +130,7 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
         user: renderTemplate(template.user, vars),
         maxTokens: 512,
         signal: options.signal,
+        finishesStep: false,
       });
       const currency = out.currency ? out.currency.toUpperCase() : undefined;
       const reading: ReplyReading = { intent: out.intent, hostile: out.hostile, reason: out.reason.slice(0, 500) };
@@ -162,6 +167,8 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
         user: renderTemplate(template.user, vars),
         maxTokens: 1024,
         signal: options.signal,
+        // A draft is the last call of every step that makes one (after the read, for a reply).
+        finishesStep: true,
       });
     },
   };

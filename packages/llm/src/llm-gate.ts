@@ -24,17 +24,20 @@ import { RateLimitedError, TransientError } from '@parley/contracts';
  *   configured limits or, when unset, from the `anthropic-ratelimit-*-limit` response headers;
  *   `*-remaining` lowers a bucket to what the API says is left.
  *
- * Waiting never spins: in each process only the oldest waiter asks Redis, and it sleeps until
- * the pause ends or the bucket refills (both known), or polls with backoff while the in-flight
- * ceiling is reached (woken early when a call of its own process ends). A waiter that gets no
+ * Waiting never spins: in each process only the first waiter asks Redis (the oldest, urgent
+ * calls first: the ones that finish a step), and it sleeps until the pause ends or the bucket
+ * refills (both known), or polls with backoff while the in-flight ceiling is reached (woken
+ * early when a call of its own process ends). A waiter that gets no
  * capacity within `maxWaitMs` throws RateLimitedError so the queue owns the retry.
  */
 export interface LlmGate {
   /**
    * Waits for capacity. `signal` (the job's: its lock lost, or shutdown past its grace) ends
-   * the wait at once with a TransientError and takes no capacity.
+   * the wait at once with a TransientError and takes no capacity. An `urgent` call (one that
+   * finishes a step: a draft, a re-ask) is served before the calls of this process waiting to
+   * start one, so under a backlog steps finish one after another instead of all at its end.
    */
-  acquire(cost: LlmCallCost, signal?: AbortSignal): Promise<LlmLease>;
+  acquire(cost: LlmCallCost, signal?: AbortSignal, options?: { urgent?: boolean }): Promise<LlmLease>;
 }
 
 export interface LlmCallCost {
@@ -234,6 +237,8 @@ interface Waiter {
   settled: boolean;
   timer: NodeJS.Timeout;
   lastWaitMs: number;
+  /** Served before every waiter that is not (in arrival order among themselves). */
+  urgent: boolean;
   /** Removes the abort listener (set when the caller passed a signal). */
   unlisten?: () => void;
 }
@@ -366,7 +371,7 @@ export function createLlmGate(opts: LlmGateOptions): LlmGate {
   }
 
   return {
-    acquire(cost, signal) {
+    acquire(cost, signal, options) {
       if (signal?.aborted) return Promise.reject(new TransientError('not waiting for the LLM gate: the job no longer runs here (lock lost or shutdown)'));
       return new Promise<LlmLease>((resolve, reject) => {
         const waiter: Waiter = {
@@ -376,6 +381,7 @@ export function createLlmGate(opts: LlmGateOptions): LlmGate {
           reject,
           settled: false,
           lastWaitMs: 0,
+          urgent: options?.urgent === true,
           timer: setTimeout(() => {
             if (waiter.settled) return;
             settle(waiter);
@@ -393,7 +399,11 @@ export function createLlmGate(opts: LlmGateOptions): LlmGate {
           signal.addEventListener('abort', onAbort, { once: true });
           waiter.unlisten = () => signal.removeEventListener('abort', onAbort);
         }
-        queue.push(waiter);
+        // The pump serves queue[0] and looks again after every grant or sleep, so an urgent
+        // waiter placed ahead is the next one it asks Redis for.
+        const behind = waiter.urgent ? queue.findIndex((w) => !w.urgent) : -1;
+        if (behind < 0) queue.push(waiter);
+        else queue.splice(behind, 0, waiter);
         gauges();
         if (!pumping) void pump();
       });
