@@ -81,13 +81,21 @@ export function watchOutput(child: ChildProcess, label = 'process'): Omit<Spawne
     exited,
     waitForLine: (pattern, timeoutMs = 20_000) =>
       new Promise((resolve, reject) => {
+        // Where the lines not yet looked at begin: each chunk is searched once (with the line it
+        // completes), not the whole output again, which grew quadratic with a chatty process.
+        let from = 0;
         const check = () => {
-          const line = buffer.split('\n').find((l) => pattern.test(l));
+          const line = buffer
+            .slice(from)
+            .split('\n')
+            .find((l) => pattern.test(l));
           if (line !== undefined) {
             listeners.delete(check);
             clearTimeout(timer);
             resolve(line);
+            return;
           }
+          from = buffer.lastIndexOf('\n') + 1;
         };
         const timer = setTimeout(() => {
           listeners.delete(check);
