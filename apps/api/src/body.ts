@@ -37,8 +37,9 @@ const BUDGET_LOG_EVERY_MS = 10_000;
  * MB (512 Slack bodies of 1 MB) and take the process down. A request that announces a body
  * reserves its declared length (the largest limit when chunked; never more than that) before
  * a byte of it is read, and gives it back when its answer is sent or its connection closes. A
- * request that would pass the budget is answered 503 with Retry-After at once, unread: every
- * sender here retries a 503 (Pub/Sub, ClickUp, Slack), and nothing is accepted that is then lost.
+ * request that would pass the budget is answered 503 with Retry-After at once, unread: Pub/Sub
+ * and ClickUp deliver it again, Slack resends an event (a refused click or command shows its
+ * user an error), and nothing is accepted that is then lost.
  * Requests without a body (health, metrics, the dashboard's pages) are never refused by it.
  */
 export function bodyBudget(totalBytes: number, log: Logger): RequestHandler {
