@@ -27,8 +27,8 @@ import { RateLimitedError, TransientError } from '@parley/contracts';
  * Waiting never spins: in each process only the first waiter asks Redis (the oldest, urgent
  * calls first: the ones that finish a step), and it sleeps until the pause ends or the bucket
  * refills (both known), or polls with backoff while the in-flight ceiling is reached (woken
- * early when a call of its own process ends). A waiter that gets no
- * capacity within `maxWaitMs` throws RateLimitedError so the queue owns the retry.
+ * early when a call of its own process ends). A waiter that gets no capacity within
+ * `maxWaitMs` throws RateLimitedError so the queue owns the retry.
  */
 export interface LlmGate {
   /**
