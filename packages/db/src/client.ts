@@ -214,6 +214,16 @@ function isBusy(error: unknown): boolean {
  */
 export const WRITE_LOCK_KEY = 727_021_001;
 
+const txEngines = new WeakMap<Tx, DatabaseEngine>();
+
+/**
+ * The engine of a transaction withTx opened, for raw SQL written in it (placeholders and casts
+ * differ); undefined for a transaction opened any other way.
+ */
+export function engineOfTx(tx: Tx): DatabaseEngine | undefined {
+  return txEngines.get(tx);
+}
+
 /**
  * Runs `fn` in a write transaction that holds the database's write lock from its start: on
  * SQLite the transaction begins IMMEDIATE (ImmediateBetterSQLite3), so two processes never both
@@ -226,11 +236,13 @@ export const WRITE_LOCK_KEY = 727_021_001;
  * write issued outside a transaction could otherwise land inside another job's open transaction.
  */
 export async function withTx<T>(db: Db, fn: (tx: Tx) => Promise<T>, attempts = 5): Promise<T> {
-  const takeLock = engineOf(db) === 'postgres' ? `SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})` : null;
+  const engine = engineOf(db);
+  const takeLock = engine === 'postgres' ? `SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})` : null;
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await db.$transaction(
         async (tx) => {
+          txEngines.set(tx, engine);
           if (takeLock) await tx.$executeRawUnsafe(takeLock);
           return fn(tx);
         },
