@@ -1,4 +1,4 @@
-import { createGroupCommit, engineOf, type BatchWriter, type DatabaseEngine, type Db, type GroupCommit, type Tx } from '@parley/db';
+import { createGroupCommit, engineOf, valuesList, type BatchWriter, type DatabaseEngine, type Db, type GroupCommit, type Tx } from '@parley/db';
 import { maxHistoryId } from '@parley/domain';
 import { enqueue, JOBS, type JobInput, type Queues, type QueueName } from '@parley/queue';
 import { unavailable, withTimeout } from './http-error';
@@ -40,9 +40,7 @@ async function insertNewDeliveries(tx: Tx, engine: DatabaseEngine, rows: Deliver
   const inserted = new Set<string>();
   for (let start = 0; start < rows.length; start += INGEST_INSERT_ROWS) {
     const chunk = rows.slice(start, start + INGEST_INSERT_ROWS);
-    const values = chunk
-      .map((_, i) => (engine === 'postgres' ? `($${i * 5 + 1}, $${i * 5 + 2}, $${i * 5 + 3}, $${i * 5 + 4}::jsonb, $${i * 5 + 5})` : '(?, ?, ?, ?, ?)'))
-      .join(', ');
+    const values = valuesList(engine, chunk.length, ['', '', '', '::jsonb', '']);
     const params = chunk.flatMap((r) => [r.id, r.queue, r.jobName, JSON.stringify(r.payload), receivedAt]);
     const returned = await tx.$queryRawUnsafe<{ id: string }[]>(
       `INSERT INTO "WebhookDelivery" ("id", "queue", "jobName", "payload", "receivedAt") VALUES ${values} ON CONFLICT ("id") DO NOTHING RETURNING "id"`,

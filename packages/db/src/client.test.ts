@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { Client } from 'pg';
 import { createTestDatabase } from '../../../test/support/db';
 import { testDatabaseEngine } from '../../../test/support/test-database';
-import { checkDatabase, openDatabase, withTx, DatabaseError } from './client';
+import { checkDatabase, openDatabase, valuesList, withTx, DatabaseError } from './client';
 
 const root = path.resolve(__dirname, '../../..');
 
@@ -129,5 +129,13 @@ describe('database', () => {
       otherProcess.close();
       await t.cleanup();
     }
+  });
+});
+
+describe('valuesList', () => {
+  it('numbers PostgreSQL placeholders row by row with their casts, and writes ? on SQLite', () => {
+    expect(valuesList('postgres', 2, ['', '::jsonb', ''])).toBe('($1, $2::jsonb, $3), ($4, $5::jsonb, $6)');
+    expect(valuesList('sqlite', 2, ['', '::jsonb', ''])).toBe('(?, ?, ?), (?, ?, ?)');
+    expect(valuesList('postgres', 1, [''])).toBe('($1)');
   });
 });

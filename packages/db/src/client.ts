@@ -214,6 +214,17 @@ function isBusy(error: unknown): boolean {
  */
 export const WRITE_LOCK_KEY = 727_021_001;
 
+/**
+ * The VALUES list of a raw multi-row insert: `rows` tuples of `casts.length` placeholders, `?` on
+ * SQLite, numbered `$n` on PostgreSQL with each column's cast (`::jsonb`; '' for none, and
+ * ignored on SQLite), in row-major order as the parameters are passed.
+ */
+export function valuesList(engine: DatabaseEngine, rows: number, casts: readonly string[]): string {
+  let n = 0;
+  const tuple = () => `(${casts.map((cast) => (engine === 'postgres' ? `$${(n += 1)}${cast}` : '?')).join(', ')})`;
+  return Array.from({ length: rows }, tuple).join(', ');
+}
+
 const txEngines = new WeakMap<Tx, DatabaseEngine>();
 
 /**

@@ -1,6 +1,6 @@
 import { nextState, type NegotiationEvent, type NegotiationState } from '@parley/domain';
 import { randomUUID } from 'node:crypto';
-import { engineOfTx, Prisma, type DatabaseEngine, type Tx } from '@parley/db';
+import { engineOfTx, Prisma, valuesList, type DatabaseEngine, type Tx } from '@parley/db';
 import { TransientError } from '@parley/queue';
 
 /** Thrown when another step changed the negotiation since we read it; the queue retries. */
@@ -73,17 +73,12 @@ async function insertTrail(
   transitions: { negotiationId: string; fromState: string; event: string; toState: string; details: Prisma.InputJsonObject; at: Date }[],
   audit: { negotiationId: string; actor: string; action: string; details: Prisma.InputJsonObject; at: Date },
 ): Promise<void> {
-  const json = engine === 'postgres' ? '::jsonb' : '';
-  let n = 0;
-  const slot = (cast = '') => (engine === 'postgres' ? `$${(n += 1)}${cast}` : '?');
-  const rows = transitions.map(() => `(${slot()}, ${slot()}, ${slot()}, ${slot()}, ${slot()}, ${slot(json)}, ${slot()})`).join(', ');
   await tx.$executeRawUnsafe(
-    `INSERT INTO "Transition" ("id", "negotiationId", "fromState", "event", "toState", "details", "at") VALUES ${rows}`,
+    `INSERT INTO "Transition" ("id", "negotiationId", "fromState", "event", "toState", "details", "at") VALUES ${valuesList(engine, transitions.length, ['', '', '', '', '', '::jsonb', ''])}`,
     ...transitions.flatMap((t) => [randomUUID(), t.negotiationId, t.fromState, t.event, t.toState, JSON.stringify(t.details), t.at]),
   );
-  n = 0;
   await tx.$executeRawUnsafe(
-    `INSERT INTO "AuditEntry" ("id", "negotiationId", "actor", "action", "details", "at") VALUES (${slot()}, ${slot()}, ${slot()}, ${slot()}, ${slot(json)}, ${slot()})`,
+    `INSERT INTO "AuditEntry" ("id", "negotiationId", "actor", "action", "details", "at") VALUES ${valuesList(engine, 1, ['', '', '', '', '::jsonb', ''])}`,
     randomUUID(),
     audit.negotiationId,
     audit.actor,
