@@ -5,6 +5,7 @@ import { buildRequest, rawHttp } from '../support/chaos-http';
 import { spawnTs, type Spawned } from '../support/processes';
 import { dropPrefix, freePort, redisUrl, uniquePrefix } from '../support/redis';
 import { copyTemplateDatabase } from '../support/db';
+import { waitFor } from '../support/wait';
 
 const ENTRY = 'apps/api/src/main.ts';
 const SECRET = 'ingress-limits-clickup-secret';
@@ -252,7 +253,7 @@ describe('ingress limits of apps/api/src/main.ts (a real process)', () => {
     try {
       // The four reserve the whole budget as their headers are read; until then a probe may
       // still get in (and is refused for its signature, after its body was read).
-      const refused = await waitForStatus(() => fullDelivery(port), 503);
+      const refused = await waitForStatus(port, 503);
       expectRefusal(refused, 503);
       expect(refused.header('retry-after')).toBe('1');
       expect(refused.json()).toMatchObject({ error: 'too many request bodies in flight; retry shortly' });
@@ -261,7 +262,7 @@ describe('ingress limits of apps/api/src/main.ts (a real process)', () => {
       // One held body arrives whole and is answered (a wrong signature): its share is free again.
       held[0]!.release();
       expect((await held[0]!.answer).status).toBe(401);
-      const admitted = await waitForStatus(() => fullDelivery(port), 401);
+      const admitted = await waitForStatus(port, 401);
       expectRefusal(admitted, 401);
     } finally {
       for (const h of held.slice(1)) h.release();
@@ -352,16 +353,12 @@ const fullDelivery = (port: number) =>
     timeoutMs: 5000,
   });
 
-/** Sends `request` again until it is answered with `status` (at most 30 tries), and returns that answer. */
-async function waitForStatus(request: () => Promise<RawAnswer>, status: number): Promise<RawAnswer> {
-  const seen: (number | undefined)[] = [];
-  for (let i = 0; i < 30; i += 1) {
-    const answer = await request();
-    if (answer.status === status) return answer;
-    seen.push(answer.status);
-  }
-  throw new Error(`never answered ${status}; got ${JSON.stringify(seen)}`);
-}
+/** Sends a whole delivery again until it is answered with `status`, and returns that answer. */
+const waitForStatus = (port: number, status: number) =>
+  waitFor(`a delivery answered ${status}`, async () => {
+    const answer = await fullDelivery(port);
+    return answer.status === status ? answer : undefined;
+  });
 
 /** The server notices closed sockets asynchronously; the next request may still be refused once. */
 async function waitForAnswer(port: number): Promise<RawAnswer> {
