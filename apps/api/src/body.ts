@@ -2,6 +2,7 @@ import express, { type Request, type RequestHandler } from 'express';
 import type { z } from 'zod';
 import type { Logger } from '@parley/logging';
 import { badRequest, HttpError } from './http-error';
+import { refusalLog } from './refusal-log';
 import { ctx } from './request-context.middleware';
 
 /**
@@ -28,9 +29,6 @@ export const BODY_LIMITS = {
 /** The largest body any route reads: what a body of unknown length may grow to. */
 export const LARGEST_BODY_LIMIT = Math.max(...Object.values(BODY_LIMITS));
 
-/** How often, at most, the API logs that it refused bodies over HTTP_BODY_BUDGET_BYTES. */
-const BUDGET_LOG_EVERY_MS = 10_000;
-
 /**
  * Bounds the bytes of request bodies the API holds at once, whatever the route. Each route
  * bounds its own body, but HTTP_MAX_CONNECTIONS bodies at once could still add up to hundreds of
@@ -44,8 +42,7 @@ const BUDGET_LOG_EVERY_MS = 10_000;
  */
 export function bodyBudget(totalBytes: number, log: Logger): RequestHandler {
   let inUse = 0;
-  let refused = 0;
-  let lastLog = 0;
+  const refused = refusalLog(log, 'request bodies refused: over HTTP_BODY_BUDGET_BYTES');
   return (req, res, next) => {
     const length = req.headers['content-length'];
     const chunked = req.headers['transfer-encoding'] !== undefined;
@@ -57,13 +54,7 @@ export function bodyBudget(totalBytes: number, log: Logger): RequestHandler {
       return;
     }
     if (inUse + want > totalBytes) {
-      refused += 1;
-      const now = Date.now();
-      if (now - lastLog >= BUDGET_LOG_EVERY_MS) {
-        log.warn('request bodies refused: over HTTP_BODY_BUDGET_BYTES', { budgetBytes: totalBytes, inUseBytes: inUse, refusedSinceLastLine: refused });
-        lastLog = now;
-        refused = 0;
-      }
+      refused({ budgetBytes: totalBytes, inUseBytes: inUse });
       res.setHeader('Retry-After', '1');
       res.status(503).json({ error: 'too many request bodies in flight; retry shortly', requestId: ctx(res).requestId });
       return;

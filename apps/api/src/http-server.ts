@@ -3,6 +3,7 @@ import http, { type RequestListener, type Server, type ServerResponse } from 'no
 import type { Socket } from 'node:net';
 import type { Env } from '@parley/config';
 import type { Logger } from '@parley/logging';
+import { refusalLog } from './refusal-log';
 
 export type HttpLimits = Pick<Env, 'HTTP_HEADERS_TIMEOUT_MS' | 'HTTP_REQUEST_TIMEOUT_MS' | 'HTTP_KEEP_ALIVE_TIMEOUT_MS' | 'HTTP_MAX_CONNECTIONS'>;
 
@@ -11,9 +12,6 @@ export type HttpLimits = Pick<Env, 'HTTP_HEADERS_TIMEOUT_MS' | 'HTTP_REQUEST_TIM
  * (30 s) would let a slowloris socket live up to 30 s past HTTP_HEADERS_TIMEOUT_MS.
  */
 export const CONNECTIONS_CHECK_INTERVAL_MS = 1000;
-
-/** At most one warning per this period for refused connections (a flood must not flood the log). */
-const DROP_LOG_EVERY_MS = 10_000;
 
 // Node's own answers to a client error are plain text without a request id; ours are the
 // same JSON as every other refusal. Codes from Node's http server (socketOnError).
@@ -71,15 +69,7 @@ export function createHttpServer(handler: RequestListener, limits: HttpLimits, l
     setTimeout(() => socket.destroy(), 1000).unref();
   });
 
-  let dropped = 0;
-  let lastDropLog = 0;
-  server.on('drop', () => {
-    dropped += 1;
-    const now = Date.now();
-    if (now - lastDropLog < DROP_LOG_EVERY_MS) return;
-    log.warn('connection refused: over HTTP_MAX_CONNECTIONS', { maxConnections: limits.HTTP_MAX_CONNECTIONS, refusedSinceLastLine: dropped });
-    lastDropLog = now;
-    dropped = 0;
-  });
+  const dropped = refusalLog(log, 'connection refused: over HTTP_MAX_CONNECTIONS');
+  server.on('drop', () => dropped({ maxConnections: limits.HTTP_MAX_CONNECTIONS }));
   return server;
 }
