@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { jobIds } from '@parley/queue';
-import { createGroupCommit } from '@parley/db';
+import { createGroupCommit, withTx } from '@parley/db';
 import { waitFor } from '../support/wait';
 import { CLICKUP_SECRET, jobIdsIn, nothingRecorded, startApi, type ApiHarness } from './api-harness';
 
@@ -80,10 +80,11 @@ describe('POST /webhooks/clickup', () => {
   });
 
   it('groups concurrent webhooks into one transaction and answers none before its row is committed, counting redeliveries', async () => {
-    // A write transaction held open (another writer of the same database): the webhooks that
-    // arrive meanwhile wait for the next one.
+    // A write transaction held open (another writer of the same database, through Prisma on the
+    // connection the ingress's raw transactions share): the webhooks that arrive meanwhile wait
+    // for the next one.
     let release!: () => void;
-    const other = createGroupCommit(h.db, async (_tx, items: number[]) => {
+    const other = createGroupCommit((fn) => withTx(h.db, fn), async (_tx, items: number[]) => {
       await new Promise<void>((resolve) => (release = resolve));
       return items;
     });

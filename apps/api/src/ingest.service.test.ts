@@ -1,4 +1,4 @@
-import { engineOf, withTx, type Db, type Tx } from '@parley/db';
+import { sqlOf } from '@parley/db';
 import { jobIds } from '@parley/queue';
 import { createTestDatabase } from '../../../test/support/db';
 import { createIngestWrites, INGEST_INSERT_ROWS, ingestBatchWriter, type IngestWrite } from './ingest.service';
@@ -17,7 +17,8 @@ const ingest = (...items: string[]): IngestWrite => ({
 /** The ingress's batch write, on a real database. */
 describe('ingestBatchWriter', () => {
   let t: Awaited<ReturnType<typeof createTestDatabase>>;
-  const writeIngestBatch = (tx: Tx, writes: IngestWrite[]) => ingestBatchWriter(engineOf(t.db as Db))(tx, writes);
+  /** One batch in one raw write transaction, as the group commit writes it. */
+  const writeIngestBatch = (writes: IngestWrite[], now?: () => Date) => sqlOf(t.db).transaction((tx) => ingestBatchWriter(now)(tx, writes));
   beforeEach(async () => {
     t = await createTestDatabase();
   });
@@ -26,8 +27,8 @@ describe('ingestBatchWriter', () => {
   });
 
   it('writes each delivery once and counts, per webhook, those recorded before or earlier in the batch', async () => {
-    await withTx(t.db, (tx) => writeIngestBatch(tx, [ingest('old')]));
-    const seen = await withTx(t.db, (tx) => writeIngestBatch(tx, [ingest('a', 'old'), ingest('b', 'b'), ingest('a'), ingest('c')]));
+    await writeIngestBatch([ingest('old')]);
+    const seen = await writeIngestBatch([ingest('a', 'old'), ingest('b', 'b'), ingest('a'), ingest('c')]);
     expect(seen).toEqual([1, 1, 1, 0]);
     const rows = await t.db.webhookDelivery.findMany({ select: { id: true, queue: true, jobName: true, payload: true } });
     expect(rows.map((r) => r.id).sort()).toEqual(['old', 'a', 'b', 'c'].map((h) => jobIds.campaignIngest({ webhookId: 'wh', taskId: 'task', historyItemId: h })).sort());
@@ -39,7 +40,7 @@ describe('ingestBatchWriter', () => {
     // text, so a row in another date format would fall outside a range it belongs to.
     const at = new Date('2026-03-04T05:06:07.089Z');
     await t.db.webhookDelivery.create({ data: { id: 'by-prisma', queue: 'campaign-tasks', jobName: 'campaign-ingest', payload: { p: 1 }, receivedAt: new Date(at.getTime() - 1) } });
-    await withTx(t.db, (tx) => ingestBatchWriter(engineOf(t.db), () => at)(tx, [ingest('raw')]));
+    await writeIngestBatch([ingest('raw')], () => at);
     const id = jobIds.campaignIngest({ webhookId: 'wh', taskId: 'task', historyItemId: 'raw' });
     const ids = async (receivedAt: Record<string, Date>) => (await t.db.webhookDelivery.findMany({ where: { receivedAt }, select: { id: true }, orderBy: { receivedAt: 'asc' } })).map((r) => r.id);
     expect(await ids({ gte: at, lte: at })).toEqual([id]);
@@ -52,27 +53,47 @@ describe('ingestBatchWriter', () => {
 
   it('writes a batch larger than one insert statement takes, skipping the rows recorded before', async () => {
     const many = Array.from({ length: INGEST_INSERT_ROWS * 2 + 7 }, (_, i) => `item-${i}`);
-    await withTx(t.db, (tx) => writeIngestBatch(tx, [ingest(...many.filter((_, i) => i % 3 === 0))]));
-    const seen = await withTx(t.db, (tx) => writeIngestBatch(tx, [ingest(...many), ingest(...many.slice(0, 10))]));
+    await writeIngestBatch([ingest(...many.filter((_, i) => i % 3 === 0))]);
+    const seen = await writeIngestBatch([ingest(...many), ingest(...many.slice(0, 10))]);
     expect(seen).toEqual([Math.ceil(many.length / 3), 10]);
     expect(await t.db.webhookDelivery.count()).toBe(many.length);
   });
 
   it("raises each mailbox's highest notified history id to the batch's maximum, never lowering it", async () => {
-    await withTx(t.db, (tx) => writeIngestBatch(tx, [sync('m0', '100')]));
-    await withTx(t.db, (tx) => writeIngestBatch(tx, [sync('m1', '90'), sync('m2', '150'), sync('m3', '120'), sync('m4', '7', 'other@brand.example'), sync('m5', '20', 'other@brand.example')]));
+    await writeIngestBatch([sync('m0', '100')]);
+    await writeIngestBatch([sync('m1', '90'), sync('m2', '150'), sync('m3', '120'), sync('m4', '7', 'other@brand.example'), sync('m5', '20', 'other@brand.example')]);
     const rows = await t.db.mailboxSync.findMany({ select: { mailbox: true, highestNotifiedHistoryId: true }, orderBy: { mailbox: 'asc' } });
     expect(rows).toEqual([
       { mailbox: 'deals@brand.example', highestNotifiedHistoryId: '150' },
       { mailbox: 'other@brand.example', highestNotifiedHistoryId: '20' },
     ]);
-    await withTx(t.db, (tx) => writeIngestBatch(tx, [sync('m6', '99')]));
+    await writeIngestBatch([sync('m6', '99')]);
     expect((await t.db.mailboxSync.findUnique({ where: { mailbox: 'deals@brand.example' } }))?.highestNotifiedHistoryId).toBe('150');
+  });
+
+  it('writes mailbox rows Prisma reads as its own: updatedAt as @updatedAt sets it, the other columns untouched', async () => {
+    const created = new Date('2026-03-04T05:06:07.089Z');
+    const raised = new Date('2026-03-04T05:06:08.001Z');
+    await writeIngestBatch([sync('m0', '100')], () => created);
+    expect(await t.db.mailboxSync.findUnique({ where: { mailbox: 'deals@brand.example' } })).toEqual({
+      mailbox: 'deals@brand.example',
+      historyCursor: null,
+      highestNotifiedHistoryId: '100',
+      watchExpiration: null,
+      lastSyncAt: null,
+      updatedAt: created,
+    });
+    await t.db.mailboxSync.update({ where: { mailbox: 'deals@brand.example' }, data: { historyCursor: '90', lastSyncAt: created } });
+    await writeIngestBatch([sync('m1', '101')], () => raised);
+    expect(await t.db.mailboxSync.findUnique({ where: { mailbox: 'deals@brand.example' } })).toMatchObject({ historyCursor: '90', highestNotifiedHistoryId: '101', lastSyncAt: created, updatedAt: raised });
+    // Not raised: the row is not written at all.
+    await writeIngestBatch([sync('m2', '7')], () => new Date(raised.getTime() + 1000));
+    expect((await t.db.mailboxSync.findUnique({ where: { mailbox: 'deals@brand.example' } }))?.updatedAt).toEqual(raised);
   });
 
   it('refuses a delivery whose payload breaks its queue contract before writing anything', async () => {
     const bad: IngestWrite = { deliveries: [{ queue: 'campaign-tasks', jobId: 'x', data: { webhookId: '', taskId: 't', event: 'e', historyItemId: 'h' } }] };
-    await expect(withTx(t.db, (tx) => writeIngestBatch(tx, [ingest('fine'), bad]))).rejects.toThrow();
+    await expect(writeIngestBatch([ingest('fine'), bad])).rejects.toThrow();
     expect(await t.db.webhookDelivery.count()).toBe(0);
   });
 

@@ -1,4 +1,4 @@
-import { createGroupCommit, engineOf, valuesList, type BatchWriter, type DatabaseEngine, type Db, type GroupCommit, type Tx } from '@parley/db';
+import { createGroupCommit, placeholder, sqlOf, valuesList, type BatchWriter, type Db, type GroupCommit, type Sql } from '@parley/db';
 import { maxHistoryId } from '@parley/domain';
 import { enqueue, JOBS, type JobInput, type Queues, type QueueName } from '@parley/queue';
 import { unavailable, withTimeout } from './http-error';
@@ -36,17 +36,17 @@ interface DeliveryRow {
  * date are bound as Prisma binds them, so Prisma reads the rows back as its own (tested on
  * both engines, the delivery sweep's range query included).
  */
-async function insertNewDeliveries(tx: Tx, engine: DatabaseEngine, rows: DeliveryRow[], receivedAt: Date): Promise<Set<string>> {
+async function insertNewDeliveries(tx: Sql, rows: DeliveryRow[], receivedAt: Date): Promise<Set<string>> {
   const inserted = new Set<string>();
   for (let start = 0; start < rows.length; start += INGEST_INSERT_ROWS) {
     const chunk = rows.slice(start, start + INGEST_INSERT_ROWS);
-    const values = valuesList(engine, chunk.length, ['', '', '', '::jsonb', '']);
+    const values = valuesList(tx.engine, chunk.length, ['', '', '', '::jsonb', '']);
     const params = chunk.flatMap((r) => [r.id, r.queue, r.jobName, JSON.stringify(r.payload), receivedAt]);
-    const returned = await tx.$queryRawUnsafe<{ id: string }[]>(
+    const returned = await tx.query<{ id: unknown }>(
       `INSERT INTO "WebhookDelivery" ("id", "queue", "jobName", "payload", "receivedAt") VALUES ${values} ON CONFLICT ("id") DO NOTHING RETURNING "id"`,
       ...params,
     );
-    for (const row of returned) inserted.add(row.id);
+    for (const row of returned) inserted.add(String(row.id));
   }
   return inserted;
 }
@@ -58,16 +58,19 @@ async function insertNewDeliveries(tx: Tx, engine: DatabaseEngine, rows: Deliver
  * the batch's rows that skips the ids recorded before, then each mailbox's highest notified
  * history id raised once to the batch's maximum. Answers, per webhook, how many of its
  * deliveries had been recorded before (redeliveries; a delivery repeated within the batch
- * counts as one too). The transaction holds the write lock (withTx), and the insert skips
- * recorded ids by itself, so no other writer can make a row count twice.
+ * counts as one too). The transaction holds the write lock (SqlDb.transaction), and the insert
+ * skips recorded ids by itself, so no other writer can make a row count twice.
+ *
+ * Raw SQL throughout (sqlOf): the API's hot path never loads Prisma's query compiler.
  */
-export function ingestBatchWriter(engine: DatabaseEngine, now: () => Date = () => new Date()): BatchWriter<IngestWrite, number> {
+export function ingestBatchWriter(now: () => Date = () => new Date()): BatchWriter<IngestWrite, number, Sql> {
   return async (tx, writes) => {
     // Validated before any write: a bad payload fails here, not half way through the rows.
     const rows = writes.map((w) => w.deliveries.map((d): DeliveryRow => ({ id: d.jobId, queue: d.queue, jobName: JOBS[d.queue].name, payload: JOBS[d.queue].schema.parse(d.data) })));
     const firstOfEach = new Map<string, DeliveryRow>();
     for (const row of rows.flat()) if (!firstOfEach.has(row.id)) firstOfEach.set(row.id, row);
-    const inserted = firstOfEach.size > 0 ? await insertNewDeliveries(tx, engine, [...firstOfEach.values()], now()) : new Set<string>();
+    const at = now();
+    const inserted = firstOfEach.size > 0 ? await insertNewDeliveries(tx, [...firstOfEach.values()], at) : new Set<string>();
     const counted = new Set<string>();
     const seen = rows.map((forWebhook) => {
       let count = 0;
@@ -81,7 +84,7 @@ export function ingestBatchWriter(engine: DatabaseEngine, now: () => Date = () =
 
     const highest = new Map<string, string>();
     for (const { highestNotified: h } of writes) if (h) highest.set(h.mailbox, maxHistoryId(highest.get(h.mailbox) ?? null, h.historyId));
-    for (const [mailbox, historyId] of highest) await raiseHighestNotified(tx, mailbox, historyId);
+    for (const [mailbox, historyId] of highest) await raiseHighestNotified(tx, mailbox, historyId, at);
     return seen;
   };
 }
@@ -90,7 +93,8 @@ export function ingestBatchWriter(engine: DatabaseEngine, now: () => Date = () =
 export type IngestWrites = GroupCommit<IngestWrite, number>;
 
 export function createIngestWrites(db: Db): IngestWrites {
-  return createGroupCommit(db, ingestBatchWriter(engineOf(db)));
+  const sql = sqlOf(db);
+  return createGroupCommit((fn) => sql.transaction(fn), ingestBatchWriter());
 }
 
 /**
@@ -110,13 +114,18 @@ export async function enqueueDeliveries<Q extends QueueName>(queues: Queues, del
   }
 }
 
-/** Raises MailboxSync.highestNotifiedHistoryId to max(old, new), creating the row on first sight. */
-export async function raiseHighestNotified(tx: Tx, mailbox: string, historyId: string): Promise<void> {
-  const row = await tx.mailboxSync.findUnique({ where: { mailbox }, select: { highestNotifiedHistoryId: true } });
+/**
+ * Raises MailboxSync.highestNotifiedHistoryId to max(old, new), creating the row on first sight;
+ * `updatedAt` set as Prisma's @updatedAt would set it.
+ */
+export async function raiseHighestNotified(tx: Sql, mailbox: string, historyId: string, now: Date): Promise<void> {
+  const $ = (n: number) => placeholder(tx.engine, n);
+  const [row] = await tx.query<{ highestNotifiedHistoryId: unknown }>(`SELECT "highestNotifiedHistoryId" FROM "MailboxSync" WHERE "mailbox" = ${$(1)}`, mailbox);
   if (!row) {
-    await tx.mailboxSync.create({ data: { mailbox, highestNotifiedHistoryId: historyId } });
+    await tx.execute(`INSERT INTO "MailboxSync" ("mailbox", "highestNotifiedHistoryId", "updatedAt") VALUES ${valuesList(tx.engine, 1, ['', '', ''])}`, mailbox, historyId, now);
     return;
   }
-  const next = maxHistoryId(row.highestNotifiedHistoryId, historyId);
-  if (next !== row.highestNotifiedHistoryId) await tx.mailboxSync.update({ where: { mailbox }, data: { highestNotifiedHistoryId: next } });
+  const current = typeof row.highestNotifiedHistoryId === 'string' ? row.highestNotifiedHistoryId : null;
+  const next = maxHistoryId(current, historyId);
+  if (next !== current) await tx.execute(`UPDATE "MailboxSync" SET "highestNotifiedHistoryId" = ${$(1)}, "updatedAt" = ${$(2)} WHERE "mailbox" = ${$(3)}`, next, now, mailbox);
 }

@@ -1,6 +1,6 @@
 import { bearerMatches } from '@parley/config';
 import { Router } from 'express';
-import type { Db } from '@parley/db';
+import { sqlOf, type Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
 import { QUEUE_NAMES, type Queues } from '@parley/queue';
@@ -30,8 +30,9 @@ async function collect(deps: MetricsDeps, log: Logger): Promise<void> {
       for (const [state, n] of Object.entries(counts)) queueDepth.set({ queue, state }, n);
     }),
     (async () => {
-      const rows = await withTimeout(deps.db.negotiation.groupBy({ by: ['state'], _count: { _all: true } }), COLLECT_TIMEOUT_MS, 'negotiation counts');
-      for (const row of rows) negotiationsByState.set({ state: row.state }, row._count._all);
+      // Raw SQL: a scrape does not load Prisma's query compiler into the API (sqlOf).
+      const rows = await withTimeout(sqlOf(deps.db).query<{ state: unknown; n: unknown }>('SELECT "state", COUNT(*) AS "n" FROM "Negotiation" GROUP BY "state"'), COLLECT_TIMEOUT_MS, 'negotiation counts');
+      for (const row of rows) negotiationsByState.set({ state: String(row.state) }, Number(row.n));
     })(),
   ]);
   const failed = results.filter((r) => r.status === 'rejected').length;

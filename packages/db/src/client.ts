@@ -5,6 +5,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { Prisma, PrismaClient } from './generated/prisma/client';
 import { PrismaClient as PostgresPrismaClient } from './generated/prisma-pg/client';
 import { POSTGRES_MIGRATIONS } from './migrations';
+import { busyPause, createSqlDb, isBusy, writeLockStatement, type DriverAdapter, type SqlDb } from './sql';
 
 export { Prisma, PrismaClient };
 export type Db = PrismaClient;
@@ -63,6 +64,7 @@ export function withoutCredentials(text: string): string {
 }
 
 const engines = new WeakMap<object, DatabaseEngine>();
+const sqlDbs = new WeakMap<object, SqlDb>();
 
 /** The engine behind a client opened by openDatabase. */
 export function engineOf(db: Db): DatabaseEngine {
@@ -70,8 +72,50 @@ export function engineOf(db: Db): DatabaseEngine {
 }
 
 /**
+ * Raw SQL on the connection (SQLite) or pool (PostgreSQL) of a client opened by openDatabase,
+ * without Prisma's client: no query compiler is loaded or run for it. Prisma loads its compiler
+ * (WebAssembly, about 50 MiB of memory) at its first query, so a process that only ever speaks
+ * through here (the API taking webhooks) never pays for it. Both share the one connection, its
+ * pragmas and, on SQLite, the adapter's transaction mutex.
+ */
+export function sqlOf(db: Db): SqlDb {
+  const sql = sqlDbs.get(db);
+  if (!sql) throw new DatabaseError('sqlOf needs a client opened by openDatabase');
+  return sql;
+}
+
+interface AdapterFactory {
+  connect(): Promise<DriverAdapter>;
+}
+
+/**
+ * Makes the factory hand out one connection, opened on first use (by Prisma or by sqlOf), and
+ * answers a way to close it whoever opened it. Prisma disposes the connection on $disconnect;
+ * a connection it disposed is opened afresh on the next use.
+ */
+function shareConnection(factory: AdapterFactory): { connect: () => Promise<DriverAdapter>; close: () => Promise<void> } {
+  const open = factory.connect.bind(factory);
+  let current: Promise<DriverAdapter> | undefined;
+  const connect = (): Promise<DriverAdapter> => {
+    current ??= open().then((adapter) => {
+      const dispose = adapter.dispose.bind(adapter);
+      let disposed: Promise<void> | undefined;
+      adapter.dispose = () => {
+        current = undefined;
+        return (disposed ??= dispose());
+      };
+      return adapter;
+    });
+    return current;
+  };
+  factory.connect = connect;
+  return { connect, close: async () => (current ? (await current).dispose() : undefined) };
+}
+
+/**
  * Opens the database DATABASE_URL names: SQLite through Prisma's better-sqlite3 adapter (one
  * connection per process), PostgreSQL through the pg adapter (a pool of POSTGRES_POOL_SIZE).
+ * The connection is shared with sqlOf(db), and $disconnect closes it.
  *
  * Both clients are generated from one data model (prisma/schema.prisma; the PostgreSQL schema
  * is derived from it by scripts/prisma-schemas.mjs), so their model APIs are the same; the
@@ -80,21 +124,31 @@ export function engineOf(db: Db): DatabaseEngine {
 export function openDatabase(databaseUrl: string): Db {
   const engine = databaseEngine(databaseUrl);
   let db: Db;
+  let shared: ReturnType<typeof shareConnection>;
   if (engine === 'postgres') {
-    const client = new PostgresPrismaClient({ adapter: new PrismaPg({
-        connectionString: databaseUrl,
-        max: POSTGRES_POOL_SIZE,
-        idle_in_transaction_session_timeout: POSTGRES_IDLE_IN_TRANSACTION_MS,
-        lock_timeout: POSTGRES_LOCK_TIMEOUT_MS,
-        keepAlive: true,
-      }) });
-    db = client as unknown as Db;
+    const adapter = new PrismaPg({
+      connectionString: databaseUrl,
+      max: POSTGRES_POOL_SIZE,
+      idle_in_transaction_session_timeout: POSTGRES_IDLE_IN_TRANSACTION_MS,
+      lock_timeout: POSTGRES_LOCK_TIMEOUT_MS,
+      keepAlive: true,
+    });
+    shared = shareConnection(adapter);
+    db = new PostgresPrismaClient({ adapter }) as unknown as Db;
   } else {
     const file = sqlitePath(databaseUrl);
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    db = new PrismaClient({ adapter: new ImmediateBetterSQLite3({ url: databaseUrl, timeout: BUSY_TIMEOUT_MS }) });
+    const adapter = new ImmediateBetterSQLite3({ url: databaseUrl, timeout: BUSY_TIMEOUT_MS });
+    shared = shareConnection(adapter);
+    db = new PrismaClient({ adapter });
   }
+  const disconnect = db.$disconnect.bind(db);
+  db.$disconnect = async () => {
+    await disconnect();
+    await shared.close();
+  };
   engines.set(db, engine);
+  sqlDbs.set(db, createSqlDb(engine, shared.connect));
   return db;
 }
 
@@ -136,13 +190,14 @@ export interface DatabaseCheck {
  */
 export async function prepareDatabase(db: Db): Promise<DatabaseCheck> {
   if (engineOf(db) === 'postgres') return preparePostgres(db);
+  const sql = sqlOf(db);
   let mode: string;
   try {
-    const rows = await db.$queryRawUnsafe<{ journal_mode: string }[]>('PRAGMA journal_mode = WAL');
+    const rows = await sql.query<{ journal_mode: unknown }>('PRAGMA journal_mode = WAL');
     mode = String(rows[0]?.journal_mode ?? '');
-    await db.$queryRawUnsafe(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    await db.$queryRawUnsafe('PRAGMA foreign_keys = ON');
-    await db.$queryRawUnsafe('PRAGMA synchronous = NORMAL');
+    await sql.query(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    await sql.query('PRAGMA foreign_keys = ON');
+    await sql.query('PRAGMA synchronous = NORMAL');
   } catch (error) {
     throw new DatabaseError(`cannot open the SQLite database: ${(error as Error).message}. Check DATABASE_URL and that the directory exists and is writable.`);
   }
@@ -157,17 +212,18 @@ export async function prepareDatabase(db: Db): Promise<DatabaseCheck> {
 }
 
 async function preparePostgres(db: Db): Promise<DatabaseCheck> {
+  const sql = sqlOf(db);
   try {
-    await db.$queryRawUnsafe('SELECT 1');
+    await sql.query('SELECT 1');
   } catch (error) {
     throw new DatabaseError(`cannot reach the PostgreSQL database: ${driverMessage(error)}. Check DATABASE_URL (host, port, database, user) and that the server accepts connections from this host.`);
   }
   let applied: string[];
   try {
-    const rows = await db.$queryRawUnsafe<{ migration_name: string }[]>(
+    const rows = await sql.query<{ migration_name: unknown }>(
       'SELECT "migration_name" FROM "_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL',
     );
-    applied = rows.map((row) => row.migration_name);
+    applied = rows.map((row) => String(row.migration_name));
   } catch {
     applied = [];
   }
@@ -185,34 +241,35 @@ async function preparePostgres(db: Db): Promise<DatabaseCheck> {
  * PostgreSQL both are inherent (it always logs ahead and enforces foreign keys): reported true.
  */
 export async function checkDatabase(db: Db): Promise<DatabaseCheck> {
-  if (engineOf(db) === 'postgres') return { wal: true, writable: await probeWrite(db), foreignKeys: true };
-  const [journal] = await db.$queryRawUnsafe<{ journal_mode: string }[]>('PRAGMA journal_mode');
-  const [fk] = await db.$queryRawUnsafe<{ foreign_keys: bigint | number }[]>('PRAGMA foreign_keys');
-  return { wal: String(journal?.journal_mode).toLowerCase() === 'wal', writable: await probeWrite(db), foreignKeys: Number(fk?.foreign_keys ?? 0) === 1 };
+  const sql = sqlOf(db);
+  if (sql.engine === 'postgres') return { wal: true, writable: await probeWrite(sql), foreignKeys: true };
+  const [journal] = await sql.query<{ journal_mode: unknown }>('PRAGMA journal_mode');
+  const [fk] = await sql.query<{ foreign_keys: unknown }>('PRAGMA foreign_keys');
+  return { wal: String(journal?.journal_mode).toLowerCase() === 'wal', writable: await probeWrite(sql), foreignKeys: Number(fk?.foreign_keys ?? 0) === 1 };
 }
 
-async function probeWrite(db: Db): Promise<boolean> {
+/** Upserts the `db-probe` row of IntegrationHealth as Prisma's upsert would (updatedAt set on both paths). */
+async function probeWrite(sql: SqlDb): Promise<boolean> {
   try {
-    await withTx(db, (tx) => tx.integrationHealth.upsert({ where: { name: 'db-probe' }, create: { name: 'db-probe' }, update: { lastError: null } }), 1);
+    await sql.transaction(
+      (tx) =>
+        tx.execute(
+          `INSERT INTO "IntegrationHealth" ("name", "updatedAt") VALUES ${valuesList(tx.engine, 1, ['', ''])} ON CONFLICT ("name") DO UPDATE SET "lastError" = NULL, "updatedAt" = excluded."updatedAt"`,
+          'db-probe',
+          new Date(),
+        ),
+      1,
+    );
     return true;
   } catch {
     return false;
   }
 }
 
-function isBusy(error: unknown): boolean {
-  const text = error instanceof Error ? `${error.message} ${String((error as { code?: unknown }).code ?? '')}` : String(error);
-  // SQLite: another process holds the write lock. PostgreSQL: serialization failure (40001),
-  // deadlock (40P01), lock not available (55P03), Prisma's write-conflict code (P2034).
-  return /SQLITE_BUSY|database is locked|SocketTimeout|Timed out during query execution|\b40001\b|\b40P01\b|\b55P03\b|\bP2034\b|deadlock detected|could not serialize/i.test(text);
+/** The `n`th parameter of a raw statement (from 1): `?` on SQLite, `$n` on PostgreSQL. */
+export function placeholder(engine: DatabaseEngine, n: number): string {
+  return engine === 'postgres' ? `$${n}` : '?';
 }
-
-/**
- * The key of the advisory lock every PostgreSQL write transaction takes first. One key for the
- * whole database: writes are serialised exactly as SQLite's single writer serialises them, so
- * every read-then-write in a transaction sees no concurrent writer (docs/scaling.md).
- */
-export const WRITE_LOCK_KEY = 727_021_001;
 
 /**
  * The VALUES list of a raw multi-row insert: `rows` tuples of `casts.length` placeholders, `?` on
@@ -221,7 +278,7 @@ export const WRITE_LOCK_KEY = 727_021_001;
  */
 export function valuesList(engine: DatabaseEngine, rows: number, casts: readonly string[]): string {
   let n = 0;
-  const tuple = () => `(${casts.map((cast) => (engine === 'postgres' ? `$${(n += 1)}${cast}` : '?')).join(', ')})`;
+  const tuple = () => `(${casts.map((cast) => `${placeholder(engine, (n += 1))}${engine === 'postgres' ? cast : ''}`).join(', ')})`;
   return Array.from({ length: rows }, tuple).join(', ');
 }
 
@@ -248,7 +305,7 @@ export function engineOfTx(tx: Tx): DatabaseEngine | undefined {
  */
 export async function withTx<T>(db: Db, fn: (tx: Tx) => Promise<T>, attempts = 5): Promise<T> {
   const engine = engineOf(db);
-  const takeLock = engine === 'postgres' ? `SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})` : null;
+  const takeLock = writeLockStatement(engine);
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await db.$transaction(
@@ -261,7 +318,7 @@ export async function withTx<T>(db: Db, fn: (tx: Tx) => Promise<T>, attempts = 5
       );
     } catch (error) {
       if (attempt >= attempts || !isBusy(error)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.random() * 50));
+      await busyPause(attempt);
     }
   }
 }
@@ -278,8 +335,8 @@ export function isUniqueViolation(error: unknown): boolean {
  * a SQLite file carries its original's.
  */
 export async function databaseIdentity(db: Db): Promise<string> {
-  const rows = await db.$queryRawUnsafe<{ id: string }[]>('SELECT "id" FROM "_prisma_migrations" ORDER BY "started_at", "migration_name" LIMIT 1');
-  const id = rows[0]?.id;
+  const rows = await sqlOf(db).query<{ id: unknown }>('SELECT "id" FROM "_prisma_migrations" ORDER BY "started_at", "migration_name" LIMIT 1');
+  const id = rows[0]?.id === undefined || rows[0].id === null ? undefined : String(rows[0].id);
   if (!id) throw new DatabaseError('the database has no applied migrations: run `npx parley db migrate` first');
   return `${engineOf(db)}:${id}`;
 }

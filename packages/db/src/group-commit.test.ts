@@ -1,5 +1,5 @@
 import { createTestDatabase } from '../../../test/support/db';
-import type { Tx } from './client';
+import { withTx, type Tx } from './client';
 import { createGroupCommit } from './group-commit';
 
 type Work = (tx: Tx) => Promise<unknown>;
@@ -21,9 +21,10 @@ describe('group commit', () => {
   });
 
   const entry = (action: string) => ({ actor: 'system', action });
+  const prismaTx = () => <T>(fn: (tx: Tx) => Promise<T>) => withTx(t.db, fn);
 
   it('runs work submitted together in fewer transactions, each caller getting its own result after the commit', async () => {
-    const writes = createGroupCommit(t.db, runWorks);
+    const writes = createGroupCommit(prismaTx(), runWorks);
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         writes.run(async (tx) => {
@@ -43,14 +44,14 @@ describe('group commit', () => {
   });
 
   it('caps a transaction at maxBatch items', async () => {
-    const writes = createGroupCommit(t.db, runWorks, 10);
+    const writes = createGroupCommit(prismaTx(), runWorks, 10);
     await Promise.all(Array.from({ length: 41 }, (_, i) => writes.run((tx) => tx.auditEntry.create({ data: entry(`b${i}`) }))));
     expect(writes.stats()).toEqual({ transactions: 5, items: 41, isolatedRetries: 0, waiting: 0, writing: 0 }); // 10+10+10+10+1
     expect(await t.db.auditEntry.count()).toBe(41);
   });
 
   it('fails only the piece that failed: the rest of its batch commits once, with no trace of the failed one', async () => {
-    const writes = createGroupCommit(t.db, runWorks);
+    const writes = createGroupCommit(prismaTx(), runWorks);
     const runs = new Map<string, number>();
     const piece = (action: string, fail = false) =>
       writes.run(async (tx) => {
@@ -72,7 +73,7 @@ describe('group commit', () => {
   });
 
   it('a piece that reads what an earlier piece of the same batch wrote sees it', async () => {
-    const writes = createGroupCommit(t.db, runWorks);
+    const writes = createGroupCommit(prismaTx(), runWorks);
     const counts = await Promise.all([1, 2, 3].map(() => writes.run(async (tx) => {
       await tx.auditEntry.create({ data: entry('same') });
       return tx.auditEntry.count({ where: { action: 'same' } });
@@ -82,13 +83,13 @@ describe('group commit', () => {
   });
 
   it('keeps working after a failed transaction', async () => {
-    const writes = createGroupCommit(t.db, runWorks);
+    const writes = createGroupCommit(prismaTx(), runWorks);
     await expect(writes.run(async () => Promise.reject(new Error('alone')))).rejects.toThrow('alone');
     await expect(writes.run((tx) => tx.auditEntry.create({ data: entry('after') }))).resolves.toMatchObject({ action: 'after' });
   });
 
   it('refuses a writer that does not answer one result per item, failing each caller and keeping none of its writes', async () => {
-    const writes = createGroupCommit(t.db, async (tx, items: number[]) => {
+    const writes = createGroupCommit(prismaTx(), async (tx, items: number[]) => {
       for (const i of items) await tx.auditEntry.create({ data: entry(`lost-${i}`) });
       return items.slice(1);
     });

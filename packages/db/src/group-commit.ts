@@ -1,4 +1,4 @@
-import { withTx, type Db, type Tx } from './client';
+import type { Tx } from './client';
 
 /** At most this many items share one transaction (bounds its length and its lock time). */
 export const GROUP_COMMIT_MAX_BATCH = 64;
@@ -14,7 +14,13 @@ interface Pending<I, R> {
  * must touch the database only through `tx`, and may see an item twice: when a batch fails,
  * each of its items is written again in a transaction of its own.
  */
-export type BatchWriter<I, R> = (tx: Tx, items: I[]) => Promise<R[]>;
+export type BatchWriter<I, R, X = Tx> = (tx: X, items: I[]) => Promise<R[]>;
+
+/**
+ * Runs a function in a write transaction that holds the write lock, retrying a busy database:
+ * `(fn) => withTx(db, fn)` for Prisma, `(fn) => sqlOf(db).transaction(fn)` for raw SQL.
+ */
+export type Transact<X> = <T>(fn: (tx: X) => Promise<T>) => Promise<T>;
 
 export interface GroupCommit<I, R> {
   /** Writes `item` with the others submitted meanwhile; settles once that transaction has committed (or failed). */
@@ -30,12 +36,12 @@ export interface GroupCommit<I, R> {
  * Group commit: items submitted in the same turn of the event loop, or while a write
  * transaction runs, go into the next transaction together (up to `maxBatch`), written by one
  * call of `write`. On SQLite write transactions are serialised anyway (one writer), and most of
- * a small transaction's cost is fixed (Prisma's interactive-transaction machinery, the commit),
+ * a small transaction's cost is fixed (the transaction's round trips, the commit),
  * so 50 concurrent webhooks cost a few transactions instead of 50. A caller's promise still
  * settles only after its own commit: nothing is acknowledged before it is durable. When a batch
  * fails, its items are written again one per transaction, so one bad item fails only its caller.
  */
-export function createGroupCommit<I, R>(db: Db, write: BatchWriter<I, R>, maxBatch = GROUP_COMMIT_MAX_BATCH): GroupCommit<I, R> {
+export function createGroupCommit<I, R, X>(transact: Transact<X>, write: BatchWriter<I, R, X>, maxBatch = GROUP_COMMIT_MAX_BATCH): GroupCommit<I, R> {
   const queue: Pending<I, R>[] = [];
   let running = false;
   let transactions = 0;
@@ -44,7 +50,7 @@ export function createGroupCommit<I, R>(db: Db, write: BatchWriter<I, R>, maxBat
   let writing = 0;
 
   const commit = async (batch: Pending<I, R>[]): Promise<R[]> => {
-    const results = await withTx(db, async (tx) => {
+    const results = await transact(async (tx) => {
       const out = await write(tx, batch.map((p) => p.item));
       // Inside the transaction, so a writer that lost count writes nothing.
       if (out.length !== batch.length) throw new Error(`group commit: the writer answered ${out.length} results for ${batch.length} items`);

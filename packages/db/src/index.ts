@@ -1,4 +1,5 @@
 export * from './client';
 export * from './migrations';
-export { createGroupCommit, GROUP_COMMIT_MAX_BATCH, type BatchWriter, type GroupCommit } from './group-commit';
+export { createGroupCommit, GROUP_COMMIT_MAX_BATCH, type BatchWriter, type GroupCommit, type Transact } from './group-commit';
 export { migratePostgres, appliedPostgresMigrations, readMigrations, MigrationError, type MigrationResult } from './pg-migrate';
+export { isBusy, WRITE_LOCK_KEY, type Sql, type SqlArg, type SqlDb } from './sql';

@@ -1,0 +1,157 @@
+import type { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
+import type { DatabaseEngine } from './client';
+
+/** A connection as Prisma's driver adapters hand it out: the same interface for SQLite and PostgreSQL. */
+export type DriverAdapter = Awaited<ReturnType<PrismaBetterSQLite3['connect']>>;
+type DriverTransaction = Awaited<ReturnType<DriverAdapter['startTransaction']>>;
+type DriverQuery = Parameters<DriverAdapter['queryRaw']>[0];
+type ArgType = DriverQuery['argTypes'][number];
+
+/** What a raw statement binds: a Date is bound as Prisma binds a DateTime on each engine. */
+export type SqlArg = string | number | bigint | boolean | Date | null;
+
+/** Raw statements on one engine: `?` placeholders on SQLite, `$n` on PostgreSQL. */
+export interface Sql {
+  readonly engine: DatabaseEngine;
+  /** The rows a statement answers, one object per row keyed by column name. */
+  query<T extends object>(sql: string, ...args: SqlArg[]): Promise<T[]>;
+  /** The number of rows a statement changed. */
+  execute(sql: string, ...args: SqlArg[]): Promise<number>;
+}
+
+/** Raw SQL on a database opened by openDatabase, without Prisma's query compiler (see sqlOf). */
+export interface SqlDb extends Sql {
+  /**
+   * Runs `fn` in a write transaction that holds the database's write lock from its start, and
+   * retries a busy database a few times, exactly as withTx does for Prisma.
+   */
+  transaction<T>(fn: (tx: Sql) => Promise<T>, attempts?: number): Promise<T>;
+}
+
+/**
+ * The key of the advisory lock every PostgreSQL write transaction takes first. One key for the
+ * whole database: writes are serialised exactly as SQLite's single writer serialises them, so
+ * every read-then-write in a transaction sees no concurrent writer (docs/scaling.md).
+ */
+export const WRITE_LOCK_KEY = 727_021_001;
+
+/** The statement a PostgreSQL write transaction starts with (null on SQLite: BEGIN IMMEDIATE takes the lock). */
+export function writeLockStatement(engine: DatabaseEngine): string | null {
+  return engine === 'postgres' ? `SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})` : null;
+}
+
+/**
+ * True when a write failed only because another writer held the lock, so running it again may
+ * succeed. SQLite: SQLITE_BUSY (the adapters report it as a socket timeout). PostgreSQL:
+ * serialization failure (40001), deadlock (40P01), lock not available (55P03), Prisma's
+ * write-conflict code (P2034). The driver adapters put the database's own code in the error's
+ * cause; Prisma's errors carry it in the message or `code`.
+ */
+export function isBusy(error: unknown): boolean {
+  const cause = error instanceof Error && typeof error.cause === 'object' && error.cause !== null ? (error.cause as Record<string, unknown>) : {};
+  const text =
+    error instanceof Error
+      ? [error.message, (error as { code?: unknown }).code, cause.kind, cause.code, cause.originalCode].map((part) => String(part ?? '')).join(' ')
+      : String(error);
+  return /SQLITE_BUSY|database is locked|SocketTimeout|Timed out during query execution|TransactionWriteConflict|\b40001\b|\b40P01\b|\b55P03\b|\bP2034\b|deadlock detected|could not serialize/i.test(text);
+}
+
+/** The pause before a busy transaction's next attempt: short, growing, jittered. */
+export function busyPause(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.random() * 50));
+}
+
+function argType(arg: SqlArg): ArgType {
+  if (arg instanceof Date) return { scalarType: 'datetime', arity: 'scalar' };
+  switch (typeof arg) {
+    case 'string':
+      return { scalarType: 'string', arity: 'scalar' };
+    case 'number':
+      return { scalarType: Number.isInteger(arg) ? 'int' : 'float', arity: 'scalar' };
+    case 'bigint':
+      return { scalarType: 'bigint', arity: 'scalar' };
+    case 'boolean':
+      return { scalarType: 'boolean', arity: 'scalar' };
+    default:
+      return { scalarType: 'unknown', arity: 'scalar' };
+  }
+}
+
+function statement(sql: string, args: SqlArg[]): DriverQuery {
+  return { sql, args, argTypes: args.map(argType) };
+}
+
+/**
+ * A driver adapter's error says only its kind ("TableDoesNotExist"); the database's own words
+ * are in its cause. They become the message, as Prisma's errors carry them, so a log line or an
+ * error report says what failed. The error is rethrown as it is otherwise (isBusy reads its cause).
+ */
+function withDriverMessage(error: unknown): unknown {
+  if (!(error instanceof Error) || error.name !== 'DriverAdapterError' || typeof error.cause !== 'object' || error.cause === null) return error;
+  const cause = error.cause as Record<string, unknown>;
+  const words = [cause.originalMessage, cause.message].find((part): part is string => typeof part === 'string' && part.length > 0);
+  if (words && !error.message.includes(words)) error.message = `${error.message}: ${words}`;
+  return error;
+}
+
+function runner(engine: DatabaseEngine, target: () => Promise<Pick<DriverAdapter, 'queryRaw' | 'executeRaw'>>): Sql {
+  return {
+    engine,
+    async query<T extends object>(sql: string, ...args: SqlArg[]): Promise<T[]> {
+      try {
+        const result = await (await target()).queryRaw(statement(sql, args));
+        return result.rows.map((row) => Object.fromEntries(result.columnNames.map((name, i) => [name, row[i]])) as T);
+      } catch (error) {
+        throw withDriverMessage(error);
+      }
+    },
+    async execute(sql: string, ...args: SqlArg[]): Promise<number> {
+      try {
+        return await (await target()).executeRaw(statement(sql, args));
+      } catch (error) {
+        throw withDriverMessage(error);
+      }
+    },
+  };
+}
+
+/**
+ * Raw SQL over a driver adapter's connection. A transaction is begun by the adapter (on SQLite
+ * under its in-process mutex, so it never interleaves with another transaction on the same
+ * connection, Prisma's included) and ended with COMMIT or ROLLBACK here, as Prisma's own
+ * transaction manager ends it with these adapters.
+ */
+export function createSqlDb(engine: DatabaseEngine, connect: () => Promise<DriverAdapter>): SqlDb {
+  const end = async (tx: DriverTransaction, how: 'COMMIT' | 'ROLLBACK') => {
+    await tx.executeRaw(statement(how, []));
+    await (how === 'COMMIT' ? tx.commit() : tx.rollback());
+  };
+  const once = async <T>(fn: (tx: Sql) => Promise<T>): Promise<T> => {
+    const tx = await (await connect()).startTransaction();
+    let result: T;
+    try {
+      const sql = runner(engine, async () => tx);
+      const lock = writeLockStatement(engine);
+      if (lock) await sql.execute(lock);
+      result = await fn(sql);
+      await end(tx, 'COMMIT');
+    } catch (error) {
+      await end(tx, 'ROLLBACK').catch(() => tx.rollback().catch(() => undefined));
+      throw error;
+    }
+    return result;
+  };
+  return {
+    ...runner(engine, connect),
+    async transaction<T>(fn: (tx: Sql) => Promise<T>, attempts = 5): Promise<T> {
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          return await once(fn);
+        } catch (error) {
+          if (attempt >= attempts || !isBusy(error)) throw error;
+          await busyPause(attempt);
+        }
+      }
+    },
+  };
+}
