@@ -35,7 +35,7 @@ describe.each(['Dockerfile.api', 'Dockerfile.worker'])('%s', (file) => {
   it('runs the compiled entry point with plain node, Sentry instrument first, no tsx', () => {
     const app = file === 'Dockerfile.api' ? 'api' : 'worker';
     const cmd = text.split('\n').find((l) => l.startsWith('CMD [')) ?? '';
-    const heap = app === 'worker' ? '"--max-old-space-size=160", "--max-semi-space-size=8", ' : '"--max-old-space-size=96", ';
+    const heap = app === 'worker' ? '"--max-old-space-size=160", "--max-semi-space-size=8", ' : '"--max-old-space-size=96", "--max-semi-space-size=8", ';
     expect(cmd).toBe(`CMD ["node", ${heap}"--import", "./apps/${app}/dist/instrument.js", "apps/${app}/dist/main.js"]`);
     expect(text.split('\n').filter((l) => !l.startsWith('#')).join('\n')).not.toMatch(/tsx/);
   });

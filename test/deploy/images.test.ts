@@ -26,7 +26,7 @@ const FULL = process.env.PARLEY_IMAGE_TESTS === 'full';
 // a campaign, old generation capped and smaller semi-spaces) and the API's (peak RSS under the
 // ingress bench 280-300 -> 170-190 MiB, a few percent fewer webhooks/s).
 const IMAGES = [
-  { file: 'Dockerfile.api', app: 'api', nodeFlags: ['--max-old-space-size=96'] },
+  { file: 'Dockerfile.api', app: 'api', nodeFlags: ['--max-old-space-size=96', '--max-semi-space-size=8'] },
   { file: 'Dockerfile.worker', app: 'worker', nodeFlags: ['--max-old-space-size=160', '--max-semi-space-size=8'] },
 ] as const;
 
