@@ -97,16 +97,26 @@ function shareConnection(factory: AdapterFactory): { connect: () => Promise<Driv
   const open = factory.connect.bind(factory);
   let current: Promise<DriverAdapter> | undefined;
   const connect = (): Promise<DriverAdapter> => {
-    current ??= open().then((adapter) => {
-      const dispose = adapter.dispose.bind(adapter);
-      let disposed: Promise<void> | undefined;
-      adapter.dispose = () => {
-        current = undefined;
-        return (disposed ??= dispose());
-      };
-      return adapter;
-    });
-    return current;
+    if (current) return current;
+    const opening: Promise<DriverAdapter> = open().then(
+      (adapter) => {
+        const dispose = adapter.dispose.bind(adapter);
+        let disposed: Promise<void> | undefined;
+        adapter.dispose = () => {
+          // A late dispose of this connection must not forget a newer one.
+          if (current === opening) current = undefined;
+          return (disposed ??= dispose());
+        };
+        return adapter;
+      },
+      (error: unknown) => {
+        // Not kept: the next use tries again, as Prisma does.
+        if (current === opening) current = undefined;
+        throw error;
+      },
+    );
+    current = opening;
+    return opening;
   };
   factory.connect = connect;
   return { connect, close: async () => (current ? (await current).dispose() : undefined) };
@@ -144,8 +154,11 @@ export function openDatabase(databaseUrl: string): Db {
   }
   const disconnect = db.$disconnect.bind(db);
   db.$disconnect = async () => {
-    await disconnect();
-    await shared.close();
+    try {
+      await disconnect();
+    } finally {
+      await shared.close();
+    }
   };
   engines.set(db, engine);
   sqlDbs.set(db, createSqlDb(engine, shared.connect));
@@ -162,6 +175,13 @@ export function openDatabase(databaseUrl: string): Db {
  * again: about one in twenty in a busy campaign (docs/benchmarks.md). The adapter prepares
  * exactly "BEGIN" on its connection (`client`) to start a transaction; an adapter that no longer
  * has that connection fails here, at the first connect, rather than silently losing the lock.
+ *
+ * The adapter takes its transaction mutex before it runs that `BEGIN` and does not release it
+ * when the `BEGIN` throws: a `BEGIN IMMEDIATE` that waited out the busy timeout behind another
+ * process's write lock would leave every later transaction of this process waiting for the
+ * mutex. So the `BEGIN IMMEDIATE` keeps its error, the adapter gets its transaction, and
+ * startTransaction releases the mutex through it and throws the error (SQLITE_BUSY: withTx and
+ * SqlDb.transaction retry it).
  */
 class ImmediateBetterSQLite3 extends PrismaBetterSQLite3 {
   override async connect(): ReturnType<PrismaBetterSQLite3['connect']> {
@@ -170,9 +190,32 @@ class ImmediateBetterSQLite3 extends PrismaBetterSQLite3 {
     if (typeof client !== 'object' || client === null || typeof (client as { prepare?: unknown }).prepare !== 'function') {
       throw new DatabaseError('the SQLite adapter has no better-sqlite3 connection where Parley expects one: check @prisma/adapter-better-sqlite3 (withTx needs its transactions to begin IMMEDIATE)');
     }
-    const connection = client as { prepare: (sql: string) => unknown };
+    const connection = client as { prepare: (sql: string) => { run: () => unknown } };
     const prepare = connection.prepare.bind(connection);
-    connection.prepare = (sql: string) => prepare(sql === 'BEGIN' ? 'BEGIN IMMEDIATE' : sql);
+    let beginFailed: { error: unknown } | undefined;
+    const begin = {
+      run: () => {
+        try {
+          return prepare('BEGIN IMMEDIATE').run();
+        } catch (error) {
+          beginFailed = { error };
+          return undefined;
+        }
+      },
+    };
+    connection.prepare = (sql: string) => (sql === 'BEGIN' ? begin : prepare(sql));
+    const start = adapter.startTransaction.bind(adapter);
+    adapter.startTransaction = async (isolationLevel) => {
+      beginFailed = undefined;
+      const tx = await start(isolationLevel);
+      const failed = beginFailed as { error: unknown } | undefined;
+      if (failed) {
+        // No transaction is open: only the mutex to give back.
+        await tx.rollback();
+        throw failed.error;
+      }
+      return tx;
+    };
     return adapter;
   }
 }
@@ -258,7 +301,7 @@ async function probeWrite(sql: SqlDb): Promise<boolean> {
           'db-probe',
           new Date(),
         ),
-      1,
+      { attempts: 1 },
     );
     return true;
   } catch {

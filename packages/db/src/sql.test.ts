@@ -1,7 +1,8 @@
+import Database from 'better-sqlite3';
 import { Client } from 'pg';
 import { createTestDatabase } from '../../../test/support/db';
 import { testDatabaseEngine } from '../../../test/support/test-database';
-import { placeholder, sqlOf, withTx } from './client';
+import { placeholder, sqlitePath, sqlOf, withTx } from './client';
 import { isBusy } from './sql';
 
 /** Raw SQL beside Prisma on one connection (SQLite file, or PostgreSQL with TEST_DATABASE=postgres). */
@@ -61,6 +62,50 @@ describe('sqlOf', () => {
     await expect(held).rejects.toThrow('rolled back');
     await raw;
     expect((await t.db.auditEntry.findMany({ select: { action: true } })).map((r) => r.action)).toEqual(['raw-second']);
+  });
+
+  const actions = async () => (await t.db.auditEntry.findMany({ select: { action: true }, orderBy: { at: 'asc' } })).map((r) => r.action);
+
+  it("gives the connection back when BEGIN IMMEDIATE meets another process's write lock", async () => {
+    if (testDatabaseEngine() === 'postgres') return; // PostgreSQL's lock is taken inside the transaction (55P03, retried)
+    const sql = sqlOf(t.db);
+    // Set on the shared connection: each BEGIN IMMEDIATE gives up after 20 ms instead of 5 s.
+    await sql.query('PRAGMA busy_timeout = 20');
+    const other = new Database(sqlitePath(t.url));
+    other.prepare('BEGIN IMMEDIATE').run();
+    try {
+      await expect(sql.transaction(insertEntry('while-locked'), { attempts: 2 })).rejects.toThrow(/locked/);
+      await expect(withTx(t.db, (tx) => tx.auditEntry.create({ data: { actor: 'system', action: 'prisma-while-locked' } }), 1)).rejects.toThrow(/locked|SocketTimeout/);
+    } finally {
+      other.prepare('COMMIT').run();
+      other.close();
+    }
+    // Had a failed BEGIN kept the adapter's transaction mutex, neither would ever begin again.
+    await sql.transaction(insertEntry('after'), { maxWaitMs: 1000 });
+    await withTx(t.db, (tx) => tx.auditEntry.create({ data: { actor: 'system', action: 'prisma-after', at: new Date('2026-01-02T03:04:06Z') } }));
+    expect(await actions()).toEqual(['after', 'prisma-after']);
+  });
+
+  it('fails a transaction that cannot begin within its wait, and ends it if it begins later', async () => {
+    if (testDatabaseEngine() === 'postgres') return; // a pool of 10: the wait is for a free connection
+    let release!: () => void;
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const held = withTx(t.db, async (tx) => {
+      await tx.auditEntry.create({ data: { actor: 'system', action: 'held', at: new Date('2026-01-02T03:04:00Z') } });
+      entered();
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await inside;
+    let ran = false;
+    const waited = sqlOf(t.db).transaction(async (tx) => ((ran = true), insertEntry('too-late')(tx)), { maxWaitMs: 100 });
+    await expect(waited).rejects.toThrow(/could begin within 100 ms/);
+    release();
+    await held;
+    // The transaction that began after its caller gave up was ended at once: the next one begins.
+    await sqlOf(t.db).transaction(insertEntry('next'), { maxWaitMs: 1000 });
+    expect(ran).toBe(false);
+    expect(await actions()).toEqual(['held', 'next']);
   });
 
   it('shares the connection Prisma uses, and $disconnect closes it', async () => {

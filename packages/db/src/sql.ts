@@ -25,8 +25,21 @@ export interface SqlDb extends Sql {
    * Runs `fn` in a write transaction that holds the database's write lock from its start, and
    * retries a busy database a few times, exactly as withTx does for Prisma.
    */
-  transaction<T>(fn: (tx: Sql) => Promise<T>, attempts?: number): Promise<T>;
+  transaction<T>(fn: (tx: Sql) => Promise<T>, options?: TransactionOptions): Promise<T>;
 }
+
+export interface TransactionOptions {
+  /** Tries in all when the database is busy (isBusy). @defaultValue 5 */
+  attempts?: number;
+  /**
+   * How long a transaction may wait to begin: for this process's other transaction on SQLite's
+   * one connection, for a free connection of the PostgreSQL pool. @defaultValue TRANSACTION_MAX_WAIT_MS
+   */
+  maxWaitMs?: number;
+}
+
+/** As withTx's `maxWait`: past it the transaction fails instead of queueing without end. */
+export const TRANSACTION_MAX_WAIT_MS = 10_000;
 
 /**
  * The key of the advisory lock every PostgreSQL write transaction takes first. One key for the
@@ -126,8 +139,24 @@ export function createSqlDb(engine: DatabaseEngine, connect: () => Promise<Drive
     await tx.executeRaw(statement(how, []));
     await (how === 'COMMIT' ? tx.commit() : tx.rollback());
   };
-  const once = async <T>(fn: (tx: Sql) => Promise<T>): Promise<T> => {
-    const tx = await (await connect()).startTransaction();
+  const begin = async (maxWaitMs: number): Promise<DriverTransaction> => {
+    const starting = (await connect()).startTransaction();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no write transaction could begin within ${maxWaitMs} ms: another transaction holds this process's SQLite connection, or every connection of the PostgreSQL pool is taken`)), maxWaitMs);
+    });
+    try {
+      return await Promise.race([starting, late]);
+    } catch (error) {
+      // Given up on: a transaction that begins after all is ended at once, freeing what it holds.
+      starting.then((tx) => end(tx, 'ROLLBACK').catch(() => tx.rollback().catch(() => undefined)), () => undefined);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const once = async <T>(fn: (tx: Sql) => Promise<T>, maxWaitMs: number): Promise<T> => {
+    const tx = await begin(maxWaitMs);
     let result: T;
     try {
       const sql = runner(engine, async () => tx);
@@ -143,10 +172,11 @@ export function createSqlDb(engine: DatabaseEngine, connect: () => Promise<Drive
   };
   return {
     ...runner(engine, connect),
-    async transaction<T>(fn: (tx: Sql) => Promise<T>, attempts = 5): Promise<T> {
+    async transaction<T>(fn: (tx: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+      const attempts = options.attempts ?? 5;
       for (let attempt = 1; ; attempt += 1) {
         try {
-          return await once(fn);
+          return await once(fn, options.maxWaitMs ?? TRANSACTION_MAX_WAIT_MS);
         } catch (error) {
           if (attempt >= attempts || !isBusy(error)) throw error;
           await busyPause(attempt);
