@@ -129,6 +129,8 @@ describeWithPostgres('PostgreSQL migrations', () => {
       const error = await prepareDatabase(db).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DatabaseError);
       expect((error as Error).message).toMatch(/cannot reach the PostgreSQL database: .*Check DATABASE_URL/s);
+      // Names where it looked (the driver adapter gives no words of its own for this).
+      expect((error as Error).message).toMatch(/127\.0\.0\.1.*\b1\b/);
       expect((error as Error).message).not.toContain('s3cret-pass');
     } finally {
       await db.$disconnect();

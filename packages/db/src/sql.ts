@@ -103,7 +103,13 @@ function withDriverMessage(error: unknown): unknown {
   if (!(error instanceof Error) || error.name !== 'DriverAdapterError' || typeof error.cause !== 'object' || error.cause === null) return error;
   const cause = error.cause as Record<string, unknown>;
   const words = [cause.originalMessage, cause.message].find((part): part is string => typeof part === 'string' && part.length > 0);
-  if (words && !error.message.includes(words)) error.message = `${error.message}: ${words}`;
+  // Without words, what the adapter names instead: DatabaseNotReachable's host and port.
+  const named = Object.entries(cause)
+    .filter(([key, value]) => key !== 'kind' && key !== 'originalCode' && (typeof value === 'string' || typeof value === 'number'))
+    .map(([key, value]) => `${key} ${String(value)}`)
+    .join(', ');
+  const detail = words ?? named;
+  if (detail && !error.message.includes(detail)) error.message = `${error.message}: ${detail}`;
   return error;
 }
 
