@@ -212,12 +212,23 @@ class ImmediateBetterSQLite3 extends PrismaBetterSQLite3 {
       if (failed) {
         // No transaction is open: only the mutex to give back.
         await tx.rollback();
-        throw failed.error;
+        throw sqliteError(failed.error);
       }
       return tx;
     };
     return adapter;
   }
+}
+
+/**
+ * better-sqlite3's error as an Error of this realm, its message and code kept (isBusy reads
+ * them). The driver makes its errors with the class it was first loaded with, which in a process
+ * that loads the module more than once (a test runner's module registries) is not this one's.
+ */
+function sqliteError(error: unknown): Error {
+  if (error instanceof Error) return error;
+  const { message, code } = (typeof error === 'object' && error !== null ? error : {}) as { message?: unknown; code?: unknown };
+  return Object.assign(new Error(typeof message === 'string' ? message : String(error), { cause: error }), { name: 'SqliteError', code });
 }
 
 export interface DatabaseCheck {
