@@ -5,7 +5,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { Prisma, PrismaClient } from './generated/prisma/client';
 import { PrismaClient as PostgresPrismaClient } from './generated/prisma-pg/client';
 import { POSTGRES_MIGRATIONS } from './migrations';
-import { busyPause, createSqlDb, isBusy, writeLockStatement, type DriverAdapter, type SqlDb } from './sql';
+import { createSqlDb, retryWhileBusy, writeLockStatement, type DriverAdapter, type SqlDb } from './sql';
 
 export { Prisma, PrismaClient };
 export type Db = PrismaClient;
@@ -360,21 +360,18 @@ export function engineOfTx(tx: Tx): DatabaseEngine | undefined {
 export async function withTx<T>(db: Db, fn: (tx: Tx) => Promise<T>, attempts = 5): Promise<T> {
   const engine = engineOf(db);
   const takeLock = writeLockStatement(engine);
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await db.$transaction(
+  return retryWhileBusy(
+    () =>
+      db.$transaction(
         async (tx) => {
           txEngines.set(tx, engine);
           if (takeLock) await tx.$executeRawUnsafe(takeLock);
           return fn(tx);
         },
         { maxWait: 10_000, timeout: 30_000 },
-      );
-    } catch (error) {
-      if (attempt >= attempts || !isBusy(error)) throw error;
-      await busyPause(attempt);
-    }
-  }
+      ),
+    attempts,
+  );
 }
 
 /** True when a Prisma error is a unique-constraint violation (an idempotent duplicate). */

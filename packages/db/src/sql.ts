@@ -69,9 +69,19 @@ export function isBusy(error: unknown): boolean {
   return /SQLITE_BUSY|database is locked|SocketTimeout|Timed out during query execution|TransactionWriteConflict|\b40001\b|\b40P01\b|\b55P03\b|\bP2034\b|deadlock detected|could not serialize/i.test(text);
 }
 
-/** The pause before a busy transaction's next attempt: short, growing, jittered. */
-export function busyPause(attempt: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.random() * 50));
+/**
+ * Runs `attempt` up to `attempts` times while it fails because the database is busy (isBusy),
+ * pausing a little longer before each try: withTx's and SqlDb.transaction's retry.
+ */
+export async function retryWhileBusy<T>(attempt: () => Promise<T>, attempts: number): Promise<T> {
+  for (let tried = 1; ; tried += 1) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (tried >= attempts || !isBusy(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20 * tried + Math.random() * 50));
+    }
+  }
 }
 
 function argType(arg: SqlArg): ArgType {
@@ -145,6 +155,8 @@ export function createSqlDb(engine: DatabaseEngine, connect: () => Promise<Drive
     await tx.executeRaw(statement(how, []));
     await (how === 'COMMIT' ? tx.commit() : tx.rollback());
   };
+  // Rolled back, and its connection (or SQLite's mutex) given back even when the ROLLBACK fails.
+  const abandon = (tx: DriverTransaction): Promise<void> => end(tx, 'ROLLBACK').catch(() => tx.rollback().catch(() => undefined));
   const begin = async (maxWaitMs: number): Promise<DriverTransaction> => {
     const starting = (await connect()).startTransaction();
     let timer: NodeJS.Timeout | undefined;
@@ -155,7 +167,7 @@ export function createSqlDb(engine: DatabaseEngine, connect: () => Promise<Drive
       return await Promise.race([starting, late]);
     } catch (error) {
       // Given up on: a transaction that begins after all is ended at once, freeing what it holds.
-      starting.then((tx) => end(tx, 'ROLLBACK').catch(() => tx.rollback().catch(() => undefined)), () => undefined);
+      starting.then(abandon, () => undefined);
       throw error;
     } finally {
       clearTimeout(timer);
@@ -171,23 +183,15 @@ export function createSqlDb(engine: DatabaseEngine, connect: () => Promise<Drive
       result = await fn(sql);
       await end(tx, 'COMMIT');
     } catch (error) {
-      await end(tx, 'ROLLBACK').catch(() => tx.rollback().catch(() => undefined));
+      await abandon(tx);
       throw error;
     }
     return result;
   };
   return {
     ...runner(engine, connect),
-    async transaction<T>(fn: (tx: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-      const attempts = options.attempts ?? 5;
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          return await once(fn, options.maxWaitMs ?? TRANSACTION_MAX_WAIT_MS);
-        } catch (error) {
-          if (attempt >= attempts || !isBusy(error)) throw error;
-          await busyPause(attempt);
-        }
-      }
+    transaction<T>(fn: (tx: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+      return retryWhileBusy(() => once(fn, options.maxWaitMs ?? TRANSACTION_MAX_WAIT_MS), options.attempts ?? 5);
     },
   };
 }
