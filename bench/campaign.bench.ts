@@ -15,6 +15,8 @@
  */
 import { DEMO_CAMPAIGN, DEMO_INFLUENCERS, demoPersonas, seedDemoCampaign, type DemoInfluencer } from '@parley/sandbox';
 import { createLoopHarness, type LoopHarness } from '../test/e2e/loop-harness';
+import globalSetup from '../test/support/global-setup';
+import { testDatabaseEngine } from '../test/support/test-database';
 import { cpuSeconds, percentile, rssMiB } from './bench-support';
 
 const N = Number(process.env.BENCH_CAMPAIGN_N ?? 200);
@@ -104,6 +106,10 @@ async function runCase(c: Case): Promise<Outcome> {
 }
 
 async function main(): Promise<void> {
+  // The harness copies the suite's migrated template database: migrate it here, so the bench
+  // runs on a fresh clone where no test has made it yet (a few seconds). On PostgreSQL the
+  // template is the suite's, named by PARLEY_TEMPLATE_PG.
+  if (testDatabaseEngine() === 'sqlite') globalSetup();
   const cases: Case[] = [
     { label: 'instant LLM, 1 worker', workers: 1, llmLatencyMs: 0 },
     { label: 'instant LLM, 2 workers', workers: 2, llmLatencyMs: 0 },
