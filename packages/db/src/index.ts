@@ -3,3 +3,14 @@ export * from './migrations';
 export { createGroupCommit, GROUP_COMMIT_MAX_BATCH, type BatchWriter, type GroupCommit, type Transact } from './group-commit';
 export { migratePostgres, appliedPostgresMigrations, readMigrations, MigrationError, type MigrationResult } from './pg-migrate';
 export { isBusy, TRANSACTION_MAX_WAIT_MS, WRITE_LOCK_KEY, type Sql, type SqlArg, type SqlDb, type TransactionOptions } from './sql';
+export {
+  findNegotiationWithCampaign,
+  findOutboxWithNegotiation,
+  latestEscalation,
+  negotiationState,
+  pendingOutboxIds,
+  threadSubject,
+  unansweredInbound,
+  type NegotiationWithCampaign,
+  type OutboxWithNegotiation,
+} from './reads';

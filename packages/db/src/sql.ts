@@ -13,7 +13,11 @@ export type SqlArg = string | number | bigint | boolean | Date | null;
 /** Raw statements on one engine: `?` placeholders on SQLite, `$n` on PostgreSQL. */
 export interface Sql {
   readonly engine: DatabaseEngine;
-  /** The rows a statement answers, one object per row keyed by column name. */
+  /**
+   * The rows a statement answers, one object per row keyed by column name; a DateTime column's
+   * values are Dates, a Json column's parsed, a boolean column's booleans, as Prisma's client
+   * returns them (a column of an expression has no declared type on SQLite: as the driver gives it).
+   */
   query<T extends object>(sql: string, ...args: SqlArg[]): Promise<T[]>;
   /** The number of rows a statement changed. */
   execute(sql: string, ...args: SqlArg[]): Promise<number>;
@@ -123,13 +127,46 @@ function withDriverMessage(error: unknown): unknown {
   return error;
 }
 
+type Converter = (value: unknown) => unknown;
+const asIs: Converter = (value) => value;
+const toDate: Converter = (value) => (value === null || value instanceof Date ? value : new Date(value as string | number));
+const toJson: Converter = (value) => (typeof value === 'string' ? (JSON.parse(value) as unknown) : value);
+const toNumber: Converter = (value) => (value === null || typeof value === 'number' ? value : Number(value));
+const toBoolean: Converter = (value) => (value === null || typeof value === 'boolean' ? value : Boolean(Number(value)));
+
+/**
+ * How a column's values become what Prisma's client returns for it. The adapters hand SQLite's
+ * integers over as decimal strings, DateTime columns as ISO strings (SQLite as stored,
+ * PostgreSQL normalised to +00:00), Json as its text and SQLite's booleans as 0/1; the client
+ * turns them into a number, a Date, the parsed value and a boolean by the column's type, and so
+ * does this. Other columns come as the adapter gives them (strings; a 64-bit integer, such as a
+ * COUNT, as a decimal string). The codes are `ColumnTypeEnum` of @prisma/driver-adapter-utils.
+ */
+function converterFor(type: number): Converter {
+  switch (type) {
+    case 0: // Int32
+    case 2: // Float
+    case 3: // Double
+      return toNumber;
+    case 5: // Boolean
+      return toBoolean;
+    case 10: // DateTime
+      return toDate;
+    case 11: // Json
+      return toJson;
+    default:
+      return asIs;
+  }
+}
+
 function runner(engine: DatabaseEngine, target: () => Promise<Pick<DriverAdapter, 'queryRaw' | 'executeRaw'>>): Sql {
   return {
     engine,
     async query<T extends object>(sql: string, ...args: SqlArg[]): Promise<T[]> {
       try {
         const result = await (await target()).queryRaw(statement(sql, args));
-        return result.rows.map((row) => Object.fromEntries(result.columnNames.map((name, i) => [name, row[i]])) as T);
+        const convert = result.columnTypes.map(converterFor);
+        return result.rows.map((row) => Object.fromEntries(result.columnNames.map((name, i) => [name, convert[i]!(row[i])])) as T);
       } catch (error) {
         throw withDriverMessage(error);
       }

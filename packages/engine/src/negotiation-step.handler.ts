@@ -1,5 +1,5 @@
 import { allowsFollowUp, decide, openingOffer, replySubject, type Decision, type NegotiationEvent, type PricingTerms } from '@parley/domain';
-import { withTx, type Prisma } from '@parley/db';
+import { findNegotiationWithCampaign, threadSubject, unansweredInbound, withTx, type Prisma } from '@parley/db';
 import { llmFailingSince, markLlmFailure, markLlmSuccess, type DraftKind } from '@parley/llm';
 import { classifyError, enqueue, jobIds, PermanentError, type Handler, type JobContext, type JobData } from '@parley/queue';
 import type { EngineDeps } from './engine-deps';
@@ -8,8 +8,8 @@ import { alertEscalation, applyTransitions, enqueuePendingOutbox, escalateNegoti
 type StepData = JobData<'negotiation-steps'>;
 type LoadedNegotiation = NonNullable<Awaited<ReturnType<typeof loadNegotiation>>>;
 
-async function loadNegotiation(deps: EngineDeps, id: string) {
-  return deps.db.negotiation.findUnique({ where: { id }, include: { campaign: true } });
+function loadNegotiation(deps: EngineDeps, id: string) {
+  return findNegotiationWithCampaign(deps.db, id);
 }
 
 /** The policy's terms for a negotiation; `priceStep` (whole currency units) rounds offers. */
@@ -229,7 +229,7 @@ function planFor(decision: Decision, negotiation: LoadedNegotiation, askedMinor:
 
 /** Answers every unanswered inbound message of the thread, in order, with one email. */
 async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: JobContext): Promise<string> {
-  const unread = await deps.db.inboundMessage.findMany({ where: { negotiationId: negotiation.id, processedAt: null }, orderBy: [{ receivedAt: 'asc' }, { createdAt: 'asc' }] });
+  const unread = await unansweredInbound(deps.db, negotiation.id);
   if (unread.length === 0) return 'skipped: no unanswered message';
   // A message the mailbox sync could not read, or from someone other than the influencer, is
   // never the LLM's: the negotiation goes to a human and the message is forwarded (normally the
@@ -248,7 +248,7 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: 
   const wanted = plan.draft;
   const draft = wanted ? await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: wanted.kind, priceMinor: wanted.priceMinor, influencerMessages: unread.map((m) => m.text) }, { signal: ctx.signal })) : null;
   const last = unread[unread.length - 1];
-  const threadSubject = await deps.db.outboxEmail.findFirst({ where: { negotiationId: negotiation.id }, orderBy: { createdAt: 'asc' }, select: { subject: true } });
+  const subjectOfThread = await threadSubject(deps.db, negotiation.id);
   assertStillOwned(ctx);
   await withTx(deps.db, async (tx) => {
     await applyTransitions(tx, {
@@ -269,7 +269,7 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: 
     });
     await tx.inboundMessage.updateMany({ where: { id: { in: unread.map((m) => m.id) } }, data: { processedAt: deps.now() } });
     if (draft && plan.draft && last) {
-      const subject = threadSubject ? replySubject(threadSubject.subject) : draft.subject;
+      const subject = subjectOfThread === null ? draft.subject : replySubject(subjectOfThread);
       await writeOutbox(
         tx,
         {
@@ -307,7 +307,7 @@ async function followUpStep(deps: EngineDeps, negotiation: LoadedNegotiation, ct
   }
   const n = negotiation.followUps + 1;
   const draft = await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: 'follow_up', priceMinor: negotiation.currentOfferMinor }, { signal: ctx.signal }));
-  const first = await deps.db.outboxEmail.findFirst({ where: { negotiationId: negotiation.id }, orderBy: { createdAt: 'asc' }, select: { subject: true } });
+  const first = await threadSubject(deps.db, negotiation.id);
   assertStillOwned(ctx);
   const written = await withTx(deps.db, async (tx) => {
     // A reply that arrived while the nudge was being drafted makes it moot; its own step answers it.
@@ -320,7 +320,7 @@ async function followUpStep(deps: EngineDeps, negotiation: LoadedNegotiation, ct
         key: `fu-${n}`,
         kind: 'follow_up',
         toAddress: negotiation.influencerEmail,
-        subject: first ? replySubject(first.subject) : draft.subject,
+        subject: first === null ? draft.subject : replySubject(first),
         body: draft.body,
         inReplyTo: negotiation.lastMessageIdHdr,
         references: negotiation.lastMessageIdHdr,

@@ -1,4 +1,4 @@
-import { withTx } from '@parley/db';
+import { findOutboxWithNegotiation, withTx } from '@parley/db';
 import type { NegotiationEvent } from '@parley/domain';
 import { buildMime, type GmailClient } from '@parley/google';
 import { PermanentError, TransientError, type Handler } from '@parley/queue';
@@ -16,7 +16,7 @@ export interface SendDeps extends EngineCore {
  */
 export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'> {
   return async ({ outboxId }, ctx) => {
-    const row = await deps.db.outboxEmail.findUnique({ where: { id: outboxId }, include: { negotiation: true } });
+    const row = await findOutboxWithNegotiation(deps.db, outboxId);
     if (!row) throw new PermanentError(`outbox row ${outboxId} does not exist`);
     // 'sent' is done; 'cancelled' was withdrawn for a human and must stay unsent even if this
     // job runs again later (a stall rerun, a retry from the dashboard).

@@ -1,4 +1,4 @@
-import type { Tx } from '@parley/db';
+import { pendingOutboxIds, type Tx } from '@parley/db';
 import { enqueue, jobIds } from '@parley/queue';
 import type { EngineCore } from './engine-core';
 
@@ -50,7 +50,7 @@ export async function writeOutbox(tx: Tx, draft: OutboxDraft, mailbox: string): 
  * delays the email (the job id is the outbox id, so this never sends twice).
  */
 export async function enqueuePendingOutbox(deps: EngineCore, negotiationId: string): Promise<number> {
-  const pending = await deps.db.outboxEmail.findMany({ where: { negotiationId, status: 'pending' }, select: { id: true } });
-  for (const row of pending) await enqueue(deps.queues, 'outbound-email', { outboxId: row.id }, { jobId: jobIds.sendEmail(row.id) });
+  const pending = await pendingOutboxIds(deps.db, negotiationId);
+  for (const id of pending) await enqueue(deps.queues, 'outbound-email', { outboxId: id }, { jobId: jobIds.sendEmail(id) });
   return pending.length;
 }
