@@ -2,8 +2,9 @@ export * from './client';
 export * from './migrations';
 export { createGroupCommit, GROUP_COMMIT_MAX_BATCH, type BatchWriter, type GroupCommit, type Transact } from './group-commit';
 export { migratePostgres, appliedPostgresMigrations, readMigrations, MigrationError, type MigrationResult } from './pg-migrate';
-export { isBusy, TRANSACTION_MAX_WAIT_MS, WRITE_LOCK_KEY, type Sql, type SqlArg, type SqlDb, type TransactionOptions } from './sql';
+export { isBusy, isSqlTx, TRANSACTION_MAX_WAIT_MS, WRITE_LOCK_KEY, type Sql, type SqlArg, type SqlDb, type TransactionOptions } from './sql';
 export {
+  findNegotiation,
   findNegotiationWithCampaign,
   findOutboxWithNegotiation,
   latestEscalation,
@@ -14,3 +15,4 @@ export {
   type NegotiationWithCampaign,
   type OutboxWithNegotiation,
 } from './reads';
+export type { Campaign, InboundMessage, Negotiation, OutboxEmail } from './generated/prisma/client';

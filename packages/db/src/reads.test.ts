@@ -1,6 +1,6 @@
 import { createTestDatabase } from '../../../test/support/db';
 import { placeholder, sqlOf } from './client';
-import { findNegotiationWithCampaign, findOutboxWithNegotiation, latestEscalation, negotiationState, pendingOutboxIds, threadSubject, unansweredInbound } from './reads';
+import { findNegotiation, findNegotiationWithCampaign, findOutboxWithNegotiation, latestEscalation, negotiationState, pendingOutboxIds, threadSubject, unansweredInbound } from './reads';
 
 /**
  * Each raw read against the Prisma call it replaces, on rows Prisma wrote (SQLite file, or
@@ -54,16 +54,17 @@ describe('raw reads answer as Prisma does', () => {
     const { full, bare } = await seed();
     for (const id of [full.id, bare.id]) {
       const prisma = await t.db.negotiation.findUnique({ where: { id }, include: { campaign: true } });
-      expect(await findNegotiationWithCampaign(t.db, id)).toEqual(prisma);
+      expect(await findNegotiationWithCampaign(sqlOf(t.db), id)).toEqual(prisma);
+      expect(await findNegotiation(sqlOf(t.db), id)).toEqual(await t.db.negotiation.findUnique({ where: { id } }));
     }
-    const raw = await findNegotiationWithCampaign(t.db, full.id);
+    const raw = await findNegotiationWithCampaign(sqlOf(t.db), full.id);
     // toEqual would take a date string for a Date: the type itself is checked.
     expect(raw?.lastInboundAt).toBeInstanceOf(Date);
     expect(raw?.campaign.createdAt).toBeInstanceOf(Date);
-    expect(await findNegotiationWithCampaign(t.db, 'missing')).toBeNull();
-    expect(await negotiationState(t.db, full.id)).toEqual({ state: 'escalated', escalationReason: 'above ceiling' });
-    expect(await negotiationState(t.db, bare.id)).toEqual({ state: 'new', escalationReason: null });
-    expect(await negotiationState(t.db, 'missing')).toBeNull();
+    expect(await findNegotiationWithCampaign(sqlOf(t.db), 'missing')).toBeNull();
+    expect(await negotiationState(sqlOf(t.db), full.id)).toEqual({ state: 'escalated', escalationReason: 'above ceiling' });
+    expect(await negotiationState(sqlOf(t.db), bare.id)).toEqual({ state: 'new', escalationReason: null });
+    expect(await negotiationState(sqlOf(t.db), 'missing')).toBeNull();
   });
 
   it('reads an outbox row with its negotiation, the pending ids oldest first and the thread subject', async () => {
@@ -75,17 +76,17 @@ describe('raw reads answer as Prisma does', () => {
     await row('c-first', at(5), 'cancelled');
     await row('d-pending', at(15), 'pending');
     for (const id of ['a-sent', 'b-later', 'c-first']) {
-      expect(await findOutboxWithNegotiation(t.db, id)).toEqual(await t.db.outboxEmail.findUnique({ where: { id }, include: { negotiation: true } }));
+      expect(await findOutboxWithNegotiation(sqlOf(t.db), id)).toEqual(await t.db.outboxEmail.findUnique({ where: { id }, include: { negotiation: true } }));
     }
-    expect((await findOutboxWithNegotiation(t.db, 'a-sent'))?.sentAt).toBeInstanceOf(Date);
-    expect(await findOutboxWithNegotiation(t.db, 'missing')).toBeNull();
+    expect((await findOutboxWithNegotiation(sqlOf(t.db), 'a-sent'))?.sentAt).toBeInstanceOf(Date);
+    expect(await findOutboxWithNegotiation(sqlOf(t.db), 'missing')).toBeNull();
 
-    expect(await pendingOutboxIds(t.db, full.id)).toEqual(['d-pending', 'b-later']);
-    expect(await pendingOutboxIds(t.db, bare.id)).toEqual([]);
+    expect(await pendingOutboxIds(sqlOf(t.db), full.id)).toEqual(['d-pending', 'b-later']);
+    expect(await pendingOutboxIds(sqlOf(t.db), bare.id)).toEqual([]);
     const first = await t.db.outboxEmail.findFirst({ where: { negotiationId: full.id }, orderBy: { createdAt: 'asc' }, select: { subject: true } });
-    expect(await threadSubject(t.db, full.id)).toBe(first?.subject);
-    expect(await threadSubject(t.db, full.id)).toBe('Re: c-first');
-    expect(await threadSubject(t.db, bare.id)).toBeNull();
+    expect(await threadSubject(sqlOf(t.db), full.id)).toBe(first?.subject);
+    expect(await threadSubject(sqlOf(t.db), full.id)).toBe('Re: c-first');
+    expect(await threadSubject(sqlOf(t.db), bare.id)).toBeNull();
   });
 
   it('reads the unanswered inbound messages in the order they arrived', async () => {
@@ -98,11 +99,11 @@ describe('raw reads answer as Prisma does', () => {
     await message('m-0', at(10), at(12));
     await message('m-done', at(5), at(6), { processedAt: at(7) });
     const prisma = await t.db.inboundMessage.findMany({ where: { negotiationId: full.id, processedAt: null }, orderBy: [{ receivedAt: 'asc' }, { createdAt: 'asc' }] });
-    const raw = await unansweredInbound(t.db, full.id);
+    const raw = await unansweredInbound(sqlOf(t.db), full.id);
     expect(raw).toEqual(prisma);
     expect(raw.map((m) => m.gmailMessageId)).toEqual(['m-0', 'm-1', 'm-3']);
     expect(raw[0]?.receivedAt).toBeInstanceOf(Date);
-    expect(await unansweredInbound(t.db, bare.id)).toEqual([]);
+    expect(await unansweredInbound(sqlOf(t.db), bare.id)).toEqual([]);
   });
 
   it('finds the latest escalation of a negotiation', async () => {
@@ -112,9 +113,9 @@ describe('raw reads answer as Prisma does', () => {
     const latest = await transition('escalated', 30);
     await transition('human_managed', 40);
     await transition('escalated', 20);
-    expect(await latestEscalation(t.db, full.id)).toEqual({ id: latest.id, at: at(30) });
-    expect((await latestEscalation(t.db, full.id))?.at).toBeInstanceOf(Date);
-    expect(await latestEscalation(t.db, bare.id)).toBeNull();
+    expect(await latestEscalation(sqlOf(t.db), full.id)).toEqual({ id: latest.id, at: at(30) });
+    expect((await latestEscalation(sqlOf(t.db), full.id))?.at).toBeInstanceOf(Date);
+    expect(await latestEscalation(sqlOf(t.db), bare.id)).toBeNull();
   });
 
   it('turns DateTime, Json and boolean columns into what Prisma returns', async () => {

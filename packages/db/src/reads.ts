@@ -1,22 +1,29 @@
-import { placeholder, sqlOf, type Db } from './client';
+import { placeholder } from './client';
 import type { Campaign, InboundMessage, Negotiation, OutboxEmail } from './generated/prisma/client';
+import type { Sql } from './sql';
 
 /**
  * The worker's hot reads in raw SQL on Prisma's own connection (sqlOf), each returning exactly
  * what the Prisma call it replaces returns (reads.test.ts compares the two on both engines, every
  * column set and unset). Prisma compiles every query in WebAssembly and maps its result in
  * JavaScript, about half of a busy worker's CPU; these run once or more per step and per send.
- * Outside a transaction, as the calls they replace: on SQLite they share the process's one
- * connection, so, like those, they see what a transaction open on it has written.
+ * Each takes sqlOf(db), or a raw transaction's Sql to read under its write lock. Outside a
+ * transaction, as the calls they replace: on SQLite they share the process's one connection,
+ * so, like those, they see what a transaction open on it has written.
  */
 
 export type NegotiationWithCampaign = Negotiation & { campaign: Campaign };
 export type OutboxWithNegotiation = OutboxEmail & { negotiation: Negotiation };
 
-/** As `negotiation.findUnique({ where: { id }, include: { campaign: true } })`. */
-export async function findNegotiationWithCampaign(db: Db, id: string): Promise<NegotiationWithCampaign | null> {
-  const sql = sqlOf(db);
+/** As `negotiation.findUnique({ where: { id } })`. */
+export async function findNegotiation(sql: Sql, id: string): Promise<Negotiation | null> {
   const [negotiation] = await sql.query<Negotiation>(`SELECT * FROM "Negotiation" WHERE "id" = ${placeholder(sql.engine, 1)}`, id);
+  return negotiation ?? null;
+}
+
+/** As `negotiation.findUnique({ where: { id }, include: { campaign: true } })`. */
+export async function findNegotiationWithCampaign(sql: Sql, id: string): Promise<NegotiationWithCampaign | null> {
+  const negotiation = await findNegotiation(sql, id);
   if (!negotiation) return null;
   const [campaign] = await sql.query<Campaign>(`SELECT * FROM "Campaign" WHERE "id" = ${placeholder(sql.engine, 1)}`, negotiation.campaignId);
   // The foreign key makes a negotiation without its campaign impossible.
@@ -25,18 +32,16 @@ export async function findNegotiationWithCampaign(db: Db, id: string): Promise<N
 }
 
 /** As `outboxEmail.findUnique({ where: { id }, include: { negotiation: true } })`. */
-export async function findOutboxWithNegotiation(db: Db, id: string): Promise<OutboxWithNegotiation | null> {
-  const sql = sqlOf(db);
+export async function findOutboxWithNegotiation(sql: Sql, id: string): Promise<OutboxWithNegotiation | null> {
   const [row] = await sql.query<OutboxEmail>(`SELECT * FROM "OutboxEmail" WHERE "id" = ${placeholder(sql.engine, 1)}`, id);
   if (!row) return null;
-  const [negotiation] = await sql.query<Negotiation>(`SELECT * FROM "Negotiation" WHERE "id" = ${placeholder(sql.engine, 1)}`, row.negotiationId);
+  const negotiation = await findNegotiation(sql, row.negotiationId);
   if (!negotiation) throw new Error(`outbox row ${id} names negotiation ${row.negotiationId}, which does not exist`);
   return { ...row, negotiation };
 }
 
 /** The ids of a negotiation's pending outbox rows, oldest first. */
-export async function pendingOutboxIds(db: Db, negotiationId: string): Promise<string[]> {
-  const sql = sqlOf(db);
+export async function pendingOutboxIds(sql: Sql, negotiationId: string): Promise<string[]> {
   const rows = await sql.query<{ id: string }>(
     `SELECT "id" FROM "OutboxEmail" WHERE "negotiationId" = ${placeholder(sql.engine, 1)} AND "status" = 'pending' ORDER BY "createdAt", "id"`,
     negotiationId,
@@ -45,8 +50,7 @@ export async function pendingOutboxIds(db: Db, negotiationId: string): Promise<s
 }
 
 /** A negotiation's inbound messages not yet answered, in the order they arrived (received, then stored). */
-export async function unansweredInbound(db: Db, negotiationId: string): Promise<InboundMessage[]> {
-  const sql = sqlOf(db);
+export async function unansweredInbound(sql: Sql, negotiationId: string): Promise<InboundMessage[]> {
   return sql.query<InboundMessage>(
     `SELECT * FROM "InboundMessage" WHERE "negotiationId" = ${placeholder(sql.engine, 1)} AND "processedAt" IS NULL ORDER BY "receivedAt", "createdAt"`,
     negotiationId,
@@ -54,8 +58,7 @@ export async function unansweredInbound(db: Db, negotiationId: string): Promise<
 }
 
 /** The subject of a negotiation's first outbox email (its thread's subject), or null before the first. */
-export async function threadSubject(db: Db, negotiationId: string): Promise<string | null> {
-  const sql = sqlOf(db);
+export async function threadSubject(sql: Sql, negotiationId: string): Promise<string | null> {
   const [row] = await sql.query<{ subject: string }>(
     `SELECT "subject" FROM "OutboxEmail" WHERE "negotiationId" = ${placeholder(sql.engine, 1)} ORDER BY "createdAt" LIMIT 1`,
     negotiationId,
@@ -64,15 +67,13 @@ export async function threadSubject(db: Db, negotiationId: string): Promise<stri
 }
 
 /** A negotiation's state and escalation reason, or null when there is no such negotiation. */
-export async function negotiationState(db: Db, id: string): Promise<Pick<Negotiation, 'state' | 'escalationReason'> | null> {
-  const sql = sqlOf(db);
+export async function negotiationState(sql: Sql, id: string): Promise<Pick<Negotiation, 'state' | 'escalationReason'> | null> {
   const [row] = await sql.query<Pick<Negotiation, 'state' | 'escalationReason'>>(`SELECT "state", "escalationReason" FROM "Negotiation" WHERE "id" = ${placeholder(sql.engine, 1)}`, id);
   return row ?? null;
 }
 
 /** The latest transition into `escalated` of a negotiation, or null. */
-export async function latestEscalation(db: Db, negotiationId: string): Promise<{ id: string; at: Date } | null> {
-  const sql = sqlOf(db);
+export async function latestEscalation(sql: Sql, negotiationId: string): Promise<{ id: string; at: Date } | null> {
   const [row] = await sql.query<{ id: string; at: Date }>(
     `SELECT "id", "at" FROM "Transition" WHERE "negotiationId" = ${placeholder(sql.engine, 1)} AND "toState" = 'escalated' ORDER BY "at" DESC LIMIT 1`,
     negotiationId,

@@ -159,8 +159,15 @@ function converterFor(type: number): Converter {
   }
 }
 
+const sqls = new WeakSet<object>();
+
+/** True for a Sql made here (sqlOf(db), or the transaction SqlDb.transaction hands out), false for a Prisma client. */
+export function isSqlTx(tx: object): tx is Sql {
+  return sqls.has(tx);
+}
+
 function runner(engine: DatabaseEngine, target: () => Promise<Pick<DriverAdapter, 'queryRaw' | 'executeRaw'>>): Sql {
-  return {
+  const it: Sql = {
     engine,
     async query<T extends object>(sql: string, ...args: SqlArg[]): Promise<T[]> {
       try {
@@ -179,6 +186,8 @@ function runner(engine: DatabaseEngine, target: () => Promise<Pick<DriverAdapter
       }
     },
   };
+  sqls.add(it);
+  return it;
 }
 
 /**
@@ -225,10 +234,12 @@ export function createSqlDb(engine: DatabaseEngine, connect: () => Promise<Drive
     }
     return result;
   };
-  return {
+  const db: SqlDb = {
     ...runner(engine, connect),
     transaction<T>(fn: (tx: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
       return retryWhileBusy(() => once(fn, options.maxWaitMs ?? TRANSACTION_MAX_WAIT_MS), options.attempts ?? 5);
     },
   };
+  sqls.add(db);
+  return db;
 }

@@ -1,15 +1,15 @@
 import { allowsFollowUp, decide, openingOffer, replySubject, type Decision, type NegotiationEvent, type PricingTerms } from '@parley/domain';
-import { findNegotiationWithCampaign, threadSubject, unansweredInbound, withTx, type Prisma } from '@parley/db';
+import { findNegotiationWithCampaign, placeholder, sqlOf, threadSubject, unansweredInbound, withTx, type Sql } from '@parley/db';
 import { llmFailingSince, markLlmFailure, markLlmSuccess, type DraftKind } from '@parley/llm';
 import { classifyError, enqueue, jobIds, PermanentError, type Handler, type JobContext, type JobData } from '@parley/queue';
 import type { EngineDeps } from './engine-deps';
-import { alertEscalation, applyTransitions, enqueuePendingOutbox, escalateNegotiation, escalationLabel, writeOutbox } from '@parley/takeover';
+import { alertEscalation, applyTransitions, enqueuePendingOutbox, escalateNegotiation, escalationLabel, writeOutbox, type NegotiationChanges } from '@parley/takeover';
 
 type StepData = JobData<'negotiation-steps'>;
 type LoadedNegotiation = NonNullable<Awaited<ReturnType<typeof loadNegotiation>>>;
 
 function loadNegotiation(deps: EngineDeps, id: string) {
-  return findNegotiationWithCampaign(deps.db, id);
+  return findNegotiationWithCampaign(sqlOf(deps.db), id);
 }
 
 /** The policy's terms for a negotiation; `priceStep` (whole currency units) rounds offers. */
@@ -184,7 +184,9 @@ async function openStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: J
   const offer = openingOffer(terms);
   const draft = await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: 'opening', priceMinor: offer }, { signal: ctx.signal }));
   assertStillOwned(ctx);
-  await withTx(deps.db, async (tx) => {
+  // The step's writes in raw SQL (as every hot-path transaction: docs/benchmarks.md), under the
+  // same write lock and busy retries as withTx.
+  await sqlOf(deps.db).transaction(async (tx) => {
     await applyTransitions(tx, {
       negotiation,
       events: ['outreach_queued'],
@@ -204,7 +206,7 @@ function draftBase(n: LoadedNegotiation) {
 
 interface Plan {
   events: NegotiationEvent[];
-  data: Prisma.NegotiationUpdateManyMutationInput;
+  data: NegotiationChanges;
   draft: { kind: DraftKind; priceMinor: number | null } | null;
   escalation?: string;
 }
@@ -229,7 +231,7 @@ function planFor(decision: Decision, negotiation: LoadedNegotiation, askedMinor:
 
 /** Answers every unanswered inbound message of the thread, in order, with one email. */
 async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: JobContext): Promise<string> {
-  const unread = await unansweredInbound(deps.db, negotiation.id);
+  const unread = await unansweredInbound(sqlOf(deps.db), negotiation.id);
   if (unread.length === 0) return 'skipped: no unanswered message';
   // A message the mailbox sync could not read, or from someone other than the influencer, is
   // never the LLM's: the negotiation goes to a human and the message is forwarded (normally the
@@ -248,9 +250,9 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: 
   const wanted = plan.draft;
   const draft = wanted ? await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: wanted.kind, priceMinor: wanted.priceMinor, influencerMessages: unread.map((m) => m.text) }, { signal: ctx.signal })) : null;
   const last = unread[unread.length - 1];
-  const subjectOfThread = await threadSubject(deps.db, negotiation.id);
+  const subjectOfThread = await threadSubject(sqlOf(deps.db), negotiation.id);
   assertStillOwned(ctx);
-  await withTx(deps.db, async (tx) => {
+  await sqlOf(deps.db).transaction(async (tx) => {
     await applyTransitions(tx, {
       negotiation,
       events: plan.events,
@@ -267,7 +269,7 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: 
       actor: 'agent',
       at: deps.now(),
     });
-    await tx.inboundMessage.updateMany({ where: { id: { in: unread.map((m) => m.id) } }, data: { processedAt: deps.now() } });
+    await markAnswered(tx, unread.map((m) => m.id), deps.now());
     if (draft && plan.draft && last) {
       const subject = subjectOfThread === null ? draft.subject : replySubject(subjectOfThread);
       await writeOutbox(
@@ -293,6 +295,13 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: 
   return `${reading.intent} -> ${decision.action}`;
 }
 
+/** Marks the inbound messages a step answered, in its transaction. */
+async function markAnswered(tx: Sql, ids: string[], at: Date): Promise<void> {
+  if (ids.length === 0) return;
+  const $ = (n: number) => placeholder(tx.engine, n);
+  await tx.execute(`UPDATE "InboundMessage" SET "processedAt" = ${$(1)} WHERE "id" IN (${ids.map((_, i) => $(i + 2)).join(', ')})`, at, ...ids);
+}
+
 /** A polite nudge after silence; past MAX_FOLLOW_UPS the negotiation goes stale. */
 async function followUpStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: JobContext): Promise<string> {
   if (!allowsFollowUp(negotiation.state)) return `skipped: state ${negotiation.state}`;
@@ -307,7 +316,7 @@ async function followUpStep(deps: EngineDeps, negotiation: LoadedNegotiation, ct
   }
   const n = negotiation.followUps + 1;
   const draft = await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: 'follow_up', priceMinor: negotiation.currentOfferMinor }, { signal: ctx.signal }));
-  const first = await threadSubject(deps.db, negotiation.id);
+  const first = await threadSubject(sqlOf(deps.db), negotiation.id);
   assertStillOwned(ctx);
   const written = await withTx(deps.db, async (tx) => {
     // A reply that arrived while the nudge was being drafted makes it moot; its own step answers it.

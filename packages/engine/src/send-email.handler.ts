@@ -1,4 +1,4 @@
-import { findOutboxWithNegotiation, withTx } from '@parley/db';
+import { findNegotiation, findOutboxWithNegotiation, placeholder, sqlOf, withTx } from '@parley/db';
 import type { NegotiationEvent } from '@parley/domain';
 import { buildMime, type GmailClient } from '@parley/google';
 import { PermanentError, TransientError, type Handler } from '@parley/queue';
@@ -16,7 +16,7 @@ export interface SendDeps extends EngineCore {
  */
 export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'> {
   return async ({ outboxId }, ctx) => {
-    const row = await findOutboxWithNegotiation(deps.db, outboxId);
+    const row = await findOutboxWithNegotiation(sqlOf(deps.db), outboxId);
     if (!row) throw new PermanentError(`outbox row ${outboxId} does not exist`);
     // 'sent' is done; 'cancelled' was withdrawn for a human and must stay unsent even if this
     // job runs again later (a stall rerun, a retry from the dashboard).
@@ -50,11 +50,16 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
     if (existing) log.warn('email already in the mailbox; recording it without sending again', { outboxId: row.id });
 
     const events: NegotiationEvent[] = negotiation.state === 'outreach_sent' || negotiation.state === 'counter_sent' ? ['email_delivered'] : [];
-    await withTx(deps.db, async (tx) => {
-      await tx.outboxEmail.update({ where: { id: row.id }, data: { status: 'sent', gmailMessageId: sent.id, gmailThreadId: sent.threadId, sentAt: deps.now() } });
+    // In raw SQL, as the steps' transactions, under the same write lock as withTx.
+    await sqlOf(deps.db).transaction(async (tx) => {
+      const $ = (n: number) => placeholder(tx.engine, n);
+      const marked = await tx.execute(`UPDATE "OutboxEmail" SET "status" = 'sent', "gmailMessageId" = ${$(1)}, "gmailThreadId" = ${$(2)}, "sentAt" = ${$(3)} WHERE "id" = ${$(4)}`, sent.id, sent.threadId, deps.now(), row.id);
+      // Prisma's update fails the same way on a row that is gone (nothing deletes outbox rows).
+      if (marked !== 1) throw new Error(`outbox row ${row.id} disappeared before its send was recorded`);
       // A send recorded late (its worker died after Gmail accepted it) may come after a later
       // email of the thread was sent and recorded: that one stays the thread's latest.
-      const superseded = (await tx.outboxEmail.count({ where: { negotiationId: negotiation.id, status: 'sent', createdAt: { gt: row.createdAt } } })) > 0;
+      const [later] = await tx.query<{ id: string }>(`SELECT "id" FROM "OutboxEmail" WHERE "negotiationId" = ${$(1)} AND "status" = 'sent' AND "createdAt" > ${$(2)} LIMIT 1`, negotiation.id, row.createdAt);
+      const superseded = later !== undefined;
       const record = (current: typeof negotiation) =>
         applyTransitions(tx, {
           negotiation: current,
@@ -70,7 +75,9 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
         await record(negotiation);
       } catch (error) {
         if (!(error instanceof VersionConflictError)) throw error;
-        await record(await tx.negotiation.findUniqueOrThrow({ where: { id: negotiation.id } }));
+        const current = await findNegotiation(tx, negotiation.id);
+        if (!current) throw new Error(`negotiation ${negotiation.id} disappeared before its send was recorded`);
+        await record(current);
       }
     });
     if (!existing) deps.metrics.emailsSent.inc({ kind: row.kind });

@@ -1,4 +1,4 @@
-import { pendingOutboxIds, type Tx } from '@parley/db';
+import { isSqlTx, pendingOutboxIds, sqlOf, valuesList, type Sql, type Tx } from '@parley/db';
 import { enqueue, jobIds } from '@parley/queue';
 import type { EngineCore } from './engine-core';
 
@@ -25,8 +25,32 @@ export function messageIdFor(id: string, mailbox: string): string {
   return `<${id}@${domain}>`;
 }
 
-export async function writeOutbox(tx: Tx, draft: OutboxDraft, mailbox: string): Promise<string> {
+/**
+ * Writes a step's email to the outbox, in the step's transaction: through Prisma's client, or in
+ * raw SQL in a raw transaction (the same row: status pending, createdAt the clock's time as
+ * @default(now()) sets it; packages/takeover/src/outbox.test.ts compares the two). A second
+ * row for the same step fails on the id's uniqueness either way.
+ */
+export async function writeOutbox(tx: Tx | Sql, draft: OutboxDraft, mailbox: string): Promise<string> {
   const id = outboxId(draft.negotiationId, draft.key);
+  if (isSqlTx(tx)) {
+    await tx.execute(
+      `INSERT INTO "OutboxEmail" ("id", "negotiationId", "kind", "messageIdHdr", "toAddress", "subject", "body", "inReplyTo", "references", "gmailThreadId", "status", "createdAt") VALUES ${valuesList(tx.engine, 1, Array<string>(12).fill(''))}`,
+      id,
+      draft.negotiationId,
+      draft.kind,
+      messageIdFor(id, mailbox),
+      draft.toAddress,
+      draft.subject,
+      draft.body,
+      draft.inReplyTo,
+      draft.references,
+      draft.gmailThreadId,
+      'pending',
+      new Date(),
+    );
+    return id;
+  }
   await tx.outboxEmail.create({
     data: {
       id,
@@ -50,7 +74,7 @@ export async function writeOutbox(tx: Tx, draft: OutboxDraft, mailbox: string): 
  * delays the email (the job id is the outbox id, so this never sends twice).
  */
 export async function enqueuePendingOutbox(deps: EngineCore, negotiationId: string): Promise<number> {
-  const pending = await pendingOutboxIds(deps.db, negotiationId);
+  const pending = await pendingOutboxIds(sqlOf(deps.db), negotiationId);
   for (const id of pending) await enqueue(deps.queues, 'outbound-email', { outboxId: id }, { jobId: jobIds.sendEmail(id) });
   return pending.length;
 }

@@ -1,5 +1,5 @@
 import { InvalidTransitionError, type NegotiationState } from '@parley/domain';
-import { latestEscalation, negotiationState, withTx, type Db } from '@parley/db';
+import { latestEscalation, negotiationState, sqlOf, withTx, type Db } from '@parley/db';
 import { enqueue, jobIds, PermanentError } from '@parley/queue';
 import type { EngineCore } from './engine-core';
 import { applyTransitions, retryOnConflict } from './transitions';
@@ -117,9 +117,9 @@ const ESCALATION_ALERT_WINDOW_MS = 86_400_000;
  * Returns false when the negotiation is not escalated (any more) or the escalation is old.
  */
 export async function alertEscalation(deps: EngineCore, negotiationId: string): Promise<boolean> {
-  const negotiation = await negotiationState(deps.db, negotiationId);
+  const negotiation = await negotiationState(sqlOf(deps.db), negotiationId);
   if (negotiation?.state !== 'escalated') return false;
-  const transition = await latestEscalation(deps.db, negotiationId);
+  const transition = await latestEscalation(sqlOf(deps.db), negotiationId);
   if (!transition || deps.now().getTime() - transition.at.getTime() > ESCALATION_ALERT_WINDOW_MS) return false;
   const reason = negotiation.escalationReason ?? 'no reason recorded';
   const alertId = escalationAlertId(transition.id);
