@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { withTx, type Db } from '@parley/db';
+import { aliasDatabase, sqlOf, withTx, type Db, type SqlArg, type SqlDb } from '@parley/db';
 import { buildMime, createGmailClient, createGoogleAuth, type GmailClient } from '@parley/google';
 import { createMailboxSyncHandler, mailboxLockKey } from '@parley/engine';
 import { createRedis, enqueue, type JobContext } from '@parley/queue';
@@ -172,30 +172,30 @@ describe('mailbox sync under concurrency', () => {
 });
 
 /**
- * `db` whose first `outboxEmail.findMany` runs `before` (another worker's transaction, on the
- * same database) and then the read itself: an interleaving at a chosen point, not a stand-in.
+ * `db` whose first read of the outbox (a raw statement on the OutboxEmail table, outside a
+ * transaction) runs `before` (another worker's transaction, on the same database) and then the
+ * read itself: an interleaving at a chosen point, not a stand-in.
  */
 function beforeFirstOutboxRead(db: Db, before: () => Promise<unknown>): Db & { fired: () => boolean } {
   let fired = false;
-  const outbox = new Proxy(db.outboxEmail, {
-    get(target, prop) {
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      const method = value as (...args: unknown[]) => unknown;
-      if (prop !== 'findMany' || fired) return method.bind(target);
-      return async (...args: unknown[]) => {
+  const raw = sqlOf(db);
+  const watched: SqlDb = {
+    ...raw,
+    async query<T extends object>(statement: string, ...args: SqlArg[]): Promise<T[]> {
+      if (!fired && /FROM "OutboxEmail"/.test(statement)) {
         fired = true;
         await before();
-        return method.apply(target, args);
-      };
+      }
+      return raw.query<T>(statement, ...args);
     },
-  });
-  return new Proxy(db, {
+  };
+  const wrapper = new Proxy(db, {
     get(target, prop) {
       if (prop === 'fired') return () => fired;
-      if (prop === 'outboxEmail') return outbox;
       const value: unknown = Reflect.get(target, prop, target);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   }) as Db & { fired: () => boolean };
+  aliasDatabase(wrapper, db, watched);
+  return wrapper;
 }

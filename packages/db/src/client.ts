@@ -84,6 +84,15 @@ export function sqlOf(db: Db): SqlDb {
   return sql;
 }
 
+/**
+ * Makes a wrapper of a client (a Proxy that watches or interleaves its calls, in a test) answer
+ * for the client it wraps: its engine, and its raw SQL through `sql` (by default the client's own).
+ */
+export function aliasDatabase(alias: Db, of: Db, sql: SqlDb = sqlOf(of)): void {
+  engines.set(alias, engineOf(of));
+  sqlDbs.set(alias, sql);
+}
+
 interface AdapterFactory {
   connect(): Promise<DriverAdapter>;
 }

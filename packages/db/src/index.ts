@@ -4,15 +4,20 @@ export { createGroupCommit, GROUP_COMMIT_MAX_BATCH, type BatchWriter, type Group
 export { migratePostgres, appliedPostgresMigrations, readMigrations, MigrationError, type MigrationResult } from './pg-migrate';
 export { isBusy, isSqlTx, TRANSACTION_MAX_WAIT_MS, WRITE_LOCK_KEY, type Sql, type SqlArg, type SqlDb, type TransactionOptions } from './sql';
 export {
+  findMailboxSync,
   findNegotiation,
   findNegotiationWithCampaign,
   findOutboxWithNegotiation,
   latestEscalation,
   negotiationState,
+  negotiationsOfThreads,
+  pendingSendsWithoutThread,
+  recordedInboundIds,
   pendingOutboxIds,
   threadSubject,
   unansweredInbound,
   type NegotiationWithCampaign,
   type OutboxWithNegotiation,
 } from './reads';
-export type { Campaign, InboundMessage, Negotiation, OutboxEmail } from './generated/prisma/client';
+export { insertAuditEntry, insertInboundMessage, recordMailboxCursor, type AuditRow, type InboundRow } from './writes';
+export type { Campaign, InboundMessage, MailboxSync, Negotiation, OutboxEmail } from './generated/prisma/client';

@@ -1,5 +1,5 @@
 import { placeholder } from './client';
-import type { Campaign, InboundMessage, Negotiation, OutboxEmail } from './generated/prisma/client';
+import type { Campaign, InboundMessage, MailboxSync, Negotiation, OutboxEmail } from './generated/prisma/client';
 import type { Sql } from './sql';
 
 /**
@@ -79,4 +79,42 @@ export async function latestEscalation(sql: Sql, negotiationId: string): Promise
     negotiationId,
   );
   return row ?? null;
+}
+
+/** As `mailboxSync.findUnique({ where: { mailbox } })`. */
+export async function findMailboxSync(sql: Sql, mailbox: string): Promise<MailboxSync | null> {
+  const [row] = await sql.query<MailboxSync>(`SELECT * FROM "MailboxSync" WHERE "mailbox" = ${placeholder(sql.engine, 1)}`, mailbox);
+  return row ?? null;
+}
+
+/** Keeps an IN list's placeholders far below either engine's limit (SQLite's is 32,766). */
+const IN_CHUNK = 500;
+
+/** `SELECT ... WHERE column IN (values)`, in chunks, answers concatenated; no values, no statement. */
+async function whereIn<T extends object>(sql: Sql, select: (list: string) => string, values: readonly string[]): Promise<T[]> {
+  const unique = [...new Set(values)];
+  const rows: T[] = [];
+  for (let i = 0; i < unique.length; i += IN_CHUNK) {
+    const chunk = unique.slice(i, i + IN_CHUNK);
+    rows.push(...(await sql.query<T>(select(chunk.map((_, j) => placeholder(sql.engine, j + 1)).join(', ')), ...chunk)));
+  }
+  return rows;
+}
+
+/** The negotiations of these Gmail threads: as `negotiation.findMany({ where: { gmailThreadId: { in } }, select })`. */
+export function negotiationsOfThreads(sql: Sql, threadIds: readonly string[]): Promise<{ id: string; gmailThreadId: string; influencerEmail: string }[]> {
+  return whereIn(sql, (list) => `SELECT "id", "gmailThreadId", "influencerEmail" FROM "Negotiation" WHERE "gmailThreadId" IN (${list})`, threadIds);
+}
+
+/** Which of these Gmail message ids are already recorded as inbound messages. */
+export async function recordedInboundIds(sql: Sql, gmailMessageIds: readonly string[]): Promise<Set<string>> {
+  const rows = await whereIn<{ gmailMessageId: string }>(sql, (list) => `SELECT "gmailMessageId" FROM "InboundMessage" WHERE "gmailMessageId" IN (${list})`, gmailMessageIds);
+  return new Set(rows.map((row) => row.gmailMessageId));
+}
+
+/** Pending outbox rows of negotiations that have no Gmail thread yet, with the influencer's address. */
+export function pendingSendsWithoutThread(sql: Sql): Promise<{ negotiationId: string; messageIdHdr: string; influencerEmail: string }[]> {
+  return sql.query(
+    `SELECT o."negotiationId", o."messageIdHdr", n."influencerEmail" FROM "OutboxEmail" o JOIN "Negotiation" n ON n."id" = o."negotiationId" WHERE o."status" = 'pending' AND n."gmailThreadId" IS NULL`,
+  );
 }

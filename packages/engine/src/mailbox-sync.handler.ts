@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { withTx } from '@parley/db';
+import { findMailboxSync, insertAuditEntry, insertInboundMessage, negotiationsOfThreads, pendingSendsWithoutThread, placeholder, recordedInboundIds, recordMailboxCursor, sqlOf } from '@parley/db';
 import { compareHistoryIds } from '@parley/domain';
 import { HistoryExpiredError, referencedIds, type GmailClient, type ParsedMessage } from '@parley/google';
 import { emailDomain } from '@parley/logging';
@@ -48,7 +48,7 @@ export function createMailboxSyncHandler(deps: SyncDeps): Handler<'gmail-notific
       } finally {
         await lock.release();
       }
-      const state = await deps.db.mailboxSync.findUnique({ where: { mailbox: deps.mailbox } });
+      const state = await findMailboxSync(sqlOf(deps.db), deps.mailbox);
       if (compareHistoryIds(state?.historyCursor, state?.highestNotifiedHistoryId) >= 0) return { outcome: 'synced', passes };
     }
   };
@@ -104,7 +104,7 @@ async function syncUntilCaughtUp(deps: SyncDeps, ctx: JobContext, force = false)
   for (;;) {
     stillOwned(ctx);
     // Read before asking Gmail: `highest` is what the pass below is known to cover (see record).
-    const state = await deps.db.mailboxSync.findUnique({ where: { mailbox: deps.mailbox } });
+    const state = await findMailboxSync(sqlOf(deps.db), deps.mailbox);
     const highest = state?.highestNotifiedHistoryId ?? null;
     if (state?.historyCursor && compareHistoryIds(state.historyCursor, highest) >= 0 && !(force && passes === 0)) return passes;
     passes += 1;
@@ -148,11 +148,7 @@ interface Found {
  * such a thread is still ours: it names our Message-ID in In-Reply-To or References.
  */
 async function unrecordedSends(deps: SyncDeps): Promise<(Tracked & { messageIdHdr: string })[]> {
-  const rows = await deps.db.outboxEmail.findMany({
-    where: { status: 'pending', negotiation: { gmailThreadId: null } },
-    select: { negotiationId: true, messageIdHdr: true, negotiation: { select: { influencerEmail: true } } },
-  });
-  return rows.map((r) => ({ negotiationId: r.negotiationId, messageIdHdr: r.messageIdHdr, influencerEmail: r.negotiation.influencerEmail }));
+  return pendingSendsWithoutThread(sqlOf(deps.db));
 }
 
 const bareId = (v: string) => v.trim().replace(/^<|>$/g, '').toLowerCase();
@@ -176,13 +172,9 @@ async function fetchTracked(deps: SyncDeps, added: { id: string; threadId: strin
   const candidates = added.filter((m) => !m.labelIds.includes('SENT') && !m.labelIds.includes('DRAFT'));
   if (candidates.length === 0) return [];
   const threadsOf = async (threadIds: string[]) =>
-    (await deps.db.negotiation.findMany({ where: { gmailThreadId: { in: [...new Set(threadIds)] } }, select: { id: true, gmailThreadId: true, influencerEmail: true } })).map(
-      (n) => [n.gmailThreadId, { negotiationId: n.id, influencerEmail: n.influencerEmail }] as const,
-    );
+    (await negotiationsOfThreads(sqlOf(deps.db), threadIds)).map((n) => [n.gmailThreadId, { negotiationId: n.id, influencerEmail: n.influencerEmail }] as const);
   const byThread = new Map<string | null, Tracked>(await threadsOf(candidates.map((m) => m.threadId)));
-  const known = new Set(
-    (await deps.db.inboundMessage.findMany({ where: { gmailMessageId: { in: candidates.map((m) => m.id) } }, select: { gmailMessageId: true } })).map((m) => m.gmailMessageId),
-  );
+  const known = await recordedInboundIds(sqlOf(deps.db), candidates.map((m) => m.id));
   const untracked = candidates.filter((m) => !byThread.has(m.threadId)).map((m) => m.threadId);
   const sends = untracked.length > 0 ? await unrecordedSends(deps) : [];
   if (untracked.length > 0) {
@@ -282,43 +274,41 @@ const validDate = (d: Date, fallback: Date) => (Number.isFinite(d.getTime()) && 
 async function record(deps: SyncDeps, found: Found[], gmailHistoryId: string, highestSeen: string | null): Promise<void> {
   const created: { negotiationId: string; gmailMessageId: string }[] = [];
   const problems: Found[] = [];
-  await withTx(deps.db, async (tx) => {
+  // In raw SQL (db's writes.ts), under the same write lock and busy retries as withTx.
+  await sqlOf(deps.db).transaction(async (tx) => {
+    const $ = (n: number) => placeholder(tx.engine, n);
+    // Read under the write lock: a message another sync recorded since the read above is skipped.
+    const recorded = await recordedInboundIds(tx, found.map((f) => f.message.id));
     for (const f of found) {
       const m = f.message;
-      const exists = await tx.inboundMessage.findUnique({ where: { gmailMessageId: m.id }, select: { id: true } });
-      if (exists) continue;
+      if (recorded.has(m.id)) continue;
+      recorded.add(m.id);
       // A reply in the thread of an unrecorded send makes that thread the negotiation's, so our
       // answer (and the recovered send's bookkeeping) stay in it. Not for a stranger's message.
-      if (!f.problem && f.viaSend) await tx.negotiation.updateMany({ where: { id: f.negotiationId, gmailThreadId: null }, data: { gmailThreadId: m.threadId } });
-      await tx.inboundMessage.create({
-        data: {
-          gmailMessageId: m.id,
-          negotiationId: f.negotiationId,
-          gmailThreadId: m.threadId,
-          messageIdHdr: m.messageIdHdr,
-          fromDomain: m.from ? emailDomain(m.from) : null,
-          subject: m.subject,
-          text: f.problem ? problemText(f) : m.text,
-          receivedAt: validDate(m.internalDate, deps.now()),
-          problem: f.problem,
-        },
+      if (!f.problem && f.viaSend) {
+        await tx.execute(`UPDATE "Negotiation" SET "gmailThreadId" = ${$(1)}, "updatedAt" = ${$(2)} WHERE "id" = ${$(3)} AND "gmailThreadId" IS NULL`, m.threadId, new Date(), f.negotiationId);
+      }
+      await insertInboundMessage(tx, {
+        gmailMessageId: m.id,
+        negotiationId: f.negotiationId,
+        gmailThreadId: m.threadId,
+        messageIdHdr: m.messageIdHdr,
+        fromDomain: m.from ? emailDomain(m.from) : null,
+        subject: m.subject,
+        text: f.problem ? problemText(f) : m.text,
+        receivedAt: validDate(m.internalDate, deps.now()),
+        problem: f.problem,
       });
       if (f.problem) {
-        await tx.auditEntry.create({
-          data: { negotiationId: f.negotiationId, actor: 'agent', action: 'inbound_problem', details: { gmailMessageId: m.id, problem: f.problem, fromDomain: m.from ? emailDomain(m.from) : null } },
-        });
+        await insertAuditEntry(tx, { negotiationId: f.negotiationId, actor: 'agent', action: 'inbound_problem', details: { gmailMessageId: m.id, problem: f.problem, fromDomain: m.from ? emailDomain(m.from) : null } });
         problems.push(f);
       }
       created.push({ negotiationId: f.negotiationId, gmailMessageId: m.id });
     }
-    await tx.mailboxSync.upsert({
-      where: { mailbox: deps.mailbox },
-      create: { mailbox: deps.mailbox, historyCursor: gmailHistoryId, lastSyncAt: deps.now() },
-      update: { historyCursor: gmailHistoryId, lastSyncAt: deps.now() },
-    });
+    await recordMailboxCursor(tx, deps.mailbox, gmailHistoryId, deps.now());
     if (highestSeen !== null && compareHistoryIds(highestSeen, gmailHistoryId) > 0) {
-      const lowered = await tx.mailboxSync.updateMany({ where: { mailbox: deps.mailbox, highestNotifiedHistoryId: highestSeen }, data: { highestNotifiedHistoryId: gmailHistoryId } });
-      if (lowered.count > 0) deps.log.warn('a notified history id was beyond what Gmail returned; lowered to Gmail\'s', { notified: highestSeen, gmail: gmailHistoryId });
+      const lowered = await tx.execute(`UPDATE "MailboxSync" SET "highestNotifiedHistoryId" = ${$(1)}, "updatedAt" = ${$(2)} WHERE "mailbox" = ${$(3)} AND "highestNotifiedHistoryId" = ${$(4)}`, gmailHistoryId, new Date(), deps.mailbox, highestSeen);
+      if (lowered > 0) deps.log.warn('a notified history id was beyond what Gmail returned; lowered to Gmail\'s', { notified: highestSeen, gmail: gmailHistoryId });
     }
   });
   // A message the agent must not read puts its negotiation in front of a human. If this
@@ -378,7 +368,7 @@ async function fullResync(deps: SyncDeps, ctx: JobContext, highest: string | nul
       if (f) found.push(f);
     }
   }
-  const known = new Set((await deps.db.inboundMessage.findMany({ where: { gmailMessageId: { in: found.map((f) => f.message.id) } }, select: { gmailMessageId: true } })).map((m) => m.gmailMessageId));
+  const known = await recordedInboundIds(sqlOf(deps.db), found.map((f) => f.message.id));
   stillOwned(ctx);
   await record(deps, found.filter((f) => !known.has(f.message.id)), historyId, highest);
 }

@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { valuesList } from './client';
+import type { Sql } from './sql';
+
+/**
+ * The mailbox sync's writes in raw SQL, inside a raw transaction (SqlDb.transaction), each
+ * leaving the row the Prisma call it replaces leaves (writes.test.ts compares them on both
+ * engines): defaults filled as Prisma fills them (the clock's time for @default(now()) and
+ * @updatedAt). Ids are random UUIDs where Prisma makes cuids: nothing orders by them but
+ * db transfer's paging, which needs them unique only.
+ */
+
+export interface InboundRow {
+  gmailMessageId: string;
+  negotiationId: string;
+  gmailThreadId: string;
+  messageIdHdr: string | null;
+  fromDomain: string | null;
+  subject: string | null;
+  text: string;
+  receivedAt: Date;
+  problem: string | null;
+}
+
+/** As `inboundMessage.create({ data: row })`: answers the new row's id. */
+export async function insertInboundMessage(tx: Sql, row: InboundRow): Promise<string> {
+  const id = randomUUID();
+  await tx.execute(
+    `INSERT INTO "InboundMessage" ("id", "gmailMessageId", "negotiationId", "gmailThreadId", "messageIdHdr", "fromDomain", "subject", "text", "receivedAt", "problem", "createdAt") VALUES ${valuesList(tx.engine, 1, Array<string>(11).fill(''))}`,
+    id,
+    row.gmailMessageId,
+    row.negotiationId,
+    row.gmailThreadId,
+    row.messageIdHdr,
+    row.fromDomain,
+    row.subject,
+    row.text,
+    row.receivedAt,
+    row.problem,
+    new Date(),
+  );
+  return id;
+}
+
+export interface AuditRow {
+  negotiationId: string | null;
+  actor: string;
+  action: string;
+  /** A JSON object; none leaves the column NULL, as Prisma does for an omitted Json?. */
+  details?: Record<string, unknown>;
+}
+
+/** As `auditEntry.create({ data: entry })` (no campaign; `at` the clock's time): answers the new row's id. */
+export async function insertAuditEntry(tx: Sql, entry: AuditRow): Promise<string> {
+  const id = randomUUID();
+  await tx.execute(
+    `INSERT INTO "AuditEntry" ("id", "negotiationId", "actor", "action", "details", "at") VALUES ${valuesList(tx.engine, 1, ['', '', '', '', '::jsonb', ''])}`,
+    id,
+    entry.negotiationId,
+    entry.actor,
+    entry.action,
+    entry.details === undefined ? null : JSON.stringify(entry.details),
+    new Date(),
+  );
+  return id;
+}
+
+/**
+ * As `mailboxSync.upsert` with the cursor and the sync's time in both `create` and `update`:
+ * the row made on first sight, its other columns kept after.
+ */
+export async function recordMailboxCursor(tx: Sql, mailbox: string, historyCursor: string, lastSyncAt: Date): Promise<void> {
+  await tx.execute(
+    `INSERT INTO "MailboxSync" ("mailbox", "historyCursor", "lastSyncAt", "updatedAt") VALUES ${valuesList(tx.engine, 1, ['', '', '', ''])} ON CONFLICT ("mailbox") DO UPDATE SET "historyCursor" = excluded."historyCursor", "lastSyncAt" = excluded."lastSyncAt", "updatedAt" = excluded."updatedAt"`,
+    mailbox,
+    historyCursor,
+    lastSyncAt,
+    new Date(),
+  );
+}
