@@ -6,6 +6,7 @@ import { Prisma, PrismaClient } from './generated/prisma/client';
 import { PrismaClient as PostgresPrismaClient } from './generated/prisma-pg/client';
 import { POSTGRES_MIGRATIONS } from './migrations';
 import { createSqlDb, retryWhileBusy, writeLockStatement, type DriverAdapter, type SqlDb } from './sql';
+import { cachedPrepare, type RawStatement } from './statement-cache';
 
 export { Prisma, PrismaClient };
 export type Db = PrismaClient;
@@ -191,6 +192,8 @@ export function openDatabase(databaseUrl: string): Db {
  * mutex. So the `BEGIN IMMEDIATE` keeps its error, the adapter gets its transaction, and
  * startTransaction releases the mutex through it and throws the error (SQLITE_BUSY: withTx and
  * SqlDb.transaction retry it).
+ *
+ * Every other statement is prepared once per SQL text and reused (statement-cache.ts).
  */
 class ImmediateBetterSQLite3 extends PrismaBetterSQLite3 {
   override async connect(): ReturnType<PrismaBetterSQLite3['connect']> {
@@ -199,8 +202,8 @@ class ImmediateBetterSQLite3 extends PrismaBetterSQLite3 {
     if (typeof client !== 'object' || client === null || typeof (client as { prepare?: unknown }).prepare !== 'function') {
       throw new DatabaseError('the SQLite adapter has no better-sqlite3 connection where Parley expects one: check @prisma/adapter-better-sqlite3 (withTx needs its transactions to begin IMMEDIATE)');
     }
-    const connection = client as { prepare: (sql: string) => { run: () => unknown } };
-    const prepare = connection.prepare.bind(connection);
+    const connection = client as { prepare: (sql: string) => unknown };
+    const prepare = connection.prepare.bind(connection) as (sql: string) => RawStatement;
     let beginFailed: { error: unknown } | undefined;
     const begin = {
       run: () => {
@@ -212,7 +215,8 @@ class ImmediateBetterSQLite3 extends PrismaBetterSQLite3 {
         }
       },
     };
-    connection.prepare = (sql: string) => (sql === 'BEGIN' ? begin : prepare(sql));
+    const reuse = cachedPrepare(prepare);
+    connection.prepare = (sql: string) => (sql === 'BEGIN' ? begin : reuse(sql));
     const start = adapter.startTransaction.bind(adapter);
     adapter.startTransaction = async (isolationLevel) => {
       beginFailed = undefined;
