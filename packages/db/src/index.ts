@@ -13,11 +13,12 @@ export {
   negotiationsOfThreads,
   pendingSendsWithoutThread,
   recordedInboundIds,
-  pendingOutboxIds,
+  stateWithPendingSends,
   threadSubject,
   unansweredInbound,
   type NegotiationWithCampaign,
   type OutboxWithNegotiation,
+  type StateWithPendingSends,
 } from './reads';
 export { insertAuditEntry, insertInboundMessage, recordMailboxCursor, type AuditRow, type InboundRow } from './writes';
 export type { Campaign, InboundMessage, MailboxSync, Negotiation, OutboxEmail } from './generated/prisma/client';

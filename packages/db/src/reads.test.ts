@@ -1,6 +1,6 @@
 import { createTestDatabase } from '../../../test/support/db';
 import { placeholder, sqlOf } from './client';
-import { findNegotiation, findNegotiationWithCampaign, findOutboxWithNegotiation, latestEscalation, negotiationState, pendingOutboxIds, threadSubject, unansweredInbound } from './reads';
+import { findNegotiation, findNegotiationWithCampaign, findOutboxWithNegotiation, latestEscalation, negotiationState, stateWithPendingSends, threadSubject, unansweredInbound } from './reads';
 
 /**
  * Each raw read against the Prisma call it replaces, on rows Prisma wrote (SQLite file, or
@@ -79,10 +79,13 @@ describe('raw reads answer as Prisma does', () => {
       expect(await findOutboxWithNegotiation(sqlOf(t.db), id)).toEqual(await t.db.outboxEmail.findUnique({ where: { id }, include: { negotiation: true } }));
     }
     expect((await findOutboxWithNegotiation(sqlOf(t.db), 'a-sent'))?.sentAt).toBeInstanceOf(Date);
+    // The joined row's columns, selected under aliases, keep their types too.
+    expect((await findOutboxWithNegotiation(sqlOf(t.db), 'a-sent'))?.negotiation.lastInboundAt).toBeInstanceOf(Date);
     expect(await findOutboxWithNegotiation(sqlOf(t.db), 'missing')).toBeNull();
 
-    expect(await pendingOutboxIds(sqlOf(t.db), full.id)).toEqual(['d-pending', 'b-later']);
-    expect(await pendingOutboxIds(sqlOf(t.db), bare.id)).toEqual([]);
+    expect(await stateWithPendingSends(sqlOf(t.db), full.id)).toEqual({ state: 'escalated', escalationReason: 'above ceiling', pendingOutboxIds: ['d-pending', 'b-later'] });
+    expect(await stateWithPendingSends(sqlOf(t.db), bare.id)).toEqual({ state: 'new', escalationReason: null, pendingOutboxIds: [] });
+    expect(await stateWithPendingSends(sqlOf(t.db), 'missing')).toBeNull();
     const first = await t.db.outboxEmail.findFirst({ where: { negotiationId: full.id }, orderBy: { createdAt: 'asc' }, select: { subject: true } });
     expect(await threadSubject(sqlOf(t.db), full.id)).toBe(first?.subject);
     expect(await threadSubject(sqlOf(t.db), full.id)).toBe('Re: c-first');

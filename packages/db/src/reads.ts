@@ -1,5 +1,5 @@
 import { placeholder } from './client';
-import type { Campaign, InboundMessage, MailboxSync, Negotiation, OutboxEmail } from './generated/prisma/client';
+import { Prisma, type Campaign, type InboundMessage, type MailboxSync, type Negotiation, type OutboxEmail } from './generated/prisma/client';
 import type { Sql } from './sql';
 
 /**
@@ -21,32 +21,68 @@ export async function findNegotiation(sql: Sql, id: string): Promise<Negotiation
   return negotiation ?? null;
 }
 
+/**
+ * One row and the row it belongs to, in one statement: the parent's columns are selected under
+ * `parent.`-prefixed aliases (a join's own columns would collide: id, createdAt) and split off
+ * again. Each as its Prisma type: the adapters give an aliased column its column's type.
+ */
+async function withParent<R extends object, P extends object>(
+  sql: Sql,
+  table: string,
+  parentTable: string,
+  foreignKey: string,
+  parentColumns: readonly string[],
+  id: string,
+): Promise<{ row: R; parent: P } | null> {
+  const aliased = parentColumns.map((c) => `p."${c}" AS "parent.${c}"`).join(', ');
+  // An inner join: the foreign key makes a row without its parent impossible.
+  const [joined] = await sql.query<Record<string, unknown>>(
+    `SELECT r.*, ${aliased} FROM "${table}" r JOIN "${parentTable}" p ON p."id" = r."${foreignKey}" WHERE r."id" = ${placeholder(sql.engine, 1)}`,
+    id,
+  );
+  if (!joined) return null;
+  const row: Record<string, unknown> = {};
+  const parent: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(joined)) {
+    if (key.startsWith('parent.')) parent[key.slice('parent.'.length)] = value;
+    else row[key] = value;
+  }
+  return { row: row as R, parent: parent as P };
+}
+
+const CAMPAIGN_COLUMNS = Object.values(Prisma.CampaignScalarFieldEnum);
+const NEGOTIATION_COLUMNS = Object.values(Prisma.NegotiationScalarFieldEnum);
+
 /** As `negotiation.findUnique({ where: { id }, include: { campaign: true } })`. */
 export async function findNegotiationWithCampaign(sql: Sql, id: string): Promise<NegotiationWithCampaign | null> {
-  const negotiation = await findNegotiation(sql, id);
-  if (!negotiation) return null;
-  const [campaign] = await sql.query<Campaign>(`SELECT * FROM "Campaign" WHERE "id" = ${placeholder(sql.engine, 1)}`, negotiation.campaignId);
-  // The foreign key makes a negotiation without its campaign impossible.
-  if (!campaign) throw new Error(`negotiation ${id} names campaign ${negotiation.campaignId}, which does not exist`);
-  return { ...negotiation, campaign };
+  const found = await withParent<Negotiation, Campaign>(sql, 'Negotiation', 'Campaign', 'campaignId', CAMPAIGN_COLUMNS, id);
+  return found && { ...found.row, campaign: found.parent };
 }
 
 /** As `outboxEmail.findUnique({ where: { id }, include: { negotiation: true } })`. */
 export async function findOutboxWithNegotiation(sql: Sql, id: string): Promise<OutboxWithNegotiation | null> {
-  const [row] = await sql.query<OutboxEmail>(`SELECT * FROM "OutboxEmail" WHERE "id" = ${placeholder(sql.engine, 1)}`, id);
-  if (!row) return null;
-  const negotiation = await findNegotiation(sql, row.negotiationId);
-  if (!negotiation) throw new Error(`outbox row ${id} names negotiation ${row.negotiationId}, which does not exist`);
-  return { ...row, negotiation };
+  const found = await withParent<OutboxEmail, Negotiation>(sql, 'OutboxEmail', 'Negotiation', 'negotiationId', NEGOTIATION_COLUMNS, id);
+  return found && { ...found.row, negotiation: found.parent };
 }
 
-/** The ids of a negotiation's pending outbox rows, oldest first. */
-export async function pendingOutboxIds(sql: Sql, negotiationId: string): Promise<string[]> {
-  const rows = await sql.query<{ id: string }>(
-    `SELECT "id" FROM "OutboxEmail" WHERE "negotiationId" = ${placeholder(sql.engine, 1)} AND "status" = 'pending' ORDER BY "createdAt", "id"`,
+export interface StateWithPendingSends extends Pick<Negotiation, 'state' | 'escalationReason'> {
+  /** The ids of its pending outbox rows, oldest first. */
+  pendingOutboxIds: string[];
+}
+
+/**
+ * What a step's commit implies, in one statement: the negotiation's state and escalation reason
+ * (is an escalation alert due) and its pending outbox rows (the sends to enqueue). Null when
+ * there is no such negotiation.
+ */
+export async function stateWithPendingSends(sql: Sql, negotiationId: string): Promise<StateWithPendingSends | null> {
+  const rows = await sql.query<{ state: string; escalationReason: string | null; outboxId: string | null }>(
+    `SELECT n."state", n."escalationReason", o."id" AS "outboxId" FROM "Negotiation" n LEFT JOIN "OutboxEmail" o ON o."negotiationId" = n."id" AND o."status" = 'pending' WHERE n."id" = ${placeholder(sql.engine, 1)} ORDER BY o."createdAt", o."id"`,
     negotiationId,
   );
-  return rows.map((row) => row.id);
+  const [first] = rows;
+  if (!first) return null;
+  return { state: first.state, escalationReason: first.escalationReason, pendingOutboxIds: rows.flatMap((row) => (row.outboxId === null ? [] : [row.outboxId])) };
 }
 
 /** A negotiation's inbound messages not yet answered, in the order they arrived (received, then stored). */

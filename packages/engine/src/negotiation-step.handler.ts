@@ -1,9 +1,9 @@
 import { allowsFollowUp, decide, openingOffer, replySubject, type Decision, type NegotiationEvent, type PricingTerms } from '@parley/domain';
-import { findNegotiationWithCampaign, placeholder, sqlOf, threadSubject, unansweredInbound, withTx, type Sql } from '@parley/db';
+import { findNegotiationWithCampaign, placeholder, sqlOf, stateWithPendingSends, threadSubject, unansweredInbound, withTx, type Sql } from '@parley/db';
 import { llmFailingSince, markLlmFailure, markLlmSuccess, type DraftKind } from '@parley/llm';
 import { classifyError, enqueue, jobIds, PermanentError, type Handler, type JobContext, type JobData } from '@parley/queue';
 import type { EngineDeps } from './engine-deps';
-import { alertEscalation, applyTransitions, enqueuePendingOutbox, escalateNegotiation, escalationLabel, writeOutbox, type NegotiationChanges } from '@parley/takeover';
+import { alertEscalation, applyTransitions, enqueueSends, escalateNegotiation, escalationLabel, writeOutbox, type NegotiationChanges } from '@parley/takeover';
 
 type StepData = JobData<'negotiation-steps'>;
 type LoadedNegotiation = NonNullable<Awaited<ReturnType<typeof loadNegotiation>>>;
@@ -57,8 +57,9 @@ export function createNegotiationStepHandler(deps: EngineDeps): Handler<'negotia
  * restarts, a duplicate arrives), and a repeat collapses onto the existing job.
  */
 async function enqueueAfterCommit(deps: EngineDeps, negotiationId: string): Promise<void> {
-  await enqueuePendingOutbox(deps, negotiationId);
-  await alertEscalation(deps, negotiationId);
+  const now = await stateWithPendingSends(sqlOf(deps.db), negotiationId);
+  await enqueueSends(deps, now?.pendingOutboxIds ?? []);
+  await alertEscalation(deps, negotiationId, now);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { isSqlTx, pendingOutboxIds, sqlOf, valuesList, type Sql, type Tx } from '@parley/db';
+import { isSqlTx, valuesList, type Sql, type Tx } from '@parley/db';
 import { enqueue, jobIds } from '@parley/queue';
 import type { EngineCore } from './engine-core';
 
@@ -69,12 +69,12 @@ export async function writeOutbox(tx: Tx | Sql, draft: OutboxDraft, mailbox: str
 }
 
 /**
- * Enqueues a send job for every pending outbox row of the negotiation. Called after each step
- * commits, and again by any later run of a step, so a crash between commit and enqueue only
- * delays the email (the job id is the outbox id, so this never sends twice).
+ * Enqueues a send job for each of these pending outbox rows (a negotiation's, read with
+ * stateWithPendingSends). Called after each step commits, and again by any later run of a step,
+ * so a crash between commit and enqueue only delays the email (the job id is the outbox id, so
+ * this never sends twice).
  */
-export async function enqueuePendingOutbox(deps: EngineCore, negotiationId: string): Promise<number> {
-  const pending = await pendingOutboxIds(sqlOf(deps.db), negotiationId);
-  for (const id of pending) await enqueue(deps.queues, 'outbound-email', { outboxId: id }, { jobId: jobIds.sendEmail(id) });
-  return pending.length;
+export async function enqueueSends(deps: EngineCore, pendingOutboxIds: readonly string[]): Promise<number> {
+  for (const id of pendingOutboxIds) await enqueue(deps.queues, 'outbound-email', { outboxId: id }, { jobId: jobIds.sendEmail(id) });
+  return pendingOutboxIds.length;
 }

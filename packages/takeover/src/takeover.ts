@@ -1,5 +1,5 @@
 import { InvalidTransitionError, type NegotiationState } from '@parley/domain';
-import { latestEscalation, negotiationState, sqlOf, withTx, type Db } from '@parley/db';
+import { latestEscalation, negotiationState, sqlOf, withTx, type Db, type Negotiation } from '@parley/db';
 import { enqueue, jobIds, PermanentError } from '@parley/queue';
 import type { EngineCore } from './engine-core';
 import { applyTransitions, retryOnConflict } from './transitions';
@@ -115,9 +115,10 @@ const ESCALATION_ALERT_WINDOW_MS = 86_400_000;
  * escalation's transition, so calling this again (every run of a step does, which heals a
  * crash between the commit and this enqueue) never alerts twice for one escalation.
  * Returns false when the negotiation is not escalated (any more) or the escalation is old.
+ * `known` is its state and reason when the caller has just read them (null: no such negotiation).
  */
-export async function alertEscalation(deps: EngineCore, negotiationId: string): Promise<boolean> {
-  const negotiation = await negotiationState(sqlOf(deps.db), negotiationId);
+export async function alertEscalation(deps: EngineCore, negotiationId: string, known?: Pick<Negotiation, 'state' | 'escalationReason'> | null): Promise<boolean> {
+  const negotiation = known === undefined ? await negotiationState(sqlOf(deps.db), negotiationId) : known;
   if (negotiation?.state !== 'escalated') return false;
   const transition = await latestEscalation(sqlOf(deps.db), negotiationId);
   if (!transition || deps.now().getTime() - transition.at.getTime() > ESCALATION_ALERT_WINDOW_MS) return false;
