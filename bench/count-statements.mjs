@@ -1,7 +1,6 @@
-// Counts the SQL statements a process prepares on SQLite, by kind and table, for the campaign
+// Counts the SQL statements a process runs on SQLite, by kind and table, for the campaign
 // bench: BENCH_NODE_OPTIONS="--import <abs path>/bench/count-statements.mjs" with STATEMENT_COUNT_DIR set.
-// Each process keeps <dir>/statements-<app>-<pid>.json up to date. Prisma's SQLite adapter prepares
-// every query it runs, so prepared statements are the statements run. Measurement only.
+// Each process keeps <dir>/statements-<app>-<pid>.json up to date. Measurement only.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -24,11 +23,25 @@ if (dir) {
     Database = null;
   }
   if (Database) {
+    // Statements are counted when they run, not when prepared: Parley's SQLite connection keeps
+    // its prepared statements for reuse (packages/db/src/statement-cache.ts).
     const prepare = Database.prototype.prepare;
+    let patched = false;
     Database.prototype.prepare = function (sql, ...rest) {
-      const key = label(String(sql));
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-      return prepare.call(this, sql, ...rest);
+      const statement = prepare.call(this, sql, ...rest);
+      if (!patched) {
+        patched = true;
+        const proto = Object.getPrototypeOf(statement);
+        for (const method of ['run', 'get', 'all', 'iterate']) {
+          const original = proto[method];
+          proto[method] = function (...args) {
+            const key = label(String(this.source));
+            counts.set(key, (counts.get(key) ?? 0) + 1);
+            return original.apply(this, args);
+          };
+        }
+      }
+      return statement;
     };
     const exec = Database.prototype.exec;
     Database.prototype.exec = function (sql, ...rest) {

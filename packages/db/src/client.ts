@@ -203,19 +203,18 @@ class ImmediateBetterSQLite3 extends PrismaBetterSQLite3 {
       throw new DatabaseError('the SQLite adapter has no better-sqlite3 connection where Parley expects one: check @prisma/adapter-better-sqlite3 (withTx needs its transactions to begin IMMEDIATE)');
     }
     const connection = client as { prepare: (sql: string) => unknown };
-    const prepare = connection.prepare.bind(connection) as (sql: string) => RawStatement;
+    const reuse = cachedPrepare(connection.prepare.bind(connection) as (sql: string) => RawStatement);
     let beginFailed: { error: unknown } | undefined;
     const begin = {
       run: () => {
         try {
-          return prepare('BEGIN IMMEDIATE').run();
+          return reuse('BEGIN IMMEDIATE').bind([]).run();
         } catch (error) {
           beginFailed = { error };
           return undefined;
         }
       },
     };
-    const reuse = cachedPrepare(prepare);
     connection.prepare = (sql: string) => (sql === 'BEGIN' ? begin : reuse(sql));
     const start = adapter.startTransaction.bind(adapter);
     adapter.startTransaction = async (isolationLevel) => {
