@@ -73,6 +73,8 @@ describe('Sentry options', () => {
     const options = sentryOptions({ SENTRY_DSN: dsn, SENTRY_ENVIRONMENT: 'staging', SENTRY_RELEASE: 'parley@1.2.3' }, { release: 'fallback', serverName: 'w-1' });
     expect(options).toMatchObject({ dsn, environment: 'staging', release: 'parley@1.2.3', serverName: 'w-1', dataCollection: SENTRY_DATA_COLLECTION });
     expect(options?.tracesSampleRate).toBeUndefined();
+    // No rewriting of modules as they load (it feeds tracing only, and costs memory in every process).
+    expect(options?.enableRuntimeChannelInjection).toBe(false);
     expect(SENTRY_DATA_COLLECTION).toMatchObject({ userInfo: false, cookies: false, httpHeaders: false, httpBodies: [], urlQueryParams: false, stackFrameVariables: false });
     const sent = options?.beforeSend?.(hostileEvent(), {});
     expect(JSON.stringify(sent)).not.toMatch(new RegExp(LEAKS.map((l) => l.replace('.', '\\.')).join('|')));

@@ -105,6 +105,11 @@ export function sentryOptions(env: SentryEnv, defaults: { release: string; serve
     serverName: defaults.serverName,
     dataCollection: SENTRY_DATA_COLLECTION,
     // Errors only: tracing stays off (no tracesSampleRate), and logs are not shipped to Sentry.
+    // No load-time injection either: it rewrites supported modules (Express, ioredis, the
+    // Anthropic SDK...) as they load so they emit the channels tracing listens to, which costs
+    // about 29 MiB of RSS per process and the CPU of parsing every such module. Errors are
+    // reported by our own handlers, with the route and ids they add (docs/operations.md).
+    enableRuntimeChannelInjection: false,
     beforeSend: (event) => scrubSentryEvent(event),
     beforeBreadcrumb: (breadcrumb) => scrubSentryBreadcrumb(breadcrumb),
   };
