@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { cachedPrepare, type RawStatement } from './statement-cache';
+import { cachedPrepare, STATEMENT_CACHE_MAX_SQL_LENGTH, type RawStatement } from './statement-cache';
 
 /** The cache as Prisma's SQLite adapter drives it (prepare, bind, then run or raw().all()), on a real file. */
 describe('cachedPrepare', () => {
@@ -69,6 +69,30 @@ describe('cachedPrepare', () => {
     expect(prepared).toHaveLength(4);
     expect(one(2)).toEqual([[2]]);
     expect(prepared).toEqual(['SELECT 1 AS n', 'SELECT 2 AS n', 'SELECT 3 AS n', 'SELECT 4 AS n', 'SELECT 2 AS n']);
+  });
+
+  it('names the columns a kept SELECT * returns after a column was added under it', () => {
+    insert(1, 'a');
+    const all = () => {
+      const bound = reuse('SELECT * FROM t').bind([]);
+      const names = bound.columns().map((c) => (c as { name: string }).name);
+      return { names, rows: bound.raw().all() };
+    };
+    expect(all()).toEqual({ names: ['id', 'name', 'at'], rows: [[1, 'a', null]] });
+    // Another connection (a migration) adds a column: the statement is prepared again as it runs.
+    const other = new Database(path.join(dir, 'db.sqlite'));
+    other.exec("ALTER TABLE t ADD COLUMN extra TEXT NOT NULL DEFAULT 'x'");
+    other.close();
+    expect(all()).toEqual({ names: ['id', 'name', 'at', 'extra'], rows: [[1, 'a', null, 'x']] });
+    expect(prepared.filter((sql) => sql === 'SELECT * FROM t')).toHaveLength(1);
+  });
+
+  it('keeps no statement longer than its text limit', () => {
+    const long = `SELECT 1 AS n WHERE 1 IN (${Array<string>(2000).fill('1').join(', ')})`;
+    expect(long.length).toBeGreaterThan(STATEMENT_CACHE_MAX_SQL_LENGTH);
+    expect(reuse(long).bind([]).raw().all()).toEqual([[1]]);
+    expect(reuse(long).bind([]).raw().all()).toEqual([[1]]);
+    expect(prepared.filter((sql) => sql === long)).toHaveLength(2);
   });
 
   it('sees the schema as it is now when a table changed under a kept statement', () => {

@@ -9,7 +9,7 @@
  *
  * Safe to share: better-sqlite3 runs a statement to completion synchronously (`run`, `all`),
  * so no two uses of one statement overlap, and SQLite prepares it again by itself when the
- * schema changes under it. Only the calls above are offered; an adapter that starts using
+ * schema changes under it (the columns are read after the rows for that, see below). Only the calls above are offered; an adapter that starts using
  * others fails loudly at its first statement (statement-cache.test.ts, and every test of the db).
  */
 
@@ -35,9 +35,17 @@ export interface ReusableStatement {
 
 export const STATEMENT_CACHE_SIZE = 200;
 
+/**
+ * Longer statements are prepared for each use, as before, and never kept: they are the ones
+ * whose text varies with their data (IN lists, multi-row inserts), so keeping them would fill
+ * the cache with large programs used once.
+ */
+export const STATEMENT_CACHE_MAX_SQL_LENGTH = 4096;
+
 export function cachedPrepare(prepare: (sql: string) => RawStatement, size = STATEMENT_CACHE_SIZE): (sql: string) => ReusableStatement {
   const cache = new Map<string, RawStatement>();
-  return (sql) => {
+  const kept = (sql: string): RawStatement => {
+    if (sql.length > STATEMENT_CACHE_MAX_SQL_LENGTH) return prepare(sql);
     let statement = cache.get(sql);
     if (statement) {
       // Most recently used last, so the first key is the one to drop.
@@ -47,14 +55,27 @@ export function cachedPrepare(prepare: (sql: string) => RawStatement, size = STA
       if (cache.size >= size) cache.delete(cache.keys().next().value as string);
     }
     cache.set(sql, statement);
-    const it = statement;
+    return statement;
+  };
+  return (sql) => {
+    const it = kept(sql);
     return {
-      bind: (args) => ({
-        reader: it.reader,
-        run: () => it.run(args),
-        columns: () => it.columns(),
-        raw: () => ({ all: () => it.raw(true).all(args) }),
-      }),
+      bind: (args) => {
+        // The adapter asks for the columns before the rows. A kept statement's columns are those
+        // of when it was prepared until it runs again: SQLite prepares it anew as it runs when
+        // the schema changed (a column added under a SELECT *). So the rows are read first and
+        // the columns after, both of the statement as it ran.
+        let rows: unknown[] | undefined;
+        return {
+          reader: it.reader,
+          run: () => it.run(args),
+          columns: () => {
+            rows = it.raw(true).all(args);
+            return it.columns();
+          },
+          raw: () => ({ all: () => rows ?? it.raw(true).all(args) }),
+        };
+      },
     };
   };
 }
