@@ -204,11 +204,17 @@ class ImmediateBetterSQLite3 extends PrismaBetterSQLite3 {
     }
     const connection = client as { prepare: (sql: string) => unknown };
     const reuse = cachedPrepare(connection.prepare.bind(connection) as (sql: string) => RawStatement);
+    // The outcome of the latest BEGIN. Read by the transaction that ran it, right after: it
+    // holds the adapter's mutex from its BEGIN on, so no other BEGIN runs in between. (Cleared
+    // when a transaction was entered, it could be cleared by a second transaction entering while
+    // the first's failed BEGIN was still on its way back, which then went on with none open.)
     let beginFailed: { error: unknown } | undefined;
     const begin = {
       run: () => {
         try {
-          return reuse('BEGIN IMMEDIATE').bind([]).run();
+          const done = reuse('BEGIN IMMEDIATE').bind([]).run();
+          beginFailed = undefined;
+          return done;
         } catch (error) {
           beginFailed = { error };
           return undefined;
@@ -218,9 +224,9 @@ class ImmediateBetterSQLite3 extends PrismaBetterSQLite3 {
     connection.prepare = (sql: string) => (sql === 'BEGIN' ? begin : reuse(sql));
     const start = adapter.startTransaction.bind(adapter);
     adapter.startTransaction = async (isolationLevel) => {
-      beginFailed = undefined;
       const tx = await start(isolationLevel);
       const failed = beginFailed as { error: unknown } | undefined;
+      beginFailed = undefined;
       if (failed) {
         // No transaction is open: only the mutex to give back.
         await tx.rollback();
