@@ -58,7 +58,7 @@ describe('raw reads answer as Prisma does', () => {
       expect(await findNegotiation(sqlOf(t.db), id)).toEqual(await t.db.negotiation.findUnique({ where: { id } }));
     }
     const raw = await findNegotiationWithCampaign(sqlOf(t.db), full.id);
-    // toEqual would take a date string for a Date: the type itself is checked.
+    // The types themselves, besides the values compared above.
     expect(raw?.lastInboundAt).toBeInstanceOf(Date);
     expect(raw?.campaign.createdAt).toBeInstanceOf(Date);
     expect(await findNegotiationWithCampaign(sqlOf(t.db), 'missing')).toBeNull();

@@ -95,10 +95,12 @@ describe("the mailbox sync's raw SQL", () => {
     const b = await negotiation('b@example.test', null);
     await negotiation('c@example.test', 'thread-c');
     const sql = sqlOf(t.db);
-    // More ids than one IN list holds, so the chunks are joined.
-    const many = [...Array.from({ length: 1200 }, (_, i) => `nothing-${i}`), 'thread-a', 'thread-a'];
-    expect(await negotiationsOfThreads(sql, many)).toEqual(await t.db.negotiation.findMany({ where: { gmailThreadId: { in: many } }, select: { id: true, gmailThreadId: true, influencerEmail: true } }));
-    expect(await negotiationsOfThreads(sql, many)).toEqual([{ id: a.id, gmailThreadId: 'thread-a', influencerEmail: 'a@example.test' }]);
+    // More ids than one IN list holds, so the chunks are joined: one match in the first, one in the last.
+    const many = ['thread-c', ...Array.from({ length: 1200 }, (_, i) => `nothing-${i}`), 'thread-a', 'thread-a'];
+    const byId = (rows: { id: string }[]) => [...rows].sort((x, y) => x.id.localeCompare(y.id));
+    expect(byId(await negotiationsOfThreads(sql, many))).toEqual(byId(await t.db.negotiation.findMany({ where: { gmailThreadId: { in: many } }, select: { id: true, gmailThreadId: true, influencerEmail: true } })));
+    expect((await negotiationsOfThreads(sql, many)).map((n) => n.gmailThreadId).sort()).toEqual(['thread-a', 'thread-c']);
+    expect((await negotiationsOfThreads(sql, many)).find((n) => n.gmailThreadId === 'thread-a')).toEqual({ id: a.id, gmailThreadId: 'thread-a', influencerEmail: 'a@example.test' });
     expect(await negotiationsOfThreads(sql, [])).toEqual([]);
 
     await t.db.inboundMessage.create({ data: { gmailMessageId: 'g-1', negotiationId: a.id, gmailThreadId: 'thread-a', text: 'x', receivedAt: new Date() } });

@@ -16,7 +16,7 @@ export interface IngestDeps extends EngineCore {
  */
 export const MAX_ROSTER_ROWS = 5000;
 
-/** Negotiations inserted per statement: 10 columns each, far below either engine's limit on bound values. */
+/** Negotiations inserted per statement: 14 columns each, far below either engine's limit on bound values. */
 const INSERT_CHUNK = 500;
 
 /**

@@ -296,11 +296,16 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: 
   return `${reading.intent} -> ${decision.action}`;
 }
 
+/** Ids per UPDATE of markAnswered: far below either engine's limit on bound values. */
+const MARK_CHUNK = 500;
+
 /** Marks the inbound messages a step answered, in its transaction. */
 async function markAnswered(tx: Sql, ids: string[], at: Date): Promise<void> {
-  if (ids.length === 0) return;
   const $ = (n: number) => placeholder(tx.engine, n);
-  await tx.execute(`UPDATE "InboundMessage" SET "processedAt" = ${$(1)} WHERE "id" IN (${ids.map((_, i) => $(i + 2)).join(', ')})`, at, ...ids);
+  for (let i = 0; i < ids.length; i += MARK_CHUNK) {
+    const chunk = ids.slice(i, i + MARK_CHUNK);
+    await tx.execute(`UPDATE "InboundMessage" SET "processedAt" = ${$(1)} WHERE "id" IN (${chunk.map((_, j) => $(j + 2)).join(', ')})`, at, ...chunk);
+  }
 }
 
 /** A polite nudge after silence; past MAX_FOLLOW_UPS the negotiation goes stale. */

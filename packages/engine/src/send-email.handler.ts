@@ -54,7 +54,7 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
     await sqlOf(deps.db).transaction(async (tx) => {
       const $ = (n: number) => placeholder(tx.engine, n);
       const marked = await tx.execute(`UPDATE "OutboxEmail" SET "status" = 'sent', "gmailMessageId" = ${$(1)}, "gmailThreadId" = ${$(2)}, "sentAt" = ${$(3)} WHERE "id" = ${$(4)}`, sent.id, sent.threadId, deps.now(), row.id);
-      // Prisma's update fails the same way on a row that is gone (nothing deletes outbox rows).
+      // Prisma's update fails the same way on a row that is gone (resuming a negotiation before outreach deletes its unsent rows).
       if (marked !== 1) throw new Error(`outbox row ${row.id} disappeared before its send was recorded`);
       // A send recorded late (its worker died after Gmail accepted it) may come after a later
       // email of the thread was sent and recorded: that one stays the thread's latest.
