@@ -4,6 +4,8 @@ export { createGroupCommit, GROUP_COMMIT_MAX_BATCH, type BatchWriter, type Group
 export { migratePostgres, appliedPostgresMigrations, readMigrations, MigrationError, type MigrationResult } from './pg-migrate';
 export { isBusy, isSqlTx, TRANSACTION_MAX_WAIT_MS, WRITE_LOCK_KEY, type Sql, type SqlArg, type SqlDb, type TransactionOptions } from './sql';
 export {
+  BIND_CHUNK,
+  chunksOf,
   findMailboxSync,
   findNegotiation,
   findNegotiationWithCampaign,

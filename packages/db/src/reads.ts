@@ -123,15 +123,23 @@ export async function findMailboxSync(sql: Sql, mailbox: string): Promise<Mailbo
   return row ?? null;
 }
 
-/** Keeps an IN list's placeholders far below either engine's limit (SQLite's is 32,766). */
-const IN_CHUNK = 500;
+/**
+ * Values a statement binds at most at once where their number follows the data (IN lists,
+ * multi-row inserts): far below either engine's limit on bound values (SQLite's is 32,766).
+ */
+export const BIND_CHUNK = 500;
+
+/** `values` in consecutive chunks of at most `size`; none for no values. */
+export function chunksOf<T>(values: readonly T[], size = BIND_CHUNK): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < values.length; i += size) chunks.push(values.slice(i, i + size));
+  return chunks;
+}
 
 /** `SELECT ... WHERE column IN (values)`, in chunks, answers concatenated; no values, no statement. */
 async function whereIn<T extends object>(sql: Sql, select: (list: string) => string, values: readonly string[]): Promise<T[]> {
-  const unique = [...new Set(values)];
   const rows: T[] = [];
-  for (let i = 0; i < unique.length; i += IN_CHUNK) {
-    const chunk = unique.slice(i, i + IN_CHUNK);
+  for (const chunk of chunksOf([...new Set(values)])) {
     rows.push(...(await sql.query<T>(select(chunk.map((_, j) => placeholder(sql.engine, j + 1)).join(', ')), ...chunk)));
   }
   return rows;

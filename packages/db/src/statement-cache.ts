@@ -9,8 +9,9 @@
  *
  * Safe to share: better-sqlite3 runs a statement to completion synchronously (`run`, `all`),
  * so no two uses of one statement overlap, and SQLite prepares it again by itself when the
- * schema changes under it (the columns are read after the rows for that, see below). Only the calls above are offered; an adapter that starts using
- * others fails loudly at its first statement (statement-cache.test.ts, and every test of the db).
+ * schema changes under it (the columns are read after the rows for that, see below). Only the
+ * calls above are offered; an adapter that starts using others fails loudly at its first
+ * statement (statement-cache.test.ts, and every test of the db).
  */
 
 export interface RawStatement {

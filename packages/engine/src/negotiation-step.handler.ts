@@ -1,5 +1,5 @@
 import { allowsFollowUp, decide, openingOffer, replySubject, type Decision, type NegotiationEvent, type PricingTerms } from '@parley/domain';
-import { findNegotiationWithCampaign, placeholder, sqlOf, stateWithPendingSends, threadSubject, unansweredInbound, withTx, type Sql } from '@parley/db';
+import { chunksOf, findNegotiationWithCampaign, placeholder, sqlOf, stateWithPendingSends, threadSubject, unansweredInbound, withTx, type Sql } from '@parley/db';
 import { llmFailingSince, markLlmFailure, markLlmSuccess, type DraftKind } from '@parley/llm';
 import { classifyError, enqueue, jobIds, PermanentError, type Handler, type JobContext, type JobData } from '@parley/queue';
 import type { EngineDeps } from './engine-deps';
@@ -296,14 +296,10 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: 
   return `${reading.intent} -> ${decision.action}`;
 }
 
-/** Ids per UPDATE of markAnswered: far below either engine's limit on bound values. */
-const MARK_CHUNK = 500;
-
 /** Marks the inbound messages a step answered, in its transaction. */
 async function markAnswered(tx: Sql, ids: string[], at: Date): Promise<void> {
   const $ = (n: number) => placeholder(tx.engine, n);
-  for (let i = 0; i < ids.length; i += MARK_CHUNK) {
-    const chunk = ids.slice(i, i + MARK_CHUNK);
+  for (const chunk of chunksOf(ids)) {
     await tx.execute(`UPDATE "InboundMessage" SET "processedAt" = ${$(1)} WHERE "id" IN (${chunk.map((_, j) => $(j + 2)).join(', ')})`, at, ...chunk);
   }
 }
