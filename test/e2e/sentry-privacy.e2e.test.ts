@@ -52,6 +52,10 @@ describe('Sentry: a dead letter in the worker', () => {
     expect(h.sandbox.sentry.events().filter((e) => tags(e).kind === 'dead_letter')).toHaveLength(1);
     expect(h.sandbox.sentry.rejected()).toEqual([]);
     expect(await h.leaks()).toEqual([]);
+    // Tracing is off, so no request to a third party carries Sentry's trace headers (their
+    // baggage names the release, environment and Sentry key).
+    expect(h.sandbox.anthropic.calls().length).toBeGreaterThan(0);
+    expect(h.sandbox.anthropic.calls().flatMap((c) => c.traceHeaders)).toEqual([]);
     // The teardown scan looks for this run's influencer and credentials.
     const data = await h.privateData();
     expect(data.addresses).toContain('ava+sentry@creators.test');

@@ -75,6 +75,11 @@ describe('Sentry options', () => {
     expect(options?.tracesSampleRate).toBeUndefined();
     // No rewriting of modules as they load (it feeds tracing only, and costs memory in every process).
     expect(options?.enableRuntimeChannelInjection).toBe(false);
+    // No trace headers to third parties, and no watching of every fetch for them.
+    expect(options?.tracePropagationTargets).toEqual([]);
+    const integrations = typeof options?.integrations === 'function' ? options.integrations : () => [];
+    const named = (name: string) => ({ name, setupOnce: () => undefined });
+    expect(integrations([named('Http'), named('NodeFetch'), named('OnUncaughtException')]).map((i) => i.name)).toEqual(['Http', 'OnUncaughtException']);
     expect(SENTRY_DATA_COLLECTION).toMatchObject({ userInfo: false, cookies: false, httpHeaders: false, httpBodies: [], urlQueryParams: false, stackFrameVariables: false });
     const sent = options?.beforeSend?.(hostileEvent(), {});
     expect(JSON.stringify(sent)).not.toMatch(new RegExp(LEAKS.map((l) => l.replace('.', '\\.')).join('|')));

@@ -83,6 +83,9 @@ export function scrubSentryEvent<E extends ErrorEvent>(event: E): E {
   return event;
 }
 
+/** Default integrations left out (by name). */
+export const SENTRY_INTEGRATIONS_OFF: ReadonlySet<string> = new Set(['NodeFetch']);
+
 export interface SentryEnv {
   SENTRY_DSN?: string | undefined;
   SENTRY_ENVIRONMENT?: string | undefined;
@@ -110,6 +113,13 @@ export function sentryOptions(env: SentryEnv, defaults: { release: string; serve
     // about 29 MiB of RSS per process and the CPU of parsing every such module. Errors are
     // reported by our own handlers, with the route and ids they add (docs/operations.md).
     enableRuntimeChannelInjection: false,
+    // No trace headers on outgoing requests: with tracing off they carry nothing of use, and their
+    // baggage would tell Anthropic, Google and the rest our release, environment and Sentry key.
+    tracePropagationTargets: [],
+    // Nor the fetch integration: it watches every fetch (the Anthropic SDK's and Google's) only to
+    // add those headers and a breadcrumb per request, about 4% of a busy worker's CPU
+    // (docs/benchmarks.md). Our logs already record each failing call.
+    integrations: (defaults) => defaults.filter((integration) => !SENTRY_INTEGRATIONS_OFF.has(integration.name)),
     beforeSend: (event) => scrubSentryEvent(event),
     beforeBreadcrumb: (breadcrumb) => scrubSentryBreadcrumb(breadcrumb),
   };

@@ -25,7 +25,11 @@ export interface AnthropicSandboxCall {
   status: number;
   fault: AnthropicFault | null;
   body: unknown;
+  /** Trace-propagation headers the request carried (`sentry-trace`, `baggage`, `traceparent`, `tracestate`), by name. */
+  traceHeaders: string[];
 }
+
+const TRACE_HEADERS = ['sentry-trace', 'baggage', 'traceparent', 'tracestate'] as const;
 
 export interface AnthropicSandbox {
   /** The base URL for the SDK (`baseURL`) or ANTHROPIC_BASE_URL. */
@@ -115,6 +119,7 @@ export async function startAnthropicSandbox(options: AnthropicSandboxOptions = {
       status: 0,
       fault: null,
       body: null,
+      traceHeaders: TRACE_HEADERS.filter((name) => req.headers[name] !== undefined),
     };
     calls.push(record);
     const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
