@@ -1,22 +1,25 @@
 import { withTx, type Db } from '@parley/db';
-import { createSendEmailHandler } from '@parley/engine';
+import { claimFirstSend, createSendEmailHandler } from '@parley/engine';
 import { createMetrics } from '@parley/metrics';
 import { closeQueues, createQueues, createRedis, TransientError, type Queues } from '@parley/queue';
 import type { Redis } from 'ioredis';
-import { createGmailClient } from '@parley/google';
+import { buildMime, createGmailClient } from '@parley/google';
 import { startGoogleGate } from '../e2e/google-gate';
 import { startGoogleHarness, type GoogleHarness } from '../google/google.harness';
 import { createTestDatabase } from '../support/db';
+import { testDatabaseEngine } from '../support/test-database';
 import { capturingLogger } from '../support/logs';
 import { dropPrefix, redisUrl, uniquePrefix } from '../support/redis';
 import { MAILBOX, seedNegotiation } from './engine-harness';
 
 /**
+ * A send looks its Message-ID up in the mailbox only when its row was marked as handed to Gmail
+ * (a run may have died after Gmail accepted it); a row never marked was never sent.
  * A worker that lost its job's lock (cut off the network, stalled past the lock) no longer owns
  * the send: the job's new owner looks the Message-ID up and sends. If the old owner still sent
  * after that lookup, the influencer would get the email twice.
  */
-describe('the send handler: a lost job lock, a negotiation changed during the send', () => {
+describe('the send handler: the lookup before a resend, a lost job lock, a negotiation changed during the send', () => {
   let google: GoogleHarness;
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let redis: Redis;
@@ -48,22 +51,100 @@ describe('the send handler: a lost job lock, a negotiation changed during the se
     });
   }
 
+  const live = () => ({ signal: new AbortController().signal });
+  type Ctx = Parameters<ReturnType<typeof createSendEmailHandler>>[1];
+  /** Gmail's Message-ID searches so far (the lookup before a resend). */
+  const lookups = () => google.sandbox.requests().filter((r) => r.method === 'GET' && /\/messages$/.test(r.path) && r.query.includes('rfc822msgid')).length;
+  const outboxRow = (id: string) => database.db.outboxEmail.findUniqueOrThrow({ where: { id } });
+
+  it('marks a first send before Gmail has it, sends it without a lookup, once', async () => {
+    const { log } = capturingLogger('send-first', 'error');
+    const gate = await startGoogleGate(google.sandbox.url);
+    try {
+      const gmail = createGmailClient({ auth: google.auth, rootUrl: gate.url });
+      const handler = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(), gmail, mailbox: MAILBOX });
+      const outboxId = await pendingEmail(database.db);
+      const [lookupsBefore, sentBefore] = [lookups(), google.sandbox.sent().length];
+      const held = gate.hold({ method: 'POST', path: /\/messages\/send$/ });
+      const sending = handler({ outboxId }, { log, ...live() } as Ctx);
+      await held.arrived;
+      // Gmail has it, the row is still pending: what a crash now leaves is marked, so the
+      // next run looks it up.
+      expect(await outboxRow(outboxId)).toMatchObject({ status: 'pending', attemptedAt: expect.any(Date) });
+      held.release();
+      await expect(sending).resolves.toMatchObject({ outcome: 'sent' });
+      expect(lookups()).toBe(lookupsBefore);
+      expect(google.sandbox.sent()).toHaveLength(sentBefore + 1);
+    } finally {
+      await gate.close();
+    }
+  });
+
+  it('looks a marked row up: records the email Gmail already has, sends one it lacks', async () => {
+    const { log } = capturingLogger('send-marked', 'error');
+    const handler = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(), gmail: google.gmail, mailbox: MAILBOX });
+
+    // Handed to Gmail by a run that died before recording it.
+    const accepted = await pendingEmail(database.db);
+    const row = await database.db.outboxEmail.update({ where: { id: accepted }, data: { attemptedAt: new Date() } });
+    const inMailbox = await google.gmail.send(buildMime({ from: MAILBOX, to: row.toAddress, subject: row.subject, body: row.body, messageIdHdr: row.messageIdHdr }));
+    let [lookupsBefore, sentBefore] = [lookups(), google.sandbox.sent().length];
+    await expect(handler({ outboxId: accepted }, { log, ...live() } as Ctx)).resolves.toEqual({ outcome: 'recorded existing', gmailMessageId: inMailbox.id });
+    expect([lookups(), google.sandbox.sent().length]).toEqual([lookupsBefore + 1, sentBefore]);
+    expect(await outboxRow(accepted)).toMatchObject({ status: 'sent', gmailMessageId: inMailbox.id });
+
+    // Marked, but the run died before Gmail had it.
+    const lost = await pendingEmail(database.db);
+    await database.db.outboxEmail.update({ where: { id: lost }, data: { attemptedAt: new Date() } });
+    [lookupsBefore, sentBefore] = [lookups(), google.sandbox.sent().length];
+    await expect(handler({ outboxId: lost }, { log, ...live() } as Ctx)).resolves.toMatchObject({ outcome: 'sent' });
+    expect([lookups(), google.sandbox.sent().length]).toEqual([lookupsBefore + 1, sentBefore + 1]);
+  });
+
+  it('claims a first send once, and only while the row is pending', async () => {
+    const outboxId = await pendingEmail(database.db);
+    expect(await claimFirstSend(database.db, outboxId, new Date())).toBe(true);
+    expect(await claimFirstSend(database.db, outboxId, new Date())).toBe(false);
+    const cancelled = await pendingEmail(database.db);
+    await database.db.outboxEmail.update({ where: { id: cancelled }, data: { status: 'cancelled' } });
+    expect(await claimFirstSend(database.db, cancelled, new Date())).toBe(false);
+    expect((await outboxRow(cancelled)).attemptedAt).toBeNull();
+  });
+
+  it('sends one email when two runs of a send start together', async () => {
+    const { log } = capturingLogger('send-race', 'error');
+    const handler = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(), gmail: google.gmail, mailbox: MAILBOX });
+    const outboxId = await pendingEmail(database.db);
+    const sentBefore = google.sandbox.sent().length;
+    const outcomes = await Promise.allSettled([handler({ outboxId }, { log, ...live() } as Ctx), handler({ outboxId }, { log, ...live() } as Ctx)]);
+    // One sends. The other read the row before it was marked and lost the claim (always on
+    // SQLite, where both reads run before either claim), or read it marked, looked it up and
+    // recorded what the first had sent (PostgreSQL may run them that way).
+    const results = outcomes.map((o) => (o.status === 'fulfilled' ? (o.value as { outcome: string }).outcome : o.reason instanceof TransientError && /another run of this send/.test(o.reason.message) ? 'claim lost' : String(o.reason)));
+    expect(results).toContain('sent');
+    expect(results.filter((r) => r !== 'sent')).toEqual([testDatabaseEngine() === 'sqlite' ? 'claim lost' : expect.stringMatching(/^(claim lost|recorded existing)$/)]);
+    expect(google.sandbox.sent()).toHaveLength(sentBefore + 1);
+    await expect(handler({ outboxId }, { log, ...live() } as Ctx)).resolves.toEqual({ outcome: 'already sent' });
+  });
+
   it('does not send once the lock is gone, and sends when it still holds it', async () => {
     const { log } = capturingLogger('send-lock', 'error');
     const handler = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(), gmail: google.gmail, mailbox: MAILBOX });
     const outboxId = await pendingEmail(database.db);
+    const [lookupsBefore, sentBefore] = [lookups(), google.sandbox.sent().length];
 
     const lost = new AbortController();
     lost.abort();
     const error = await handler({ outboxId }, { log, signal: lost.signal } as Parameters<typeof handler>[1]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransientError);
     expect((error as Error).message).toMatch(/job lock was lost before the send/);
-    expect(google.sandbox.sent()).toHaveLength(0);
-    expect((await database.db.outboxEmail.findUniqueOrThrow({ where: { id: outboxId } })).status).toBe('pending');
+    expect(google.sandbox.sent()).toHaveLength(sentBefore);
+    // Marked before the lock was checked: the new owner looks it up before it sends.
+    expect(await outboxRow(outboxId)).toMatchObject({ status: 'pending', attemptedAt: expect.any(Date) });
 
     // The owner (the same row, a live signal) sends it, once.
     await expect(handler({ outboxId }, { log, signal: new AbortController().signal } as Parameters<typeof handler>[1])).resolves.toMatchObject({ outcome: 'sent' });
-    expect(google.sandbox.sent()).toHaveLength(1);
+    expect([lookups(), google.sandbox.sent().length]).toEqual([lookupsBefore + 1, sentBefore + 1]);
     expect((await database.db.outboxEmail.findUniqueOrThrow({ where: { id: outboxId } })).status).toBe('sent');
   });
 

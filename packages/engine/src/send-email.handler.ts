@@ -1,4 +1,4 @@
-import { findNegotiation, findOutboxWithNegotiation, placeholder, sqlOf, withTx } from '@parley/db';
+import { findNegotiation, findOutboxWithNegotiation, placeholder, sqlOf, withTx, type Db } from '@parley/db';
 import type { NegotiationEvent } from '@parley/domain';
 import { buildMime, type GmailClient } from '@parley/google';
 import { PermanentError, TransientError, type Handler } from '@parley/queue';
@@ -10,9 +10,24 @@ export interface SendDeps extends EngineCore {
 }
 
 /**
- * The `outbound-email` handler: sends one outbox row through Gmail exactly once. Before any
- * (re)send it looks the row's deterministic Message-ID up in the mailbox, so a crash between
- * Gmail's acceptance and our bookkeeping never produces a second email.
+ * Marks an outbox row as handed to Gmail, in a transaction of its own committed before the send:
+ * false when another run of this send marked it first, or the row is no longer pending.
+ */
+export async function claimFirstSend(db: Db, outboxId: string, at: Date): Promise<boolean> {
+  return sqlOf(db).transaction(async (tx) => {
+    const $ = (n: number) => placeholder(tx.engine, n);
+    const marked = await tx.execute(`UPDATE "OutboxEmail" SET "attemptedAt" = ${$(1)} WHERE "id" = ${$(2)} AND "status" = 'pending' AND "attemptedAt" IS NULL`, at, outboxId);
+    return marked === 1;
+  });
+}
+
+/**
+ * The `outbound-email` handler: sends one outbox row through Gmail exactly once. A row is marked
+ * (`attemptedAt`, committed) before it is first handed to Gmail; a row found marked may have
+ * been sent by a run that died before recording it, so its deterministic Message-ID is looked up
+ * in the mailbox first, and a crash between Gmail's acceptance and our bookkeeping never
+ * produces a second email. A row never marked was never sent: no lookup (a Gmail call fewer
+ * per email, and 5 quota units).
  */
 export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'> {
   return async ({ outboxId }, ctx) => {
@@ -24,7 +39,8 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
     const negotiation = row.negotiation;
     const log = ctx.log.child({ negotiationId: negotiation.id, threadId: negotiation.gmailThreadId ?? undefined });
 
-    const existing = await deps.gmail.findByMessageIdHeader(row.messageIdHdr);
+    const handedToGmail = row.attemptedAt !== null;
+    const existing = handedToGmail ? await deps.gmail.findByMessageIdHeader(row.messageIdHdr) : null;
     if (negotiation.state === 'human_managed' && !existing) {
       // A human took the thread over after this email was drafted: it is theirs to write now.
       // (One Gmail already accepted, before a crash, is recorded below instead: cancelling it
@@ -36,9 +52,14 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
       return { outcome: 'cancelled: human-managed' };
     }
 
+    // Another run that read the row unmarked, as this one did, claimed the send first: the
+    // retry finds the row marked (or sent) and looks the Message-ID up.
+    if (!existing && !handedToGmail && !(await claimFirstSend(deps.db, row.id, deps.now()))) {
+      throw new TransientError('another run of this send is handing it to Gmail; the retry looks it up');
+    }
     // A worker whose job lock lapsed (its host was cut off, it stalled) no longer owns this
     // send: the job's new owner looks the Message-ID up and sends. Checked last thing before
-    // Gmail, so a lock lost during the lookup never sends a second email.
+    // Gmail, so a lock lost during the lookup or the claim never sends a second email.
     if (!existing && ctx.signal?.aborted) throw new TransientError('the job lock was lost before the send; the job\'s new owner sends it');
     const threadId = row.gmailThreadId ?? negotiation.gmailThreadId ?? undefined;
     const sent =

@@ -224,6 +224,7 @@ export function transferTables(nulls: JsonNulls): readonly Table[] {
         status: text,
         gmailMessageId: textOrNull,
         sentAt: dateTimeOrNull,
+        attemptedAt: dateTimeOrNull,
         createdAt: dateTime,
       }),
       count: (db) => db.outboxEmail.count(),
