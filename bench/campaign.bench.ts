@@ -11,7 +11,9 @@
  * process.
  * Run: npm run bench:campaign; BENCH_CAMPAIGN_N (default 200), BENCH_CAMPAIGN_CASES=1,2 for some
  * cases, BENCH_NODE_OPTIONS for the processes (e.g. `--require ./profiler.cjs` to profile them;
- * `--import <abs path>/bench/count-statements.mjs` with STATEMENT_COUNT_DIR counts their SQL).
+ * `--import <abs path>/bench/count-statements.mjs` with STATEMENT_COUNT_DIR counts their SQL),
+ * PARLEY_PROCESSES_ROOT=<another built checkout> to run that version's API and workers against
+ * these stand-ins (same database schema), so two versions meet the same stand-ins.
  */
 import { DEMO_CAMPAIGN, DEMO_INFLUENCERS, demoPersonas, seedDemoCampaign, type DemoInfluencer } from '@parley/sandbox';
 import { createLoopHarness, type LoopHarness } from '../test/e2e/loop-harness';

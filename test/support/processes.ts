@@ -49,13 +49,25 @@ function compiledArgs(entry: string, root: string): string[] {
 }
 
 /**
+ * Where the processes run: this checkout, or with compiled processes PARLEY_PROCESSES_ROOT,
+ * another built checkout of the same schema (the campaign bench runs an older version's API and
+ * workers against this version's stand-ins with it, to compare the two on the same stand-ins).
+ */
+function processesRoot(): string {
+  const other = process.env.PARLEY_PROCESSES_ROOT;
+  if (other === undefined || other === '') return ROOT;
+  if (process.env.PARLEY_PROCESSES !== 'compiled') throw new Error('PARLEY_PROCESSES_ROOT needs compiled processes (PARLEY_PROCESSES=compiled)');
+  return path.resolve(other);
+}
+
+/**
  * Runs a TypeScript entry point in its own Node process with tsx's loader (`node --import tsx`,
  * plus the Sentry instrument for the API and worker mains), like production does. `child.pid`
  * is the process itself (not a launcher), so a SIGKILL lands.
  */
 export function spawnTs(entry: string, env: Record<string, string | undefined>, args: string[] = []): Spawned {
   const child = spawn(process.execPath, [...nodeArgs(entry), ...args], {
-    cwd: ROOT,
+    cwd: processesRoot(),
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

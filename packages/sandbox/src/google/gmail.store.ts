@@ -95,6 +95,11 @@ export function viewOf(m: StoredMessage): MailView {
   };
 }
 
+/** A Message-ID header as the index keys it: trimmed, without its angle brackets. */
+function messageIdKey(header: string | undefined): string | undefined {
+  return header?.trim().replace(/^<|>$/g, '');
+}
+
 /**
  * The state of one Gmail mailbox: messages, threads and the history log with Gmail's id
  * semantics (large, increasing, irregular steps; records after a cursor; a cursor older than
@@ -112,6 +117,8 @@ export class GmailMailbox {
   private lastInternalDate = 0;
   private readonly historyListeners = new Set<(n: HistoryNotification) => void>();
   private readonly sentListeners = new Set<(m: MailView) => void>();
+  /** Message ids by their Message-ID header (without its angle brackets), in the order stored. */
+  private readonly byMessageIdHeader = new Map<string, string[]>();
 
   constructor(readonly address: string, historyStart: number) {
     this.historyId = historyStart;
@@ -150,6 +157,8 @@ export class GmailMailbox {
     this.lastInternalDate = Math.max(Date.now(), this.lastInternalDate + 1);
     const message: StoredMessage = { id, threadId: thread, labelIds, internalDate: this.lastInternalDate, historyId: this.nextHistoryId(), raw, mime: parseMime(raw) };
     this.messages.set(id, message);
+    const header = messageIdKey(headerOf(message.mime, 'Message-ID'));
+    if (header !== undefined) this.byMessageIdHeader.set(header, [...(this.byMessageIdHeader.get(header) ?? []), id]);
     this.threads.set(thread, [...(this.threads.get(thread) ?? []), id]);
     this.history.push({ id: message.historyId, message: { id, threadId: thread, labelIds: [...labelIds] } });
     this.notify(message);
@@ -227,11 +236,12 @@ export class GmailMailbox {
     return this.store(raw, ['INBOX', 'UNREAD'], threadId ?? null);
   }
 
+  /** The first stored message whose Message-ID header is `messageIdHdr` (brackets optional). */
   findByMessageIdHeader(messageIdHdr: string): StoredMessage | undefined {
-    const wanted = messageIdHdr.trim().replace(/^<|>$/g, '');
-    for (const message of this.messages.values()) {
-      const own = headerOf(message.mime, 'Message-ID')?.trim().replace(/^<|>$/g, '');
-      if (own === wanted) return message;
+    const ids = this.byMessageIdHeader.get(messageIdKey(messageIdHdr) ?? '') ?? [];
+    for (const id of ids) {
+      const message = this.messages.get(id);
+      if (message) return message;
     }
     return undefined;
   }
@@ -245,6 +255,12 @@ export class GmailMailbox {
     const message = this.messages.get(id);
     if (!message) return false;
     this.messages.delete(id);
+    const header = messageIdKey(headerOf(message.mime, 'Message-ID'));
+    const same = header === undefined ? undefined : this.byMessageIdHeader.get(header)?.filter((m) => m !== id);
+    if (header !== undefined) {
+      if (same && same.length > 0) this.byMessageIdHeader.set(header, same);
+      else this.byMessageIdHeader.delete(header);
+    }
     const thread = this.threads.get(message.threadId);
     if (thread) this.threads.set(message.threadId, thread.filter((m) => m !== id));
     return true;

@@ -75,11 +75,33 @@ describe('Pub/Sub push sender', () => {
       expect(result.attempts).toBe(3);
       const ids = target.received.map((r) => (JSON.parse(r.body) as { message: { messageId: string } }).message.messageId);
       expect(new Set(ids)).toEqual(new Set([result.messageId]));
-      // Each redelivery carries a freshly signed token.
+      // Each redelivery carries a token.
       expect(target.received.every((r) => r.headers.authorization?.startsWith('Bearer '))).toBe(true);
     } finally {
       await target.close();
     }
+  });
+
+  it('reuses one signed token for tokenReuseMs, then signs a new one issued at that time', () => {
+    let clock = Date.parse('2026-12-01T10:00:00Z');
+    const signer = createOidcSigner();
+    const signed: number[] = [];
+    const counting = { ...signer, sign: (...args: Parameters<typeof signer.sign>) => (signed.push(clock), signer.sign(...args)) };
+    const pusher = createPubSubPusher({ endpoint: 'http://127.0.0.1:9/', signer: counting, audience: AUDIENCE, serviceAccount: ACCOUNT, tokenReuseMs: 60_000, now: () => clock });
+    const iat = (authorization: string) => (JSON.parse(Buffer.from(authorization.split('.')[1] ?? '', 'base64url').toString()) as { iat: number }).iat;
+
+    const first = pusher.authorization();
+    clock += 59_999;
+    expect(pusher.authorization()).toBe(first);
+    expect(signed).toHaveLength(1);
+    clock += 1;
+    const second = pusher.authorization();
+    expect(second).not.toBe(first);
+    expect(iat(second) - iat(first)).toBe(60);
+    // A clock that went back signs anew rather than hand out a token from the future.
+    clock -= 120_000;
+    expect(iat(pusher.authorization())).toBe(iat(first) - 60);
+    expect(signed).toHaveLength(3);
   });
 
   it('gives up after maxAttempts with the last status, and reports 0 when nothing answers', async () => {
