@@ -1,5 +1,5 @@
 import { allowsFollowUp, decide, openingOffer, replySubject, type Decision, type NegotiationEvent, type PricingTerms } from '@parley/domain';
-import { chunksOf, findNegotiationWithCampaign, placeholder, sqlOf, stateWithPendingSends, threadSubject, unansweredInbound, withTx, type Sql } from '@parley/db';
+import { chunksOf, findNegotiationWithCampaign, insertAuditEntry, placeholder, sqlOf, stateWithPendingSends, threadSubject, unansweredInbound, withTx, type Sql } from '@parley/db';
 import { llmFailingSince, markLlmFailure, markLlmSuccess, type DraftKind } from '@parley/llm';
 import { classifyError, enqueue, jobIds, PermanentError, type Handler, type JobContext, type JobData } from '@parley/queue';
 import type { EngineDeps } from './engine-deps';
@@ -136,11 +136,7 @@ const FORWARD_CHARS = 1_500;
 async function forwardToHuman(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: JobContext): Promise<string> {
   const state = negotiation.state;
   const claimed = state === 'human_managed';
-  const unread = await deps.db.inboundMessage.findMany({
-    where: { negotiationId: negotiation.id, processedAt: null },
-    orderBy: [{ receivedAt: 'asc' }, { createdAt: 'asc' }],
-    select: { id: true, gmailMessageId: true, text: true },
-  });
+  const unread = await unansweredInbound(sqlOf(deps.db), negotiation.id);
   if (unread.length === 0) return claimed ? 'skipped: human-managed' : `skipped: negotiation is ${state}`;
   assertStillOwned(ctx);
 
@@ -163,17 +159,16 @@ async function forwardToHuman(deps: EngineDeps, negotiation: LoadedNegotiation, 
   );
 
   // Marked and audited once, however many runs got this far: the check is inside the write lock.
-  await withTx(deps.db, async (tx) => {
-    const still = await tx.inboundMessage.findMany({ where: { id: { in: unread.map((u) => u.id) }, processedAt: null }, select: { id: true, gmailMessageId: true } });
+  await sqlOf(deps.db).transaction(async (tx) => {
+    const open = await stillUnanswered(tx, unread.map((u) => u.id));
+    const still = unread.filter((u) => open.has(u.id));
     if (still.length === 0) return;
-    await tx.inboundMessage.updateMany({ where: { id: { in: still.map((u) => u.id) } }, data: { processedAt: deps.now() } });
-    await tx.auditEntry.create({
-      data: {
-        negotiationId: negotiation.id,
-        actor: 'agent',
-        action: claimed ? 'reply_forwarded_to_claimer' : 'reply_forwarded',
-        details: { state, claimedBy: negotiation.claimedBy, messages: still.map((u) => u.gmailMessageId) },
-      },
+    await markAnswered(tx, still.map((u) => u.id), deps.now());
+    await insertAuditEntry(tx, {
+      negotiationId: negotiation.id,
+      actor: 'agent',
+      action: claimed ? 'reply_forwarded_to_claimer' : 'reply_forwarded',
+      details: { state, claimedBy: negotiation.claimedBy, messages: still.map((u) => u.gmailMessageId) },
     });
   });
   return claimed ? 'skipped: human-managed (reply forwarded)' : `skipped: negotiation is ${state} (reply forwarded)`;
@@ -294,6 +289,17 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: 
   // The escalation's alert is enqueued with the send jobs, after the commit (enqueueAfterCommit).
   if (plan.escalation) deps.metrics.escalations.inc({ reason: escalationLabel(plan.escalation) });
   return `${reading.intent} -> ${decision.action}`;
+}
+
+/** Which of `ids` are still unanswered, read in the caller's transaction. */
+async function stillUnanswered(tx: Sql, ids: string[]): Promise<Set<string>> {
+  const $ = (n: number) => placeholder(tx.engine, n);
+  const open = new Set<string>();
+  for (const chunk of chunksOf(ids)) {
+    const rows = await tx.query<{ id: string }>(`SELECT "id" FROM "InboundMessage" WHERE "processedAt" IS NULL AND "id" IN (${chunk.map((_, j) => $(j + 1)).join(', ')})`, ...chunk);
+    for (const row of rows) open.add(row.id);
+  }
+  return open;
 }
 
 /** Marks the inbound messages a step answered, in its transaction. */
