@@ -54,7 +54,7 @@ export const CLICKUP_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 export function createClickUpClient(opts: ClickUpClientOptions): ClickUpClient {
   // The body is read inside the call, up to the limit and no further.
-  const fetchImpl = boundedFetch(CLICKUP_MAX_RESPONSE_BYTES, opts.fetchImpl ?? fetch);
+  const fetchImpl = boundedFetch(CLICKUP_MAX_RESPONSE_BYTES, opts.fetchImpl);
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const baseUrl = opts.baseUrl.replace(/\/+$/, '');
 

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { boundedFetch, ResponseTooLargeError, responseTooLarge } from './bounded-fetch';
 
 /** A server that answers each path its own way, counting the bytes it managed to write. */
@@ -40,6 +40,31 @@ beforeAll(async () => {
       res.setHeader('content-encoding', 'gzip');
       res.setHeader('content-type', 'application/json');
       res.end(gzipSync(body));
+    } else if (path === '/br' || path === '/deflate') {
+      res.setHeader('content-encoding', path.slice(1));
+      res.end(path === '/br' ? brotliCompressSync('decoded') : deflateSync('decoded'));
+    } else if (path === '/unknown-encoding') {
+      res.setHeader('content-encoding', 'zstd');
+      res.end('as sent');
+    } else if (path === '/echo') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        res.setHeader('set-cookie', ['a=1', 'b=2']);
+        res.end(JSON.stringify({ method: req.method, headers: req.headers, body: Buffer.concat(chunks).toString() }));
+      });
+    } else if (path === '/no-content') {
+      res.statusCode = 204;
+      res.end();
+    } else if (path === '/slow') {
+      res.setHeader('content-length', '10');
+      write('12345');
+      // The rest never comes: the caller's signal ends the wait.
+    } else if (path === '/reset') {
+      res.setHeader('content-length', '100');
+      write('partial');
+      setTimeout(() => res.socket?.destroy(), 20);
     } else if (path === '/bomb') {
       // 50 KB on the wire, 20 MB decoded: the limit counts decoded bytes.
       res.setHeader('content-encoding', 'gzip');
@@ -57,9 +82,10 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-const limited = boundedFetch(1024 * 1024);
-
-describe('boundedFetch', () => {
+describe.each([
+  ['through undici request (the default)', boundedFetch(1024 * 1024)],
+  ['through a given fetch', boundedFetch(1024 * 1024, fetch)],
+])('boundedFetch %s', (_name, limited) => {
   it('hands on an answer under the limit unchanged, with status, headers and its length', async () => {
     const res = await limited(`${base}/small`);
     expect(res.status).toBe(200);
@@ -95,6 +121,75 @@ describe('boundedFetch', () => {
     await expect(limited(`${base}/bomb`)).rejects.toBeInstanceOf(ResponseTooLargeError);
   });
 
+  it('decodes br and deflate, and hands on the bytes of an encoding it does not know as they came', async () => {
+    expect(await (await limited(`${base}/br`)).text()).toBe('decoded');
+    expect(await (await limited(`${base}/deflate`)).text()).toBe('decoded');
+    expect(await (await limited(`${base}/unknown-encoding`)).text()).toBe('as sent');
+  });
+
+  it('sends the method, headers and body as given, with the defaults fetch adds', async () => {
+    const res = await limited(`${base}/echo`, { method: 'post', headers: { 'content-type': 'application/json', 'x-api-key': 'k1' }, body: '{"a":1}' });
+    const seen = (await res.json()) as { method: string; headers: Record<string, string>; body: string };
+    expect(seen).toMatchObject({ method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json', 'x-api-key': 'k1', accept: '*/*', 'content-length': '7' } });
+    expect(seen.headers['accept-encoding']).toMatch(/gzip/);
+    expect(res.headers.get('set-cookie')).toBe('a=1, b=2');
+    const form = (await (await limited(`${base}/echo`, { method: 'POST', body: new URLSearchParams({ q: 'a b' }) })).json()) as { headers: Record<string, string>; body: string };
+    expect(form).toMatchObject({ body: 'q=a+b', headers: { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' } });
+    const bytes = (await (await limited(new URL(`${base}/echo`), { method: 'PUT', body: new TextEncoder().encode('bytes') })).json()) as { body: string };
+    expect(bytes.body).toBe('bytes');
+  });
+
+  it('sends a body it cannot hand to undici whole (a stream) through fetch, bounded alike', async () => {
+    const stream = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode('streamed')), c.close()) });
+    const res = await limited(`${base}/echo`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+    expect(((await res.json()) as { body: string }).body).toBe('streamed');
+  });
+
+  it('answers 204 with no body', async () => {
+    const res = await limited(`${base}/no-content`);
+    expect([res.status, res.body, await res.text()]).toEqual([204, null, '']);
+  });
+
+  it('rejects with the signal\'s reason when the caller aborts, before or during the body', async () => {
+    const timedOut = await limited(`${base}/slow`, { signal: AbortSignal.timeout(100) }).catch((e: unknown) => e);
+    expect((timedOut as Error).name).toBe('TimeoutError');
+    const controller = new AbortController();
+    controller.abort(new Error('job ended'));
+    expect(((await limited(`${base}/small`, { signal: controller.signal }).catch((e: unknown) => e)) as Error).message).toBe('job ended');
+  });
+
+  it('fails as fetch does when the connection is refused or cut mid-body', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    // By name: Node's own fetch throws TypeErrors of another realm than the test's.
+    const refused = await limited(`http://127.0.0.1:${port}/`).catch((e: unknown) => e);
+    expect([(refused as Error).name, (refused as Error).message]).toEqual(['TypeError', 'fetch failed']);
+    expect(((refused as Error).cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+    const cut = await limited(`${base}/reset`).then((r) => r.text()).catch((e: unknown) => e);
+    expect((cut as Error).name).toBe('TypeError');
+  });
+
+  it('keeps the connection for the next request', async () => {
+    // A server of its own, so no connection of the tests above is in the pool for it.
+    const sockets = new Set<unknown>();
+    const own = http.createServer((req, res) => (sockets.add(req.socket), res.end('ok')));
+    await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(own.address() as AddressInfo).port}/`;
+      for (let i = 0; i < 10; i += 1) expect(await (await limited(url)).text()).toBe('ok');
+      // Ten requests one after another on one or two connections (a connection is handed back a
+      // moment after its answer is read, so the second request may open another).
+      expect(sockets.size).toBeLessThanOrEqual(2);
+    } finally {
+      own.closeAllConnections();
+      await new Promise((resolve) => own.close(resolve));
+    }
+  });
+});
+
+describe('responseTooLarge', () => {
   it('finds the error behind the wrappers a client puts around it', () => {
     const inner = new ResponseTooLargeError(10);
     expect(responseTooLarge(new Error('request failed', { cause: new Error('fetch failed', { cause: inner }) }))).toBe(inner);

@@ -1,3 +1,7 @@
+import { STATUS_CODES } from 'node:http';
+import zlib from 'node:zlib';
+import { Agent, request, type Dispatcher } from 'undici';
+
 /** A response body longer than the caller allows; nothing past the limit was read. */
 export class ResponseTooLargeError extends Error {
   override name = 'ResponseTooLargeError';
@@ -9,11 +13,32 @@ export class ResponseTooLargeError extends Error {
 /**
  * `fetch` whose response bodies are read up to `limitBytes` and no further: a declared length
  * over the limit is refused before the body is read, and a body that grows past it (chunked,
- * or lying about its length) is cancelled at the first chunk that crosses it. The answer is
- * handed on as a new Response over the bytes read (already decoded by fetch), so a client built
- * on it (gaxios) parses at most `limitBytes`.
+ * or lying about its length, or inflating past it once decoded) is cut off at the first chunk
+ * that crosses it. The answer is handed on as a Response over the bytes read, decoded, so a
+ * client built on it (gaxios, the Anthropic SDK) parses at most `limitBytes`.
+ *
+ * Without `inner`, requests go out through undici's `request` on a keep-alive pool of their own
+ * instead of Node's `fetch`: the same undici underneath, without fetch's Request, stream and
+ * abort-signal machinery (about half of a request's client-side CPU, and a fifth of a busy
+ * worker's; docs/benchmarks.md). It keeps what the clients rely on from fetch: the method,
+ * headers and a string, byte or URLSearchParams body as given (with fetch's default Accept,
+ * Accept-Encoding and form content type), the caller's AbortSignal (rejecting with its reason),
+ * network failures as `TypeError('fetch failed', { cause })`, gzip, deflate and br bodies
+ * decoded. It does not follow redirects (the APIs it serves answer none; a 3xx is handed on as
+ * it came). A request it cannot send that way (a Request object, a streamed or multipart
+ * body, a URL that is not http or https) goes through `fetch` and the same bounded read.
  */
-export function boundedFetch(limitBytes: number, inner: typeof fetch = fetch): typeof fetch {
+export function boundedFetch(limitBytes: number, inner?: typeof fetch): typeof fetch {
+  const viaFetch = boundedWebFetch(limitBytes, inner ?? fetch);
+  if (inner !== undefined) return viaFetch;
+  return (input, init) => {
+    const plain = plainRequest(input, init);
+    return plain ? leanFetch(plain, limitBytes) : viaFetch(input, init);
+  };
+}
+
+/** The bounded read over a fetch implementation's own Response. */
+function boundedWebFetch(limitBytes: number, inner: typeof fetch): typeof fetch {
   return async (input, init) => {
     const response = await inner(input, init);
     const declared = Number(response.headers.get('content-length'));
@@ -41,6 +66,118 @@ export function boundedFetch(limitBytes: number, inner: typeof fetch = fetch): t
     headers.set('content-length', String(total));
     return new Response(Buffer.concat(chunks), { status: response.status, statusText: response.statusText, headers });
   };
+}
+
+interface PlainRequest {
+  url: URL;
+  method: string;
+  headers: Record<string, string>;
+  body: string | Uint8Array | undefined;
+  signal: AbortSignal | undefined;
+}
+
+/** The request as undici's `request` takes it, or undefined when only fetch can send it. */
+function plainRequest(input: Parameters<typeof fetch>[0], init: RequestInit | undefined): PlainRequest | undefined {
+  if (typeof input !== 'string' && !(input instanceof URL)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  const headers = new Headers(init?.headers);
+  let body: string | Uint8Array | undefined;
+  const given = init?.body;
+  if (given === undefined || given === null) body = undefined;
+  else if (typeof given === 'string') {
+    body = given;
+    if (!headers.has('content-type')) headers.set('content-type', 'text/plain;charset=UTF-8');
+  } else if (given instanceof URLSearchParams) {
+    body = given.toString();
+    if (!headers.has('content-type')) headers.set('content-type', 'application/x-www-form-urlencoded;charset=UTF-8');
+  } else if (given instanceof ArrayBuffer) body = new Uint8Array(given);
+  else if (ArrayBuffer.isView(given)) body = new Uint8Array(given.buffer, given.byteOffset, given.byteLength);
+  else return undefined;
+  // What fetch adds when the caller did not say.
+  if (!headers.has('accept')) headers.set('accept', '*/*');
+  if (!headers.has('accept-encoding')) headers.set('accept-encoding', 'gzip, deflate, br');
+  return { url, method: (init?.method ?? 'GET').toUpperCase(), headers: Object.fromEntries(headers), body, signal: init?.signal ?? undefined };
+}
+
+/** One pool for every client in the process, as fetch's global dispatcher is. */
+let pool: Agent | undefined;
+
+async function leanFetch(req: PlainRequest, limitBytes: number): Promise<Response> {
+  pool ??= new Agent({ keepAliveTimeout: 4_000 });
+  let answer: Dispatcher.ResponseData;
+  try {
+    answer = await request(req.url, { method: req.method as Dispatcher.HttpMethod, headers: req.headers, body: req.body, signal: req.signal, dispatcher: pool });
+  } catch (error) {
+    throw fetchError(error, req.signal);
+  }
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(answer.headers)) {
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else if (value !== undefined) headers.append(name, value);
+  }
+  const declared = Number(headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > limitBytes) {
+    discard(answer.body);
+    throw new ResponseTooLargeError(limitBytes);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of answer.body as AsyncIterable<Buffer>) {
+      total += chunk.byteLength;
+      if (total > limitBytes) {
+        discard(answer.body);
+        throw new ResponseTooLargeError(limitBytes);
+      }
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof ResponseTooLargeError) throw error;
+    throw fetchError(error, req.signal);
+  }
+  let bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  const encodings = (headers.get('content-encoding') ?? '').split(',').map((e) => e.trim().toLowerCase()).filter((e) => e !== '' && e !== 'identity');
+  if (encodings.length > 0 && encodings.every((e) => DECODERS[e] !== undefined)) {
+    for (const encoding of encodings.reverse()) bytes = await decode(DECODERS[encoding]!, bytes, limitBytes);
+    headers.delete('content-encoding');
+  }
+  const empty = req.method === 'HEAD' || answer.statusCode === 204 || answer.statusCode === 205 || answer.statusCode === 304;
+  if (!empty) headers.set('content-length', String(bytes.byteLength));
+  const response = new Response(empty ? null : bytes, { status: answer.statusCode, statusText: STATUS_CODES[answer.statusCode] ?? '', headers });
+  Object.defineProperty(response, 'url', { value: req.url.href });
+  return response;
+}
+
+/** Ends a body not read to its end (its connection closes); the abort it reports is expected. */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+type Decoder = (input: Buffer, options: { maxOutputLength: number }, callback: (error: Error | null, result: Buffer) => void) => void;
+const DECODERS: Record<string, Decoder> = { gzip: zlib.gunzip, 'x-gzip': zlib.gunzip, deflate: zlib.inflate, br: zlib.brotliDecompress };
+
+/** Decodes off the event loop (zlib's thread pool), refusing output past the limit. */
+function decode(decoder: Decoder, input: Buffer, limitBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    decoder(input, { maxOutputLength: limitBytes }, (error, result) => {
+      if (error === null) resolve(result);
+      else if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') reject(new ResponseTooLargeError(limitBytes));
+      else reject(new TypeError('fetch failed', { cause: error }));
+    });
+  });
+}
+
+/** As fetch rejects: with the signal's reason when the caller aborted, else a TypeError over the cause. */
+function fetchError(error: unknown, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted) return signal.reason;
+  return new TypeError('fetch failed', { cause: error });
 }
 
 /** The ResponseTooLargeError behind an error (gaxios wraps what its fetch throws), if any. */

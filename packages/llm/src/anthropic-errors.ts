@@ -1,5 +1,5 @@
 import { APIConnectionError, APIError, OverloadedError as SdkOverloadedError } from '@anthropic-ai/sdk';
-import { OverloadedError, PermanentError, RateLimitedError, TransientError } from '@parley/contracts';
+import { OverloadedError, PermanentError, RateLimitedError, responseTooLarge, TransientError } from '@parley/contracts';
 import type { LlmErrorType } from './llm.types';
 
 /** SPEC section 4: a 429 without a usable retry header waits this long. */
@@ -51,6 +51,8 @@ export function classifyAnthropicError(error: unknown, opts: { defaultRateLimitW
   if (error instanceof OverloadedError) return { error, type: 'overloaded' };
   if (error instanceof TransientError) return { error, type: 'transient' };
 
+  const tooLarge = responseTooLarge(error);
+  if (tooLarge) return { error: new TransientError(`Anthropic's answer is larger than ${tooLarge.limitBytes} bytes; not read further`, 'response_too_large', { cause: error }), type: 'transient' };
   // Connection refused/reset, timeouts and aborts: no status, try again later.
   if (error instanceof APIConnectionError || (error instanceof APIError && error.status === undefined)) {
     return { error: new TransientError(`Anthropic connection failed: ${error.message}`, 'connection', { cause: error }), type: 'transient' };

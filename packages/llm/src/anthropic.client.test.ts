@@ -26,7 +26,7 @@ let metrics: Metrics;
 let logLines: string[];
 let llm: LlmClient;
 
-function client(extra: { timeoutMs?: number; defaultRateLimitWaitMs?: number } = {}): LlmClient {
+function client(extra: { timeoutMs?: number; defaultRateLimitWaitMs?: number; maxResponseBytes?: number } = {}): LlmClient {
   const stream = new PassThrough();
   stream.on('data', (chunk: Buffer) => logLines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
   return createLlmClient({
@@ -37,6 +37,7 @@ function client(extra: { timeoutMs?: number; defaultRateLimitWaitMs?: number } =
     metrics,
     log: createLogger({ service: 'llm-test', level: 'debug', stream }),
     defaultRateLimitWaitMs: extra.defaultRateLimitWaitMs,
+    maxResponseBytes: extra.maxResponseBytes,
   });
 }
 
@@ -184,6 +185,16 @@ describe('LLM client against the sandbox through the real SDK', () => {
       const dropped = await failure(llm.readReply(reply(['Agreed.'])));
       expect(dropped).toBeInstanceOf(TransientError);
       expect(await errorsOf('transient')).toBe(2);
+    });
+
+    it('an answer past the size limit → TransientError, not parsed', async () => {
+      const toolInput = { intent: 'accept', askedRateMinor: null, summary: 'x'.repeat(8_000) };
+      sandbox.faults([{ toolInput }]);
+      const oversize = await failure(client({ maxResponseBytes: 4_096 }).readReply(reply(['Agreed.'])));
+      expect(oversize).toBeInstanceOf(TransientError);
+      expect(String((oversize as Error).message)).toMatch(/larger than 4096 bytes/);
+      // Failed as it arrived: no re-ask over an answer that was never read.
+      expect(sandbox.calls()).toHaveLength(1);
     });
 
     it('a slow answer within the timeout succeeds', async () => {

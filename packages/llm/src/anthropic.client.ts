@@ -2,7 +2,7 @@ import Anthropic, { APIError } from '@anthropic-ai/sdk';
 import { formatMoney, toMinor, type ReplyReading } from '@parley/domain';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
-import { PermanentError } from '@parley/contracts';
+import { boundedFetch, PermanentError } from '@parley/contracts';
 import type { z } from 'zod';
 import { classifyAnthropicError } from './anthropic-errors';
 import { checkDraftPrice } from './draft-check';
@@ -28,7 +28,15 @@ export interface LlmClientOptions {
    * tests, one-off scripts) calls go straight out.
    */
   gate?: LlmGate;
+  /** Answers longer than this are cut off unread and the call fails (transient). @defaultValue LLM_MAX_RESPONSE_BYTES */
+  maxResponseBytes?: number;
 }
+
+/**
+ * A Messages answer for one tool call of at most a few thousand output tokens is a few KB; a
+ * megabyte is a broken or hostile server, and is not read further.
+ */
+export const LLM_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 interface ToolCall<T> {
   tool: ToolDefinition;
@@ -54,7 +62,9 @@ type Invalid = { problem: string; toolUseId: string | null };
  * as an error tool_result; a second invalid output is permanent.
  */
 export function createLlmClient(opts: LlmClientOptions): LlmClient {
-  const sdk = new Anthropic({ apiKey: opts.apiKey, baseURL: opts.baseURL, maxRetries: 0, timeout: opts.timeoutMs });
+  // boundedFetch: the answer's size is bounded, and it goes out through undici's request rather
+  // than Node's fetch (the same pool and less CPU per call; packages/contracts/src/bounded-fetch.ts).
+  const sdk = new Anthropic({ apiKey: opts.apiKey, baseURL: opts.baseURL, maxRetries: 0, timeout: opts.timeoutMs, fetch: boundedFetch(opts.maxResponseBytes ?? LLM_MAX_RESPONSE_BYTES) });
   const { metrics, log } = opts;
 
   async function callTool<T>(call: ToolCall<T>): Promise<T> {
