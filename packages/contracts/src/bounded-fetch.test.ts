@@ -54,6 +54,9 @@ beforeAll(async () => {
         res.setHeader('set-cookie', ['a=1', 'b=2']);
         res.end(JSON.stringify({ method: req.method, headers: req.headers, body: Buffer.concat(chunks).toString() }));
       });
+    } else if (path === '/odd-status') {
+      res.statusCode = 999;
+      res.end('odd');
     } else if (path === '/no-content') {
       res.statusCode = 204;
       res.end();
@@ -186,6 +189,13 @@ describe.each([
       own.closeAllConnections();
       await new Promise((resolve) => own.close(resolve));
     }
+  });
+});
+
+describe('boundedFetch through undici request', () => {
+  it('fails as a network error does on a status a Response cannot hold', async () => {
+    const odd = await boundedFetch(1024)(`${base}/odd-status`).catch((e: unknown) => e);
+    expect([(odd as Error).name, (odd as Error).message, ((odd as Error).cause as Error).message]).toEqual(['TypeError', 'fetch failed', 'status 999']);
   });
 });
 

@@ -117,9 +117,16 @@ async function leanFetch(req: PlainRequest, limitBytes: number): Promise<Respons
     throw fetchError(error, req.signal);
   }
   const headers = new Headers();
-  for (const [name, value] of Object.entries(answer.headers)) {
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else if (value !== undefined) headers.append(name, value);
+  try {
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+      else if (value !== undefined) headers.append(name, value);
+    }
+    // A Response holds 200-599 only (fetch hands on any three digits); anything else is a broken server.
+    if (answer.statusCode < 200 || answer.statusCode > 599) throw new RangeError(`status ${answer.statusCode}`);
+  } catch (error) {
+    discard(answer.body);
+    throw new TypeError('fetch failed', { cause: error });
   }
   const declared = Number(headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > limitBytes) {
