@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { boundedFetch, ResponseTooLargeError, responseTooLarge } from './bounded-fetch';
 
 /** A server that answers each path its own way, counting the bytes it managed to write. */
@@ -43,6 +43,20 @@ beforeAll(async () => {
     } else if (path === '/br' || path === '/deflate') {
       res.setHeader('content-encoding', path.slice(1));
       res.end(path === '/br' ? brotliCompressSync('decoded') : deflateSync('decoded'));
+    } else if (path === '/raw-deflate') {
+      res.setHeader('content-encoding', 'deflate');
+      res.end(deflateRawSync('raw deflate'));
+    } else if (path === '/encoding-constructor' || path === '/encoding-proto') {
+      res.setHeader('content-encoding', path === '/encoding-constructor' ? 'constructor' : '__proto__');
+      res.end('as sent');
+    } else if (path === '/empty-gzip' || path === '/not-modified-gzip' || path === '/head-large') {
+      // Headers that announce a body that is not there (or, for HEAD, is the GET's).
+      res.setHeader('content-encoding', 'gzip');
+      if (path === '/head-large') res.setHeader('content-length', String(10 * 1024 * 1024));
+      if (path === '/not-modified-gzip') res.statusCode = 304;
+      res.end();
+    } else if (path === '/silent') {
+      // Never answers: a caller's signal is the only way out.
     } else if (path === '/unknown-encoding') {
       res.setHeader('content-encoding', 'zstd');
       res.end('as sent');
@@ -99,10 +113,12 @@ describe.each([
     expect([missing.status, await missing.text()]).toEqual([404, 'nope']);
   });
 
-  it('hands on a compressed answer decoded, without its content-encoding', async () => {
+  it('hands on a compressed answer decoded, without its content-encoding, with its decoded length', async () => {
     const res = await limited(`${base}/gzip`);
     expect(res.headers.get('content-encoding')).toBeNull();
-    expect(((await res.json()) as { values: string[][] }).values[0]?.[0]).toHaveLength(5000);
+    const text = await res.text();
+    expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(text)));
+    expect(((JSON.parse(text)) as { values: string[][] }).values[0]?.[0]).toHaveLength(5000);
   });
 
   it('refuses a declared length over the limit before reading the body', async () => {
@@ -128,6 +144,18 @@ describe.each([
     expect(await (await limited(`${base}/br`)).text()).toBe('decoded');
     expect(await (await limited(`${base}/deflate`)).text()).toBe('decoded');
     expect(await (await limited(`${base}/unknown-encoding`)).text()).toBe('as sent');
+    expect(await (await limited(`${base}/raw-deflate`)).text()).toBe('raw deflate');
+    // Codings named after Object's own properties are codings nobody knows, not decoders.
+    expect(await (await limited(`${base}/encoding-constructor`, { signal: AbortSignal.timeout(2000) })).text()).toBe('as sent');
+    expect(await (await limited(`${base}/encoding-proto`, { signal: AbortSignal.timeout(2000) })).text()).toBe('as sent');
+  });
+
+  it('answers a body-less response (HEAD, 304, an empty 200) whatever its encoding and length headers say', async () => {
+    const head = await limited(`${base}/head-large`, { method: 'HEAD' });
+    expect([head.status, head.body, head.headers.get('content-length')]).toEqual([200, null, String(10 * 1024 * 1024)]);
+    expect((await limited(`${base}/not-modified-gzip`)).status).toBe(304);
+    const empty = await limited(`${base}/empty-gzip`);
+    expect([empty.status, await empty.text()]).toEqual([200, '']);
   });
 
   it('sends the method, headers and body as given, with the defaults fetch adds', async () => {
@@ -135,7 +163,7 @@ describe.each([
     const seen = (await res.json()) as { method: string; headers: Record<string, string>; body: string };
     expect(seen).toMatchObject({ method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json', 'x-api-key': 'k1', accept: '*/*', 'content-length': '7' } });
     expect(seen.headers['accept-encoding']).toMatch(/gzip/);
-    expect(res.headers.get('set-cookie')).toBe('a=1, b=2');
+    expect(res.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
     const form = (await (await limited(`${base}/echo`, { method: 'POST', body: new URLSearchParams({ q: 'a b' }) })).json()) as { headers: Record<string, string>; body: string };
     expect(form).toMatchObject({ body: 'q=a+b', headers: { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' } });
     const bytes = (await (await limited(new URL(`${base}/echo`), { method: 'PUT', body: new TextEncoder().encode('bytes') })).json()) as { body: string };
@@ -156,6 +184,8 @@ describe.each([
   it('rejects with the signal\'s reason when the caller aborts, before or during the body', async () => {
     const timedOut = await limited(`${base}/slow`, { signal: AbortSignal.timeout(100) }).catch((e: unknown) => e);
     expect((timedOut as Error).name).toBe('TimeoutError');
+    const waiting = await limited(`${base}/silent`, { signal: AbortSignal.timeout(100) }).catch((e: unknown) => e);
+    expect((waiting as Error).name).toBe('TimeoutError');
     const controller = new AbortController();
     controller.abort(new Error('job ended'));
     expect(((await limited(`${base}/small`, { signal: controller.signal }).catch((e: unknown) => e)) as Error).message).toBe('job ended');
@@ -172,6 +202,15 @@ describe.each([
     expect(((refused as Error).cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
     const cut = await limited(`${base}/reset`).then((r) => r.text()).catch((e: unknown) => e);
     expect((cut as Error).name).toBe('TypeError');
+    // Node's fetch fails the body read ('terminated'); this one fails the call, as the body is read before it answers.
+    expect((cut as Error).message).toMatch(/^(fetch failed|terminated)$/);
+    expect((cut as Error).cause).toBeDefined();
+  });
+
+  it('rejects a request it cannot build, as fetch does, instead of throwing', async () => {
+    const call = limited(`${base}/small`, { headers: { 'x-bad': 'a\nb' } });
+    expect(call).toBeInstanceOf(Promise);
+    expect(((await call.catch((e: unknown) => e)) as Error).name).toBe('TypeError');
   });
 
   it('keeps the connection for the next request', async () => {
@@ -193,6 +232,13 @@ describe.each([
 });
 
 describe('boundedFetch through undici request', () => {
+  it('sends plain requests through undici request, with its own Accept-Encoding (Node\'s fetch sends no br over http)', async () => {
+    const seen = (await (await boundedFetch(1024 * 1024)(`${base}/echo`, { method: 'POST', body: 'x' })).json()) as { headers: Record<string, string> };
+    expect(seen.headers['accept-encoding']).toBe('gzip, deflate, br');
+    const viaFetch = (await (await boundedFetch(1024 * 1024, fetch)(`${base}/echo`, { method: 'POST', body: 'x' })).json()) as { headers: Record<string, string> };
+    expect(viaFetch.headers['accept-encoding']).not.toBe('gzip, deflate, br');
+  });
+
   it('fails as a network error does on a status a Response cannot hold', async () => {
     const odd = await boundedFetch(1024)(`${base}/odd-status`).catch((e: unknown) => e);
     expect([(odd as Error).name, (odd as Error).message, ((odd as Error).cause as Error).message]).toEqual(['TypeError', 'fetch failed', 'status 999']);

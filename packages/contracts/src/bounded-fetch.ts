@@ -31,10 +31,16 @@ export class ResponseTooLargeError extends Error {
 export function boundedFetch(limitBytes: number, inner?: typeof fetch): typeof fetch {
   const viaFetch = boundedWebFetch(limitBytes, inner ?? fetch);
   if (inner !== undefined) return viaFetch;
-  return (input, init) => {
+  // async: a request that cannot be built (a header value with a newline) rejects, as fetch does.
+  return async (input, init) => {
     const plain = plainRequest(input, init);
     return plain ? leanFetch(plain, limitBytes) : viaFetch(input, init);
   };
+}
+
+/** Answers that carry no body whatever their headers say (a HEAD's length is the GET's). */
+function bodiless(method: string, status: number): boolean {
+  return method === 'HEAD' || status === 204 || status === 205 || status === 304;
 }
 
 /** The bounded read over a fetch implementation's own Response. */
@@ -42,7 +48,8 @@ function boundedWebFetch(limitBytes: number, inner: typeof fetch): typeof fetch 
   return async (input, init) => {
     const response = await inner(input, init);
     const declared = Number(response.headers.get('content-length'));
-    if (Number.isFinite(declared) && declared > limitBytes) {
+    const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
+    if (Number.isFinite(declared) && declared > limitBytes && !bodiless(method, response.status)) {
       await response.body?.cancel().catch(() => undefined);
       throw new ResponseTooLargeError(limitBytes);
     }
@@ -128,8 +135,9 @@ async function leanFetch(req: PlainRequest, limitBytes: number): Promise<Respons
     discard(answer.body);
     throw new TypeError('fetch failed', { cause: error });
   }
+  const empty = bodiless(req.method, answer.statusCode);
   const declared = Number(headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > limitBytes) {
+  if (Number.isFinite(declared) && declared > limitBytes && !empty) {
     discard(answer.body);
     throw new ResponseTooLargeError(limitBytes);
   }
@@ -149,12 +157,15 @@ async function leanFetch(req: PlainRequest, limitBytes: number): Promise<Respons
     throw fetchError(error, req.signal);
   }
   let bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  // Decoded as fetch decodes: every coding known, else the bytes as they came; nothing to decode
+  // in an empty body (a 204, a HEAD) whatever its headers say.
   const encodings = (headers.get('content-encoding') ?? '').split(',').map((e) => e.trim().toLowerCase()).filter((e) => e !== '' && e !== 'identity');
-  if (encodings.length > 0 && encodings.every((e) => DECODERS[e] !== undefined)) {
-    for (const encoding of encodings.reverse()) bytes = await decode(DECODERS[encoding]!, bytes, limitBytes);
+  if (!empty && bytes.byteLength > 0 && encodings.length > 0 && encodings.every((e) => DECODERS.has(e))) {
+    for (const encoding of encodings.reverse()) bytes = await decode(DECODERS.get(encoding)!, bytes, limitBytes);
+    // An abort that came while decoding ends the call as one during the body would.
+    if (req.signal?.aborted) throw req.signal.reason;
     headers.delete('content-encoding');
   }
-  const empty = req.method === 'HEAD' || answer.statusCode === 204 || answer.statusCode === 205 || answer.statusCode === 304;
   if (!empty) headers.set('content-length', String(bytes.byteLength));
   const response = new Response(empty ? null : bytes, { status: answer.statusCode, statusText: STATUS_CODES[answer.statusCode] ?? '', headers });
   Object.defineProperty(response, 'url', { value: req.url.href });
@@ -168,7 +179,15 @@ function discard(body: Dispatcher.ResponseData['body']): void {
 }
 
 type Decoder = (input: Buffer, options: { maxOutputLength: number }, callback: (error: Error | null, result: Buffer) => void) => void;
-const DECODERS: Record<string, Decoder> = { gzip: zlib.gunzip, 'x-gzip': zlib.gunzip, deflate: zlib.inflate, br: zlib.brotliDecompress };
+/** `deflate` is zlib-wrapped by the standard and raw from some servers: undici tells them apart by the first byte. */
+const inflateEither: Decoder = (input, options, callback) => ((input[0]! & 0x0f) === 8 ? zlib.inflate : zlib.inflateRaw)(input, options, callback);
+// A Map: a coding named after an Object property ("constructor") must not find one.
+const DECODERS: ReadonlyMap<string, Decoder> = new Map<string, Decoder>([
+  ['gzip', zlib.gunzip],
+  ['x-gzip', zlib.gunzip],
+  ['deflate', inflateEither],
+  ['br', zlib.brotliDecompress],
+]);
 
 /** Decodes off the event loop (zlib's thread pool), refusing output past the limit. */
 function decode(decoder: Decoder, input: Buffer, limitBytes: number): Promise<Buffer> {
