@@ -62,8 +62,8 @@ type Invalid = { problem: string; toolUseId: string | null };
  * as an error tool_result; a second invalid output is permanent.
  */
 export function createLlmClient(opts: LlmClientOptions): LlmClient {
-  // boundedFetch: the answer's size is bounded, and it goes out through undici's request rather
-  // than Node's fetch (the same pool and less CPU per call; packages/contracts/src/bounded-fetch.ts).
+  // boundedFetch: the answer's size is bounded, and the call goes out through undici's request on
+  // a keep-alive pool of its own rather than Node's fetch (less CPU per call; bounded-fetch.ts).
   const sdk = new Anthropic({ apiKey: opts.apiKey, baseURL: opts.baseURL, maxRetries: 0, timeout: opts.timeoutMs, fetch: boundedFetch(opts.maxResponseBytes ?? LLM_MAX_RESPONSE_BYTES) });
   const { metrics, log } = opts;
 
