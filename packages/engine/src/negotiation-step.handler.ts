@@ -160,7 +160,7 @@ async function forwardToHuman(deps: EngineDeps, negotiation: LoadedNegotiation, 
 
   // Marked and audited once, however many runs got this far: the check is inside the write lock.
   await sqlOf(deps.db).transaction(async (tx) => {
-    const open = await stillUnanswered(tx, unread.map((u) => u.id));
+    const open = new Set((await unansweredInbound(tx, negotiation.id)).map((u) => u.id));
     const still = unread.filter((u) => open.has(u.id));
     if (still.length === 0) return;
     await markAnswered(tx, still.map((u) => u.id), deps.now());
@@ -289,17 +289,6 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: 
   // The escalation's alert is enqueued with the send jobs, after the commit (enqueueAfterCommit).
   if (plan.escalation) deps.metrics.escalations.inc({ reason: escalationLabel(plan.escalation) });
   return `${reading.intent} -> ${decision.action}`;
-}
-
-/** Which of `ids` are still unanswered, read in the caller's transaction. */
-async function stillUnanswered(tx: Sql, ids: string[]): Promise<Set<string>> {
-  const $ = (n: number) => placeholder(tx.engine, n);
-  const open = new Set<string>();
-  for (const chunk of chunksOf(ids)) {
-    const rows = await tx.query<{ id: string }>(`SELECT "id" FROM "InboundMessage" WHERE "processedAt" IS NULL AND "id" IN (${chunk.map((_, j) => $(j + 1)).join(', ')})`, ...chunk);
-    for (const row of rows) open.add(row.id);
-  }
-  return open;
 }
 
 /** Marks the inbound messages a step answered, in its transaction. */

@@ -158,7 +158,11 @@ export class GmailMailbox {
     const message: StoredMessage = { id, threadId: thread, labelIds, internalDate: this.lastInternalDate, historyId: this.nextHistoryId(), raw, mime: parseMime(raw) };
     this.messages.set(id, message);
     const header = messageIdKey(headerOf(message.mime, 'Message-ID'));
-    if (header !== undefined) this.byMessageIdHeader.set(header, [...(this.byMessageIdHeader.get(header) ?? []), id]);
+    if (header !== undefined) {
+      const same = this.byMessageIdHeader.get(header);
+      if (same) same.push(id);
+      else this.byMessageIdHeader.set(header, [id]);
+    }
     this.threads.set(thread, [...(this.threads.get(thread) ?? []), id]);
     this.history.push({ id: message.historyId, message: { id, threadId: thread, labelIds: [...labelIds] } });
     this.notify(message);
@@ -238,12 +242,9 @@ export class GmailMailbox {
 
   /** The first stored message whose Message-ID header is `messageIdHdr` (brackets optional). */
   findByMessageIdHeader(messageIdHdr: string): StoredMessage | undefined {
-    const ids = this.byMessageIdHeader.get(messageIdKey(messageIdHdr) ?? '') ?? [];
-    for (const id of ids) {
-      const message = this.messages.get(id);
-      if (message) return message;
-    }
-    return undefined;
+    // deleteMessage keeps the index to stored messages only.
+    const first = this.byMessageIdHeader.get(messageIdKey(messageIdHdr) ?? '')?.[0];
+    return first === undefined ? undefined : this.messages.get(first);
   }
 
   messagesInThread(threadId: string): StoredMessage[] {
@@ -256,11 +257,9 @@ export class GmailMailbox {
     if (!message) return false;
     this.messages.delete(id);
     const header = messageIdKey(headerOf(message.mime, 'Message-ID'));
-    const same = header === undefined ? undefined : this.byMessageIdHeader.get(header)?.filter((m) => m !== id);
-    if (header !== undefined) {
-      if (same && same.length > 0) this.byMessageIdHeader.set(header, same);
-      else this.byMessageIdHeader.delete(header);
-    }
+    const same = header === undefined ? [] : (this.byMessageIdHeader.get(header)?.filter((m) => m !== id) ?? []);
+    if (header !== undefined && same.length === 0) this.byMessageIdHeader.delete(header);
+    else if (header !== undefined) this.byMessageIdHeader.set(header, same);
     const thread = this.threads.get(message.threadId);
     if (thread) this.threads.set(message.threadId, thread.filter((m) => m !== id));
     return true;
