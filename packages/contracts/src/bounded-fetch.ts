@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
+import net from 'node:net';
 import zlib from 'node:zlib';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, buildConnector, request, type Dispatcher } from 'undici';
 
 /** A response body longer than the caller allows; nothing past the limit was read. */
 export class ResponseTooLargeError extends Error {
@@ -112,11 +113,70 @@ function plainRequest(input: Parameters<typeof fetch>[0], init: RequestInit | un
   return { url, method: (init?.method ?? 'GET').toUpperCase(), headers: Object.fromEntries(headers), body, signal: init?.signal ?? undefined };
 }
 
+/**
+ * undici's connector, except that a connection ended by a failure (the caller aborted, a
+ * timeout, a broken answer) is reset instead of closed: the kernel drops whatever of the request
+ * it still holds instead of delivering it later. A request given up on must not reach the server
+ * afterwards: a Gmail send that timed out while its host was cut off would otherwise be
+ * delivered when the link returns, after the job's next run found no such email and sent it
+ * (docs/reliability.md). A connection closed in the ordinary way (idle, or after a complete
+ * answer) still closes with a FIN. For TLS the reset is on the TCP socket under it.
+ */
+export function resettingConnector(options: buildConnector.BuildOptions = {}): buildConnector.connector {
+  const connect = buildConnector(options);
+  return (opts, callback) => {
+    if (opts.protocol !== 'https:' || opts.httpSocket || opts.socketPath) {
+      connect(opts, (error, socket) => {
+        if (socket) resetOnFailure(socket, socket);
+        callback(error as Error, socket as null);
+      });
+      return;
+    }
+    const tcp = net.connect({ host: opts.hostname, port: Number(opts.port) || 443, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+    tcp.setNoDelay(true);
+    connect({ ...opts, httpSocket: tcp }, (error, socket) => {
+      if (socket) resetOnFailure(socket, tcp);
+      else tcp.destroy();
+      callback(error as Error, socket as null);
+    });
+  };
+}
+
+/**
+ * undici ends a connection with an error in every case but two ordinary ones: a complete answer
+ * after which the connection is not kept ('reset') and an idle pool connection ('socket idle
+ * timeout'), both InformationalErrors.
+ */
+function resetOnFailure(socket: net.Socket, tcp: net.Socket): void {
+  const destroy = socket.destroy.bind(socket);
+  // resetAndDestroy() ends in destroy() without the error; the error is handed on from here.
+  let failure: Error | undefined;
+  socket.destroy = (error?: Error) => {
+    if (failure !== undefined) {
+      const pending = failure;
+      failure = undefined;
+      return destroy(pending);
+    }
+    const ordinary = error === undefined || ((error as { code?: unknown }).code === 'UND_ERR_INFO' && error.message !== 'aborted');
+    if (!ordinary && !tcp.destroyed && !tcp.connecting) {
+      try {
+        failure = tcp === socket ? error : undefined;
+        tcp.resetAndDestroy();
+        if (tcp === socket) return socket;
+      } catch {
+        // Not a TCP handle (a Unix socket): closed the ordinary way below.
+        failure = undefined;
+      }
+    }
+    return destroy(error);
+  };
+}
+
 /** One pool for every client in the process, as fetch's global dispatcher is. */
 let pool: Agent | undefined;
 
 async function leanFetch(req: PlainRequest, limitBytes: number): Promise<Response> {
-  pool ??= new Agent({ keepAliveTimeout: 4_000 });
+  pool ??= new Agent({ keepAliveTimeout: 4_000, connect: resettingConnector() });
   let answer: Dispatcher.ResponseData;
   try {
     answer = await request(req.url, { method: req.method as Dispatcher.HttpMethod, headers: req.headers, body: req.body, signal: req.signal, dispatcher: pool });
