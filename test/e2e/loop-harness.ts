@@ -23,6 +23,10 @@ export const E2E_CLOCKS: Readonly<Record<string, string>> = {
   // A killed worker's jobs run elsewhere within seconds (lock expiry + one stalled check).
   JOB_LOCK_DURATION_MS: '4000',
   JOB_STALLED_INTERVAL_MS: '1000',
+  // A send whose worker died or was cut off mid-request is sent again 6 s after it was handed
+  // to Gmail (deployed 45 s); its request was given up and reset after 5 s.
+  GMAIL_TIMEOUT_MS: '5000',
+  GMAIL_SEND_SETTLE_MS: '6000',
   SHUTDOWN_GRACE_MS: '3000',
 };
 

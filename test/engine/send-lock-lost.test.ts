@@ -1,7 +1,7 @@
 import { withTx, type Db } from '@parley/db';
-import { claimFirstSend, createSendEmailHandler } from '@parley/engine';
+import { claimFirstSend, createSendEmailHandler, DEFAULT_SEND_SETTLE_MS } from '@parley/engine';
 import { createMetrics } from '@parley/metrics';
-import { closeQueues, createQueues, createRedis, TransientError, type Queues } from '@parley/queue';
+import { closeQueues, createQueues, createRedis, DeferredError, RateLimitedError, TransientError, type Queues } from '@parley/queue';
 import type { Redis } from 'ioredis';
 import { buildMime, createGmailClient } from '@parley/google';
 import { startGoogleGate } from '../e2e/google-gate';
@@ -93,12 +93,70 @@ describe('the send handler: the lookup before a resend, a lost job lock, a negot
     expect([lookups(), google.sandbox.sent().length]).toEqual([lookupsBefore + 1, sentBefore]);
     expect(await outboxRow(accepted)).toMatchObject({ status: 'sent', gmailMessageId: inMailbox.id });
 
-    // Marked, but the run died before Gmail had it.
+    // Marked, but the run died before Gmail had it, longer ago than a request may still arrive.
     const lost = await pendingEmail(database.db);
-    await database.db.outboxEmail.update({ where: { id: lost }, data: { attemptedAt: new Date() } });
+    await database.db.outboxEmail.update({ where: { id: lost }, data: { attemptedAt: new Date(Date.now() - DEFAULT_SEND_SETTLE_MS - 1000) } });
     [lookupsBefore, sentBefore] = [lookups(), google.sandbox.sent().length];
     await expect(handler({ outboxId: lost }, { log, ...live() } as Ctx)).resolves.toMatchObject({ outcome: 'sent' });
     expect([lookups(), google.sandbox.sent().length]).toEqual([lookupsBefore + 1, sentBefore + 1]);
+  });
+
+  it('waits out the settle time before sending a marked row again, from the moment of its lookup', async () => {
+    const { log } = capturingLogger('send-settle', 'error');
+    let clock = Date.now();
+    const handler = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(clock), gmail: google.gmail, mailbox: MAILBOX, sendSettleMs: 8_000 });
+    const outboxId = await pendingEmail(database.db);
+    // Handed to Gmail 3 s ago; no answer recorded (a crash, a timeout, a lost lock).
+    await database.db.outboxEmail.update({ where: { id: outboxId }, data: { attemptedAt: new Date(clock - 3_000) } });
+    const [lookupsBefore, sentBefore] = [lookups(), google.sandbox.sent().length];
+
+    const deferred = await handler({ outboxId }, { log, ...live() } as Ctx).catch((e: unknown) => e);
+    expect(deferred).toBeInstanceOf(DeferredError);
+    expect(deferred).toMatchObject({ waitMs: 5_000, reason: 'send_settling' });
+    // Looked up (an email Gmail has is recorded at once), not sent.
+    expect([lookups(), google.sandbox.sent().length]).toEqual([lookupsBefore + 1, sentBefore]);
+
+    // One millisecond short: still deferred.
+    clock += 4_999;
+    await expect(handler({ outboxId }, { log, ...live() } as Ctx)).rejects.toMatchObject({ waitMs: 1 });
+    // Settled: looked up again and sent, once.
+    clock += 1;
+    await expect(handler({ outboxId }, { log, ...live() } as Ctx)).resolves.toMatchObject({ outcome: 'sent' });
+    expect([lookups(), google.sandbox.sent().length]).toEqual([lookupsBefore + 3, sentBefore + 1]);
+  });
+
+  it('does not cancel a marked row for a human while its first request may still land', async () => {
+    const { log } = capturingLogger('send-settle-human', 'error');
+    let clock = Date.now();
+    const handler = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(clock), gmail: google.gmail, mailbox: MAILBOX, sendSettleMs: 8_000 });
+    const outboxId = await pendingEmail(database.db);
+    const row = await database.db.outboxEmail.update({ where: { id: outboxId }, data: { attemptedAt: new Date(clock - 1_000) } });
+    await database.db.negotiation.update({ where: { id: row.negotiationId }, data: { state: 'human_managed', claimedBy: 'U123', version: { increment: 1 } } });
+    await expect(handler({ outboxId }, { log, ...live() } as Ctx)).rejects.toBeInstanceOf(DeferredError);
+    expect(await outboxRow(outboxId)).toMatchObject({ status: 'pending' });
+    clock += 7_000;
+    await expect(handler({ outboxId }, { log, ...live() } as Ctx)).resolves.toEqual({ outcome: 'cancelled: human-managed' });
+  });
+
+  it('un-marks a send Gmail refused with an answer, and keeps the mark when the answer may hide a send', async () => {
+    const { log } = capturingLogger('send-refused', 'error');
+    const handler = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(), gmail: google.gmail, mailbox: MAILBOX });
+    const sentBefore = google.sandbox.sent().length;
+
+    // 429: nothing was sent; the retry needs no lookup and no wait.
+    const limited = await pendingEmail(database.db);
+    google.sandbox.failNext(1, { status: 429, retryAfter: 1, pathContains: '/messages/send' });
+    await expect(handler({ outboxId: limited }, { log, ...live() } as Ctx)).rejects.toBeInstanceOf(RateLimitedError);
+    expect(await outboxRow(limited)).toMatchObject({ status: 'pending', attemptedAt: null });
+    await expect(handler({ outboxId: limited }, { log, ...live() } as Ctx)).resolves.toMatchObject({ outcome: 'sent' });
+
+    // 503: Gmail may have sent it; the mark stays, so the retry waits and looks it up.
+    const unknown = await pendingEmail(database.db);
+    google.sandbox.failNext(1, { status: 503, pathContains: '/messages/send' });
+    await expect(handler({ outboxId: unknown }, { log, ...live() } as Ctx)).rejects.toMatchObject({ reason: 'http_503' });
+    expect(await outboxRow(unknown)).toMatchObject({ status: 'pending', attemptedAt: expect.any(Date) });
+    await expect(handler({ outboxId: unknown }, { log, ...live() } as Ctx)).rejects.toBeInstanceOf(DeferredError);
+    expect(google.sandbox.sent()).toHaveLength(sentBefore + 1);
   });
 
   it('claims a first send once, and only while the row is pending', async () => {
@@ -118,11 +176,20 @@ describe('the send handler: the lookup before a resend, a lost job lock, a negot
     const sentBefore = google.sandbox.sent().length;
     const outcomes = await Promise.allSettled([handler({ outboxId }, { log, ...live() } as Ctx), handler({ outboxId }, { log, ...live() } as Ctx)]);
     // One sends. The other read the row before it was marked and lost the claim (always on
-    // SQLite, where both reads run before either claim), or read it marked, looked it up and
-    // recorded what the first had sent (PostgreSQL may run them that way).
-    const results = outcomes.map((o) => (o.status === 'fulfilled' ? (o.value as { outcome: string }).outcome : o.reason instanceof TransientError && /another run of this send/.test(o.reason.message) ? 'claim lost' : String(o.reason)));
+    // SQLite, where both reads run before either claim). PostgreSQL may run them other ways: the
+    // other read it marked, looked it up and recorded what the first had sent, or found nothing
+    // yet and waits out the settle time, or read it sent.
+    const results = outcomes.map((o) =>
+      o.status === 'fulfilled'
+        ? (o.value as { outcome: string }).outcome
+        : o.reason instanceof TransientError && /another run of this send/.test(o.reason.message)
+          ? 'claim lost'
+          : o.reason instanceof DeferredError
+            ? 'deferred'
+            : String(o.reason),
+    );
     expect(results).toContain('sent');
-    expect(results.filter((r) => r !== 'sent')).toEqual([testDatabaseEngine() === 'sqlite' ? 'claim lost' : expect.stringMatching(/^(claim lost|recorded existing)$/)]);
+    expect(results.filter((r) => r !== 'sent')).toEqual([testDatabaseEngine() === 'sqlite' ? 'claim lost' : expect.stringMatching(/^(claim lost|recorded existing|deferred|already sent)$/)]);
     expect(google.sandbox.sent()).toHaveLength(sentBefore + 1);
     await expect(handler({ outboxId }, { log, ...live() } as Ctx)).resolves.toEqual({ outcome: 'already sent' });
   });
@@ -142,8 +209,9 @@ describe('the send handler: the lookup before a resend, a lost job lock, a negot
     // Marked before the lock was checked: the new owner looks it up before it sends.
     expect(await outboxRow(outboxId)).toMatchObject({ status: 'pending', attemptedAt: expect.any(Date) });
 
-    // The owner (the same row, a live signal) sends it, once.
-    await expect(handler({ outboxId }, { log, signal: new AbortController().signal } as Parameters<typeof handler>[1])).resolves.toMatchObject({ outcome: 'sent' });
+    // The owner (the same row, a live signal), once the settle time has passed, sends it, once.
+    const owner = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(Date.now() + DEFAULT_SEND_SETTLE_MS), gmail: google.gmail, mailbox: MAILBOX });
+    await expect(owner({ outboxId }, { log, signal: new AbortController().signal } as Parameters<typeof handler>[1])).resolves.toMatchObject({ outcome: 'sent' });
     expect([lookups(), google.sandbox.sent().length]).toEqual([lookupsBefore + 1, sentBefore + 1]);
     expect((await database.db.outboxEmail.findUniqueOrThrow({ where: { id: outboxId } })).status).toBe('sent');
   });

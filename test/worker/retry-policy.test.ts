@@ -1,4 +1,4 @@
-import { OverloadedError, RateLimitedError, TransientError, type JobContext } from '@parley/queue';
+import { DeferredError, OverloadedError, RateLimitedError, TransientError, type JobContext } from '@parley/queue';
 import { waitFor } from '../support/wait';
 import { counterValue, createHarness, plannedDelaysOf, TEST_POLICY, type Harness } from './harness';
 
@@ -96,6 +96,37 @@ describe('worker runtime: retries per error class (real Redis)', () => {
     expect(job?.attemptsMade).toBe(1);
     expect(await counterValue(h.metrics.jobRetries, { queue: 'negotiation-steps', reason: 'rate_limited' })).toBe(1);
     expect(await h.db.deadLetter.count()).toBe(0);
+  });
+
+  it('defers a job by the wait its handler asks for, as often as it asks, without spending an attempt or pausing the queue', async () => {
+    const WAIT_MS = 400;
+    // More deferrals than the job has attempts: none of them is one.
+    const DEFERRALS = 5;
+    scripts.set('defer-a', (n) => {
+      if (n <= DEFERRALS) throw new DeferredError('not yet', WAIT_MS, 'send_settling');
+      return 'done';
+    });
+    scripts.set('defer-b', () => 'done');
+    const retriesBefore = await counterValue(h.metrics.jobRetries, { queue: 'negotiation-steps', reason: 'deferred' });
+    await add('defer-a');
+    await waitFor('first deferral', () => (starts.get('defer-a')?.length ?? 0) >= 1);
+    await add('defer-b');
+    await waitFor('defer-b completed', async () => (await stateOf('defer-b')) === 'completed', 20_000);
+    await waitFor('defer-a completed', async () => (await stateOf('defer-a')) === 'completed', 30_000);
+
+    const a = starts.get('defer-a') ?? [];
+    expect(a).toHaveLength(DEFERRALS + 1);
+    for (let i = 1; i < a.length; i++) expect((a[i] as Start).at - (a[i - 1] as Start).at).toBeGreaterThanOrEqual(WAIT_MS);
+    expect(a.map((s) => s.attemptsMade)).toEqual(Array(DEFERRALS + 1).fill(0));
+    // The queue was not paused: the other job ran during the first wait.
+    expect((starts.get('defer-b')?.[0] as Start).at).toBeLessThan((a[1] as Start).at);
+    // The completed run is the job's one attempt.
+    const job = await h.queues['negotiation-steps'].getJob('step.defer-a');
+    expect(job?.attemptsMade).toBe(1);
+    const { logs } = await h.queues['negotiation-steps'].getJobLogs('step.defer-a');
+    expect(logs.filter((l) => l.startsWith(`deferred (send_settling): runs again in ${WAIT_MS} ms`))).toHaveLength(DEFERRALS);
+    expect((await counterValue(h.metrics.jobRetries, { queue: 'negotiation-steps', reason: 'deferred' })) - retriesBefore).toBe(DEFERRALS);
+    expect(await h.db.deadLetter.count({ where: { jobId: 'step.defer-a' } })).toBe(0);
   });
 
   it('dead-letters a job rate limited more than rateLimitMax times in a row, once', async () => {

@@ -40,7 +40,7 @@ export function createEngineWiring(config: Env, deps: { db: Db; queues: Queues; 
   const { ANTHROPIC_API_KEY, GMAIL_MAILBOX, GMAIL_PUBSUB_TOPIC, CLICKUP_API_TOKEN } = requireVars(config, 'the worker', ['ANTHROPIC_API_KEY', 'GMAIL_MAILBOX', 'GMAIL_PUBSUB_TOPIC', 'CLICKUP_API_TOKEN']);
   const auth = createGoogleAuth(config);
   const rootUrl = config.GOOGLE_API_ROOT_URL;
-  const gmail = createGmailClient({ auth, ...(rootUrl ? { rootUrl } : {}) });
+  const gmail = createGmailClient({ auth, timeoutMs: config.GMAIL_TIMEOUT_MS, ...(rootUrl ? { rootUrl } : {}) });
   const sheets = createSheetsClient({ auth, ...(rootUrl ? { rootUrl } : {}) });
   const clickup = createClickUpClient({ baseUrl: config.CLICKUP_API_URL, token: CLICKUP_API_TOKEN });
   const llm = createLlmClient({
@@ -70,7 +70,7 @@ export function createEngineWiring(config: Env, deps: { db: Db; queues: Queues; 
       'gmail-notifications': createMailboxSyncHandler({ ...core, gmail, mailbox: GMAIL_MAILBOX, redis: deps.redis, prefix: config.QUEUE_PREFIX }),
       'campaign-tasks': createCampaignIngestHandler({ ...core, clickup, sheets, triggerStatus: config.CLICKUP_TRIGGER_STATUS }),
       'negotiation-steps': createNegotiationStepHandler(engine),
-      'outbound-email': createSendEmailHandler({ ...core, gmail, mailbox: GMAIL_MAILBOX }),
+      'outbound-email': createSendEmailHandler({ ...core, gmail, mailbox: GMAIL_MAILBOX, sendSettleMs: config.GMAIL_SEND_SETTLE_MS }),
     },
     maintenance: {
       'gmail-watch-renewal': () => ensureGmailWatch({ ...core, gmail, mailbox: GMAIL_MAILBOX, topic: GMAIL_PUBSUB_TOPIC }),

@@ -122,6 +122,13 @@ describe('exposure rules', () => {
     expect(config.HTTP_MAX_CONNECTIONS).toBeGreaterThan(0);
     expect(() => parseEnv({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
   });
+
+  it('keeps the wait before a resend longer than a Gmail request may take', () => {
+    expect(parseEnv({})).toMatchObject({ GMAIL_TIMEOUT_MS: 30_000, GMAIL_SEND_SETTLE_MS: 45_000 });
+    expect(parseEnv({ GMAIL_TIMEOUT_MS: '5000', GMAIL_SEND_SETTLE_MS: '5001' })).toMatchObject({ GMAIL_SEND_SETTLE_MS: 5001 });
+    expect(() => parseEnv({ GMAIL_TIMEOUT_MS: '5000', GMAIL_SEND_SETTLE_MS: '5000' })).toThrow(/GMAIL_SEND_SETTLE_MS: must exceed GMAIL_TIMEOUT_MS \(5000\)/);
+    expect(() => parseEnv({ GMAIL_TIMEOUT_MS: '60000' })).toThrow(/GMAIL_SEND_SETTLE_MS/);
+  });
 });
 
 describe('.env.example', () => {

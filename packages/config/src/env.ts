@@ -143,6 +143,14 @@ export const envSchema = z.object({
     .trim()
     .regex(/^projects\/[^/]+\/topics\/[^/]+$/, { message: 'must look like projects/<project>/topics/<topic>' })
     .optional(),
+  /** How long a Gmail request may take; one given up on is reset, never delivered later. */
+  GMAIL_TIMEOUT_MS: int(30_000, 100),
+  /**
+   * A send handed to Gmail whose outcome is unknown (no answer: a crash, a timeout, a lost job
+   * lock) is sent again only this long after it was handed over, once a lookup finds no such
+   * email: by then the first request was answered, reset or given up. Must exceed GMAIL_TIMEOUT_MS.
+   */
+  GMAIL_SEND_SETTLE_MS: int(45_000, 100),
   PUBSUB_AUDIENCE: optionalString,
   PUBSUB_SERVICE_ACCOUNT: z.string().trim().email({ message: 'must be the push service account email' }).optional(),
 
@@ -313,6 +321,11 @@ function crossChecks(env: Env, role: Role): string[] {
     problems.push(`METRICS_TOKEN: required in production (${what}; scrapers send it as a bearer token); ${SECRET_HINT}`);
   }
   problems.push(...redisProblems(env));
+  if (env.GMAIL_SEND_SETTLE_MS <= env.GMAIL_TIMEOUT_MS) {
+    problems.push(
+      `GMAIL_SEND_SETTLE_MS: must exceed GMAIL_TIMEOUT_MS (${env.GMAIL_TIMEOUT_MS}); a send with no answer is sent again only after its first request was given up, or the email can go out twice`,
+    );
+  }
   if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
     problems.push(`HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (${env.HTTP_REQUEST_TIMEOUT_MS}); the headers are part of the request`);
   }

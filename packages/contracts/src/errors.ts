@@ -44,6 +44,18 @@ export class TransientError extends Error {
   }
 }
 
+/**
+ * Not yet: the job runs again in `waitMs`, without spending an attempt (a send that must wait
+ * until a request given up on can no longer arrive). The handler decides the wait; nothing is
+ * retried sooner.
+ */
+export class DeferredError extends Error {
+  override name = 'DeferredError';
+  constructor(message: string, readonly waitMs: number, readonly reason = 'deferred') {
+    super(message);
+  }
+}
+
 export function classifyError(error: unknown): ErrorClass {
   if (error instanceof RateLimitedError) return 'rate_limited';
   if (error instanceof OverloadedError) return 'overloaded';

@@ -1,13 +1,21 @@
 import { findNegotiation, findOutboxWithNegotiation, placeholder, sqlOf, withTx, type Db } from '@parley/db';
 import type { NegotiationEvent } from '@parley/domain';
 import { buildMime, type GmailClient } from '@parley/google';
-import { PermanentError, TransientError, type Handler } from '@parley/queue';
+import { DeferredError, PermanentError, RateLimitedError, TransientError, type Handler } from '@parley/queue';
 import { applyTransitions, VersionConflictError, type EngineCore } from '@parley/takeover';
 
 export interface SendDeps extends EngineCore {
   gmail: GmailClient;
   mailbox: string;
+  /**
+   * How long after a send was handed to Gmail a run that cannot find it in the mailbox waits
+   * before sending it again (GMAIL_SEND_SETTLE_MS): longer than a Gmail request may take, so the
+   * first request was answered or reset by then. Default 45 s.
+   */
+  sendSettleMs?: number;
 }
+
+export const DEFAULT_SEND_SETTLE_MS = 45_000;
 
 /**
  * Marks an outbox row as handed to Gmail, in a transaction of its own committed before the send:
@@ -22,12 +30,36 @@ export async function claimFirstSend(db: Db, outboxId: string, at: Date): Promis
 }
 
 /**
+ * Un-marks a row whose send Gmail refused with an answer (4xx: a rate limit, a bad request):
+ * nothing went out, so its retry sends at once instead of waiting out the settle time. Only the
+ * mark this run set is cleared.
+ */
+export async function releaseRefusedSend(db: Db, outboxId: string, markedAt: Date): Promise<void> {
+  await sqlOf(db).transaction(async (tx) => {
+    const $ = (n: number) => placeholder(tx.engine, n);
+    await tx.execute(`UPDATE "OutboxEmail" SET "attemptedAt" = NULL WHERE "id" = ${$(1)} AND "status" = 'pending' AND "attemptedAt" = ${$(2)}`, outboxId, markedAt);
+  });
+}
+
+/** Gmail answered the send and the answer says it did not send (4xx; 5xx may have sent). */
+function refusedByGmail(error: unknown): boolean {
+  return error instanceof RateLimitedError || error instanceof PermanentError || (error instanceof TransientError && error.reason === 'http_408');
+}
+
+/**
  * The `outbound-email` handler: sends one outbox row through Gmail exactly once. A row is marked
  * (`attemptedAt`, committed) before it is first handed to Gmail; a row found marked may have
  * been sent by a run that died before recording it, so its deterministic Message-ID is looked up
  * in the mailbox first, and a crash between Gmail's acceptance and our bookkeeping never
  * produces a second email. A row never marked was never sent: no lookup (a Gmail call fewer
  * per email, and 5 quota units).
+ *
+ * A marked row that is not in the mailbox is sent again only once `sendSettleMs` have passed
+ * since it was marked. Until then its first request may still be on its way (a host cut off the
+ * network holds it in the kernel; a run that lost its job lock may still be waiting for the
+ * answer): the job is deferred to that moment and looks again. By then that request was
+ * answered, or given up and reset (a request given up on is never delivered afterwards:
+ * boundedFetch), so a lookup that finds nothing means nothing will arrive.
  */
 export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'> {
   return async ({ outboxId }, ctx) => {
@@ -39,8 +71,17 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
     const negotiation = row.negotiation;
     const log = ctx.log.child({ negotiationId: negotiation.id, threadId: negotiation.gmailThreadId ?? undefined });
 
-    const handedToGmail = row.attemptedAt !== null;
+    const attemptedAt = row.attemptedAt;
+    const handedToGmail = attemptedAt !== null;
+    // The lookup counts from when it was made: one made before the settle time is not enough.
+    const lookedUpAt = deps.now();
     const existing = handedToGmail ? await deps.gmail.findByMessageIdHeader(row.messageIdHdr) : null;
+    if (attemptedAt !== null && !existing) {
+      const settled = attemptedAt.getTime() + (deps.sendSettleMs ?? DEFAULT_SEND_SETTLE_MS);
+      const waitMs = settled - lookedUpAt.getTime();
+      // Neither sent again nor cancelled for a human while the first request may still land.
+      if (waitMs > 0) throw new DeferredError(`handed to Gmail at ${attemptedAt.toISOString()} with no answer recorded: looked up again once its request can no longer arrive`, waitMs, 'send_settling');
+    }
     if (negotiation.state === 'human_managed' && !existing) {
       // A human took the thread over after this email was drafted: it is theirs to write now.
       // (One Gmail already accepted, before a crash, is recorded below instead: cancelling it
@@ -54,7 +95,9 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
 
     // Another run that read the row unmarked, as this one did, claimed the send first: the
     // retry finds the row marked (or sent) and looks the Message-ID up.
-    if (!existing && !handedToGmail && !(await claimFirstSend(deps.db, row.id, deps.now()))) {
+    // The mark this run set, or found: what a refused send clears.
+    const markedAt = attemptedAt ?? deps.now();
+    if (!existing && !handedToGmail && !(await claimFirstSend(deps.db, row.id, markedAt))) {
       throw new TransientError('another run of this send is handing it to Gmail; the retry looks it up');
     }
     // A worker whose job lock lapsed (its host was cut off, it stalled) no longer owns this
@@ -62,12 +105,18 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
     // Gmail, so a lock lost during the lookup or the claim never sends a second email.
     if (!existing && ctx.signal?.aborted) throw new TransientError('the job lock was lost before the send; the job\'s new owner sends it');
     const threadId = row.gmailThreadId ?? negotiation.gmailThreadId ?? undefined;
-    const sent =
-      existing ??
-      (await deps.gmail.send(
-        buildMime({ from: deps.mailbox, to: row.toAddress, subject: row.subject, body: row.body, messageIdHdr: row.messageIdHdr, inReplyTo: row.inReplyTo, references: row.references }),
-        threadId,
-      ));
+    const send = async () => {
+      try {
+        return await deps.gmail.send(
+          buildMime({ from: deps.mailbox, to: row.toAddress, subject: row.subject, body: row.body, messageIdHdr: row.messageIdHdr, inReplyTo: row.inReplyTo, references: row.references }),
+          threadId,
+        );
+      } catch (error) {
+        if (refusedByGmail(error)) await releaseRefusedSend(deps.db, row.id, markedAt).catch((e: unknown) => log.warn('could not un-mark a refused send; its retry waits the settle time', { outboxId: row.id, error: String(e) }));
+        throw error;
+      }
+    };
+    const sent = existing ?? (await send());
     if (existing) log.warn('email already in the mailbox; recording it without sending again', { outboxId: row.id });
 
     const events: NegotiationEvent[] = negotiation.state === 'outreach_sent' || negotiation.state === 'counter_sent' ? ['email_delivered'] : [];

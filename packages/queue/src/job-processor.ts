@@ -1,6 +1,6 @@
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Logger } from '@parley/logging';
-import { attemptsFor, backoffDelay, classifyError, JOBS, PermanentError, RateLimitedError, type ErrorClass, type QueueName, type RetryPolicy } from '@parley/contracts';
+import { attemptsFor, backoffDelay, classifyError, DeferredError, JOBS, PermanentError, RateLimitedError, type ErrorClass, type QueueName, type RetryPolicy } from '@parley/contracts';
 import { recordDeadLetter, type DeadLetterClass, type DeadLetterDeps } from './dead-letters';
 import type { HandlerMap, JobContext } from './handlers';
 import { cooledProgress, cooledRoundsOf, stallDecision, type StallPolicy } from './stall-policy';
@@ -83,6 +83,16 @@ export async function processJob(options: ProcessorOptions, queue: QueueName, jo
       options.metrics.jobDuration.observe({ queue, outcome: 'abandoned' }, seconds());
       log.warn('job abandoned', { reason: String(signal.reason ?? 'aborted'), error: error.message });
       throw error;
+    }
+    if (error instanceof DeferredError) {
+      // Runs again after the handler's wait; BullMQ counts a move to delayed as no attempt.
+      const waitMs = Math.max(0, Math.round(error.waitMs));
+      options.metrics.jobDuration.observe({ queue, outcome: 'deferred' }, seconds());
+      options.metrics.jobRetries.inc({ queue, reason: 'deferred' });
+      await job.moveToDelayed(Date.now() + waitMs, token);
+      log.info('job deferred', { reason: error.reason, waitMs, error: error.message });
+      await note(`deferred (${error.reason}): runs again in ${waitMs} ms`);
+      throw new DelayedError();
     }
     const cls = classifyError(error);
     options.metrics.jobDuration.observe({ queue, outcome: cls }, seconds());
