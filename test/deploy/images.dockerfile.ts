@@ -169,11 +169,14 @@ export function productionClosure(workspaces: string[], lockFile = path.join(ROO
  * files out as the checkout does after `npm run build`. The benches start the compiled API and
  * worker with these, so they measure what the image runs, heap limit included.
  */
-export function imageNodeArgs(app: 'api' | 'worker'): string[] {
-  const stages = parseDockerfile(fs.readFileSync(path.join(ROOT, `Dockerfile.${app}`), 'utf8'));
+export function imageNodeArgs(app: 'api' | 'worker', root = ROOT): string[] {
+  const stages = parseDockerfile(fs.readFileSync(path.join(root, `Dockerfile.${app}`), 'utf8'));
   const runtime = stages.at(-1);
   if (!runtime) throw new Error(`Dockerfile.${app} has no stage`);
   const [command, ...args] = cmdOf(runtime);
+  // An older image ran its migrations first: sh -c "... && exec node <args>".
+  const viaShell = command === 'sh' && args[0] === '-c' ? /(?:^|&&\s*)exec node ([^&|;]+)$/.exec(args[1] ?? '') : null;
+  if (viaShell?.[1]) return viaShell[1].trim().split(/\s+/);
   if (command !== 'node') throw new Error(`Dockerfile.${app}: CMD starts ${command ?? 'nothing'}, not node`);
   return args;
 }

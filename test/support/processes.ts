@@ -30,7 +30,7 @@ export const INSTRUMENTS: Readonly<Record<string, string>> = {
  * its src/ (docs/build.md), so a test never runs a stale dist/.
  */
 export function nodeArgs(entry: string, root = ROOT): string[] {
-  if (process.env.PARLEY_PROCESSES === 'compiled') return compiledArgs(entry, root);
+  if (process.env.PARLEY_PROCESSES === 'compiled') return compiledArgs(entry, processesRoot());
   const instrument = INSTRUMENTS[path.relative(root, path.resolve(root, entry)).split(path.sep).join('/')];
   return ['--conditions=@parley/source', '--import', 'tsx', ...(instrument ? ['--import', path.resolve(root, instrument)] : []), path.resolve(root, entry)];
 }
@@ -45,7 +45,8 @@ function compiledArgs(entry: string, root: string): string[] {
   const relative = path.relative(root, path.resolve(root, entry)).split(path.sep).join('/');
   const app = /^apps\/(api|worker)\/src\/main\.ts$/.exec(relative)?.[1] as 'api' | 'worker' | undefined;
   if (!app) throw new Error(`no image runs ${relative}`);
-  return imageNodeArgs(app);
+  // The CMD of that checkout's own image (an older version's ran its sources through tsx).
+  return imageNodeArgs(app, root);
 }
 
 /**
