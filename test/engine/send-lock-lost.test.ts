@@ -1,5 +1,5 @@
 import { withTx, type Db } from '@parley/db';
-import { claimFirstSend, createSendEmailHandler, DEFAULT_SEND_SETTLE_MS } from '@parley/engine';
+import { claimFirstSend, claimSettledSend, createSendEmailHandler, DEFAULT_SEND_SETTLE_MS } from '@parley/engine';
 import { createMetrics } from '@parley/metrics';
 import { closeQueues, createQueues, createRedis, DeferredError, RateLimitedError, TransientError, type Queues } from '@parley/queue';
 import type { Redis } from 'ioredis';
@@ -104,7 +104,7 @@ describe('the send handler: the lookup before a resend, a lost job lock, a negot
   it('waits out the settle time before sending a marked row again, from the moment of its lookup', async () => {
     const { log } = capturingLogger('send-settle', 'error');
     let clock = Date.now();
-    const handler = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(clock), gmail: google.gmail, mailbox: MAILBOX, sendSettleMs: 8_000 });
+    const handler = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(clock), gmail: google.gmail, mailbox: MAILBOX, sendSettleMs: 8_000, sendTimeoutMs: 5_000 });
     const outboxId = await pendingEmail(database.db);
     // Handed to Gmail 3 s ago; no answer recorded (a crash, a timeout, a lost lock).
     await database.db.outboxEmail.update({ where: { id: outboxId }, data: { attemptedAt: new Date(clock - 3_000) } });
@@ -125,10 +125,57 @@ describe('the send handler: the lookup before a resend, a lost job lock, a negot
     expect([lookups(), google.sandbox.sent().length]).toEqual([lookupsBefore + 3, sentBefore + 1]);
   });
 
+  it('marks a settled row anew when it sends it again: a run that read the old mark loses the claim, a later one waits from the new mark', async () => {
+    const { log } = capturingLogger('send-remark', 'error');
+    let clock = Date.now();
+    const handler = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(clock), gmail: google.gmail, mailbox: MAILBOX, sendSettleMs: 8_000, sendTimeoutMs: 5_000 });
+    const sentBefore = google.sandbox.sent().length;
+
+    // Two runs read a settled mark (9 s old) and find nothing in the mailbox: one marks it anew
+    // and hands it over, the other loses the claim.
+    const contested = await pendingEmail(database.db);
+    await database.db.outboxEmail.update({ where: { id: contested }, data: { attemptedAt: new Date(clock - 9_000) } });
+    expect(await claimSettledSend(database.db, contested, new Date(clock - 8_000), new Date(clock))).toBe(true);
+    expect(await claimSettledSend(database.db, contested, new Date(clock - 8_000), new Date(clock))).toBe(false);
+    // A run that reads it a second later waits the settle time from the new mark.
+    clock += 1_000;
+    await expect(handler({ outboxId: contested }, { log, ...live() } as Ctx)).rejects.toMatchObject({ waitMs: 7_000 });
+
+    // The handler's own resend marks the row at its hand-over.
+    const resent = await pendingEmail(database.db);
+    await database.db.outboxEmail.update({ where: { id: resent }, data: { attemptedAt: new Date(clock - 9_000) } });
+    await expect(handler({ outboxId: resent }, { log, ...live() } as Ctx)).resolves.toMatchObject({ outcome: 'sent' });
+    expect((await outboxRow(resent)).attemptedAt?.getTime()).toBe(clock);
+    expect(google.sandbox.sent()).toHaveLength(sentBefore + 1);
+  });
+
+  it('gives a hand-over up at its deadline, counted from its mark, and keeps the mark', async () => {
+    const { log } = capturingLogger('send-deadline', 'error');
+    const gate = await startGoogleGate(google.sandbox.url);
+    try {
+      // The client would wait a minute for Gmail's answer; the send's deadline is 300 ms.
+      const gmail = createGmailClient({ auth: google.auth, rootUrl: gate.url, timeoutMs: 60_000 });
+      const handler = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(), gmail, mailbox: MAILBOX, sendSettleMs: 400, sendTimeoutMs: 300 });
+      const outboxId = await pendingEmail(database.db);
+      const held = gate.hold({ method: 'POST', path: /\/messages\/send$/ });
+      const started = Date.now();
+      const error = await handler({ outboxId }, { log, ...live() } as Ctx).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TransientError);
+      expect(Date.now() - started).toBeLessThan(30_000);
+      await held.arrived;
+      held.release();
+      // No answer: the outcome is unknown, so the row stays marked and the next run looks it up.
+      expect(await outboxRow(outboxId)).toMatchObject({ status: 'pending', attemptedAt: expect.any(Date) });
+    } finally {
+      await gate.close();
+    }
+    expect(() => createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log: capturingLogger('x', 'error').log, now: () => new Date(), gmail: google.gmail, mailbox: MAILBOX, sendSettleMs: 300, sendTimeoutMs: 300 })).toThrow(/must exceed the send timeout/);
+  });
+
   it('does not cancel a marked row for a human while its first request may still land', async () => {
     const { log } = capturingLogger('send-settle-human', 'error');
     let clock = Date.now();
-    const handler = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(clock), gmail: google.gmail, mailbox: MAILBOX, sendSettleMs: 8_000 });
+    const handler = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(clock), gmail: google.gmail, mailbox: MAILBOX, sendSettleMs: 8_000, sendTimeoutMs: 5_000 });
     const outboxId = await pendingEmail(database.db);
     const row = await database.db.outboxEmail.update({ where: { id: outboxId }, data: { attemptedAt: new Date(clock - 1_000) } });
     await database.db.negotiation.update({ where: { id: row.negotiationId }, data: { state: 'human_managed', claimedBy: 'U123', version: { increment: 1 } } });
@@ -206,13 +253,13 @@ describe('the send handler: the lookup before a resend, a lost job lock, a negot
     expect(error).toBeInstanceOf(TransientError);
     expect((error as Error).message).toMatch(/job lock was lost before the send/);
     expect(google.sandbox.sent()).toHaveLength(sentBefore);
-    // Marked before the lock was checked: the new owner looks it up before it sends.
-    expect(await outboxRow(outboxId)).toMatchObject({ status: 'pending', attemptedAt: expect.any(Date) });
+    // Marked, then the lock was found lost before the request: nothing went out, so the mark
+    // is taken back and the new owner neither looks it up nor waits.
+    expect(await outboxRow(outboxId)).toMatchObject({ status: 'pending', attemptedAt: null });
 
-    // The owner (the same row, a live signal), once the settle time has passed, sends it, once.
-    const owner = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(Date.now() + DEFAULT_SEND_SETTLE_MS), gmail: google.gmail, mailbox: MAILBOX });
-    await expect(owner({ outboxId }, { log, signal: new AbortController().signal } as Parameters<typeof handler>[1])).resolves.toMatchObject({ outcome: 'sent' });
-    expect([lookups(), google.sandbox.sent().length]).toEqual([lookupsBefore + 1, sentBefore + 1]);
+    // The owner (the same row, a live signal) sends it, once.
+    await expect(handler({ outboxId }, { log, signal: new AbortController().signal } as Parameters<typeof handler>[1])).resolves.toMatchObject({ outcome: 'sent' });
+    expect([lookups(), google.sandbox.sent().length]).toEqual([lookupsBefore, sentBefore + 1]);
     expect((await database.db.outboxEmail.findUniqueOrThrow({ where: { id: outboxId } })).status).toBe('sent');
   });
 

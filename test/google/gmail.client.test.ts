@@ -221,6 +221,29 @@ describe('Gmail client against the sandbox', () => {
     }
   });
 
+  it('gives up a token refresh that never answers after GMAIL_TIMEOUT_MS, and a send whose signal aborts while it waits for one', async () => {
+    // A token endpoint that takes the request and never answers.
+    const hanging = http.createServer(() => undefined);
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = hanging.address() as { port: number };
+      const env = { ...h.sandbox.env(), GOOGLE_TOKEN_URL: `http://127.0.0.1:${port}/token` };
+      const refreshBounded = createGmailClient({ auth: createGoogleAuth({ ...env, GMAIL_TIMEOUT_MS: 200 }), rootUrl: h.sandbox.url, timeoutMs: 60_000 });
+      expect(await failure(refreshBounded.getProfile())).toBeInstanceOf(TransientError);
+
+      // The refresh would wait a minute; the send's own deadline ends it, and no send is made.
+      const sentBefore = h.sandbox.sent().length;
+      const deadline = createGmailClient({ auth: createGoogleAuth({ ...env, GMAIL_TIMEOUT_MS: 60_000 }), rootUrl: h.sandbox.url, timeoutMs: 60_000 });
+      const raw = buildMime({ from: 'me@parley.test', to: 'someone@example.com', subject: 'Hello', body: 'Hi', messageIdHdr: '<deadline@parley.test>' });
+      const error = await failure(deadline.send(raw, undefined, { signal: AbortSignal.timeout(200) }));
+      expect(error).toBeInstanceOf(TransientError);
+      expect(h.sandbox.sent()).toHaveLength(sentBefore);
+    } finally {
+      hanging.closeAllConnections();
+      await new Promise<void>((resolve) => hanging.close(() => resolve()));
+    }
+  });
+
   it('maps a refused connection to TransientError', async () => {
     const port = h.sandbox.port;
     await h.sandbox.close();

@@ -70,7 +70,7 @@ export function createEngineWiring(config: Env, deps: { db: Db; queues: Queues; 
       'gmail-notifications': createMailboxSyncHandler({ ...core, gmail, mailbox: GMAIL_MAILBOX, redis: deps.redis, prefix: config.QUEUE_PREFIX }),
       'campaign-tasks': createCampaignIngestHandler({ ...core, clickup, sheets, triggerStatus: config.CLICKUP_TRIGGER_STATUS }),
       'negotiation-steps': createNegotiationStepHandler(engine),
-      'outbound-email': createSendEmailHandler({ ...core, gmail, mailbox: GMAIL_MAILBOX, sendSettleMs: config.GMAIL_SEND_SETTLE_MS }),
+      'outbound-email': createSendEmailHandler({ ...core, gmail, mailbox: GMAIL_MAILBOX, sendSettleMs: config.GMAIL_SEND_SETTLE_MS, sendTimeoutMs: config.GMAIL_TIMEOUT_MS }),
     },
     maintenance: {
       'gmail-watch-renewal': () => ensureGmailWatch({ ...core, gmail, mailbox: GMAIL_MAILBOX, topic: GMAIL_PUBSUB_TOPIC }),

@@ -142,12 +142,41 @@ export function resettingConnector(options: buildConnector.BuildOptions = {}): b
   };
 }
 
+/** The TCP connections the resetting connectors made that are still open. */
+const openConnections = new Set<net.Socket>();
+
+/**
+ * Resets every connection the resetting connectors still hold. Run when the process exits
+ * (however it exits, short of a signal that kills it): a request still in flight then, such as a
+ * send held past the shutdown grace, would otherwise stay in the kernel and be delivered after
+ * the process is gone.
+ */
+export function resetOpenConnections(): void {
+  for (const tcp of openConnections) {
+    if (tcp.destroyed || tcp.connecting) continue;
+    try {
+      tcp.resetAndDestroy();
+    } catch {
+      // Not a TCP handle: the kernel closes it the ordinary way.
+    }
+  }
+  openConnections.clear();
+}
+
+let resetAtExit = false;
+
 /**
  * undici ends a connection with an error in every case but two ordinary ones: a complete answer
  * after which the connection is not kept ('reset') and an idle pool connection ('socket idle
  * timeout'), both InformationalErrors.
  */
 function resetOnFailure(socket: net.Socket, tcp: net.Socket): void {
+  openConnections.add(tcp);
+  tcp.once('close', () => openConnections.delete(tcp));
+  if (!resetAtExit) {
+    resetAtExit = true;
+    process.once('exit', resetOpenConnections);
+  }
   const destroy = socket.destroy.bind(socket);
   // resetAndDestroy() ends in destroy() without the error; the error is handed on from here.
   let failure: Error | undefined;

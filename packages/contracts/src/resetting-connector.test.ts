@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -96,6 +96,38 @@ describe('boundedFetch: a request given up on is reset, not delivered later', ()
     await expect(sending).rejects.toThrow('given up');
     h.release();
     await expect(h.outcomes[1]!.ended).resolves.toBe('ECONNRESET');
+  });
+});
+
+describe('a process that exits with a request in flight', () => {
+  const h = holdingServer((handler) => http.createServer(handler));
+  let base = '';
+  beforeAll(async () => {
+    base = `http://127.0.0.1:${await h.listen()}`;
+  });
+  afterAll(() => h.close());
+
+  /** A process that posts the body and exits (process.exit) on SIGTERM, the request unanswered. */
+  const poster = (how: 'fetch' | 'boundedFetch', path: string) => {
+    const code = `
+      const { boundedFetch } = require(${JSON.stringify(join(__dirname, 'bounded-fetch.ts'))});
+      const send = ${how === 'fetch' ? 'fetch' : 'boundedFetch(1024)'};
+      process.on('SIGTERM', () => process.exit(0));
+      send(${JSON.stringify(base)} + ${JSON.stringify(path)}, { method: 'POST', body: Buffer.alloc(${BODY.length}, 97) }).catch(() => undefined);
+      setInterval(() => undefined, 1000);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', code], { stdio: 'ignore' });
+    return { child, exited: new Promise((resolve) => child.once('exit', resolve)) };
+  };
+
+  it('leaves it to the kernel with fetch (the control), resets it with boundedFetch', async () => {
+    for (const [i, how] of (['fetch', 'boundedFetch'] as const).entries()) {
+      const p = poster(how, `/exit-${how}`);
+      await arrived(h.outcomes, i + 1);
+      p.child.kill('SIGTERM');
+      await p.exited;
+      h.release();
+    }
+    expect([await h.outcomes[0]!.ended, await h.outcomes[1]!.ended]).toEqual(['complete', 'ECONNRESET']);
   });
 });
 

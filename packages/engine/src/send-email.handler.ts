@@ -13,9 +13,16 @@ export interface SendDeps extends EngineCore {
    * first request was answered or reset by then. Default 45 s.
    */
   sendSettleMs?: number;
+  /**
+   * How long a hand-over to Gmail may last from its mark (GMAIL_TIMEOUT_MS): past it the send is
+   * given up and its connection reset, whatever it was waiting for. Default 30 s; must be shorter
+   * than the settle time.
+   */
+  sendTimeoutMs?: number;
 }
 
 export const DEFAULT_SEND_SETTLE_MS = 45_000;
+export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 
 /**
  * Marks an outbox row as handed to Gmail, in a transaction of its own committed before the send:
@@ -30,11 +37,30 @@ export async function claimFirstSend(db: Db, outboxId: string, at: Date): Promis
 }
 
 /**
- * Un-marks a row whose send Gmail refused with an answer (4xx: a rate limit, a bad request):
- * nothing went out, so its retry sends at once instead of waiting out the settle time. Only the
- * mark this run set is cleared.
+ * Marks again a row whose earlier hand-over has settled (marked at `settledBefore` or earlier)
+ * and is not in the mailbox: this run hands it over anew, and a run that finds the row after it
+ * waits out the settle time from this mark. False when another run re-marked it first.
  */
-export async function releaseRefusedSend(db: Db, outboxId: string, markedAt: Date): Promise<void> {
+export async function claimSettledSend(db: Db, outboxId: string, settledBefore: Date, at: Date): Promise<boolean> {
+  return sqlOf(db).transaction(async (tx) => {
+    const $ = (n: number) => placeholder(tx.engine, n);
+    const marked = await tx.execute(
+      `UPDATE "OutboxEmail" SET "attemptedAt" = ${$(1)} WHERE "id" = ${$(2)} AND "status" = 'pending' AND "attemptedAt" IS NOT NULL AND "attemptedAt" <= ${$(3)}`,
+      at,
+      outboxId,
+      settledBefore,
+    );
+    return marked === 1;
+  });
+}
+
+/**
+ * Un-marks a row whose first hand-over this run knows went nowhere: Gmail refused it with an
+ * answer (4xx: a rate limit, a bad request), or the job's lock was lost before the request.
+ * Its next run sends at once instead of waiting out the settle time. Only the mark this run set
+ * is cleared.
+ */
+export async function releaseUnsentMark(db: Db, outboxId: string, markedAt: Date): Promise<void> {
   await sqlOf(db).transaction(async (tx) => {
     const $ = (n: number) => placeholder(tx.engine, n);
     await tx.execute(`UPDATE "OutboxEmail" SET "attemptedAt" = NULL WHERE "id" = ${$(1)} AND "status" = 'pending' AND "attemptedAt" = ${$(2)}`, outboxId, markedAt);
@@ -59,9 +85,14 @@ function refusedByGmail(error: unknown): boolean {
  * network holds it in the kernel; a run that lost its job lock may still be waiting for the
  * answer): the job is deferred to that moment and looks again. By then that request was
  * answered, or given up and reset (a request given up on is never delivered afterwards:
- * boundedFetch), so a lookup that finds nothing means nothing will arrive.
+ * boundedFetch), so a lookup that finds nothing means nothing will arrive. The run that sends
+ * it again marks it anew (compare-and-set on the settled mark), so a run after that one waits
+ * out the settle time from the new hand-over.
  */
 export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'> {
+  const settleMs = deps.sendSettleMs ?? DEFAULT_SEND_SETTLE_MS;
+  const timeoutMs = deps.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
+  if (settleMs <= timeoutMs) throw new Error(`the send settle time (${settleMs} ms) must exceed the send timeout (${timeoutMs} ms)`);
   return async ({ outboxId }, ctx) => {
     const row = await findOutboxWithNegotiation(sqlOf(deps.db), outboxId);
     if (!row) throw new PermanentError(`outbox row ${outboxId} does not exist`);
@@ -77,7 +108,7 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
     const lookedUpAt = deps.now();
     const existing = handedToGmail ? await deps.gmail.findByMessageIdHeader(row.messageIdHdr) : null;
     if (attemptedAt !== null && !existing) {
-      const settled = attemptedAt.getTime() + (deps.sendSettleMs ?? DEFAULT_SEND_SETTLE_MS);
+      const settled = attemptedAt.getTime() + settleMs;
       const waitMs = settled - lookedUpAt.getTime();
       // Neither sent again nor cancelled for a human while the first request may still land.
       if (waitMs > 0) throw new DeferredError(`handed to Gmail at ${attemptedAt.toISOString()} with no answer recorded: looked up again once its request can no longer arrive`, waitMs, 'send_settling');
@@ -93,26 +124,38 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
       return { outcome: 'cancelled: human-managed' };
     }
 
-    // Another run that read the row unmarked, as this one did, claimed the send first: the
-    // retry finds the row marked (or sent) and looks the Message-ID up.
-    // The mark this run set, or found: what a refused send clears.
-    const markedAt = attemptedAt ?? deps.now();
-    if (!existing && !handedToGmail && !(await claimFirstSend(deps.db, row.id, markedAt))) {
-      throw new TransientError('another run of this send is handing it to Gmail; the retry looks it up');
+    // A hand-over: marked now, in a transaction committed before the request, and given up by
+    // the deadline at the latest (its connection reset), whatever it waits for on the way: the
+    // mark's write lock, a token refresh, a retry after a 401. A run finding the row later waits
+    // out the settle time from this mark.
+    const markedAt = deps.now();
+    const deadline = AbortSignal.timeout(timeoutMs);
+    if (!existing) {
+      // Another run that read the row as this one did claimed it first: the retry finds it
+      // marked (or sent) and looks the Message-ID up.
+      const claimed = attemptedAt === null ? await claimFirstSend(deps.db, row.id, markedAt) : await claimSettledSend(deps.db, row.id, new Date(lookedUpAt.getTime() - settleMs), markedAt);
+      if (!claimed) throw new TransientError('another run of this send is handing it to Gmail; the retry looks it up');
     }
+    const unmark = (why: string) => releaseUnsentMark(deps.db, row.id, markedAt).catch((e: unknown) => log.warn(`could not un-mark ${why}; its next run waits the settle time`, { outboxId: row.id, error: String(e) }));
     // A worker whose job lock lapsed (its host was cut off, it stalled) no longer owns this
     // send: the job's new owner looks the Message-ID up and sends. Checked last thing before
-    // Gmail, so a lock lost during the lookup or the claim never sends a second email.
-    if (!existing && ctx.signal?.aborted) throw new TransientError('the job lock was lost before the send; the job\'s new owner sends it');
+    // Gmail, so a lock lost during the lookup or the claim never sends a second email. A first
+    // mark set by this run is taken back (nothing went out), so the new owner need not wait.
+    if (!existing && ctx.signal?.aborted) {
+      if (attemptedAt === null) await unmark('a send whose lock was lost before its request');
+      throw new TransientError('the job lock was lost before the send; the job\'s new owner sends it');
+    }
     const threadId = row.gmailThreadId ?? negotiation.gmailThreadId ?? undefined;
     const send = async () => {
       try {
         return await deps.gmail.send(
           buildMime({ from: deps.mailbox, to: row.toAddress, subject: row.subject, body: row.body, messageIdHdr: row.messageIdHdr, inReplyTo: row.inReplyTo, references: row.references }),
           threadId,
+          { signal: deadline },
         );
       } catch (error) {
-        if (refusedByGmail(error)) await releaseRefusedSend(deps.db, row.id, markedAt).catch((e: unknown) => log.warn('could not un-mark a refused send; its retry waits the settle time', { outboxId: row.id, error: String(e) }));
+        // Only a first mark: a row handed over before this run keeps its mark and its wait.
+        if (refusedByGmail(error) && attemptedAt === null) await unmark('a refused send');
         throw error;
       }
     };

@@ -1,3 +1,4 @@
+import { boundedFetch } from '@parley/contracts';
 import { ConfigError } from '@parley/config';
 import { OAuth2Client } from 'google-auth-library';
 import { z } from 'zod';
@@ -10,7 +11,12 @@ export interface GoogleAuthConfig {
   /** An authorized-user JSON: {client_id, client_secret, refresh_token[, token_uri]}. */
   GOOGLE_TOKEN_JSON?: string;
   GOOGLE_TOKEN_URL?: string;
+  /** How long a token refresh may take (default 30 s): without one, a token endpoint that never answers holds every Google call. */
+  GMAIL_TIMEOUT_MS?: number;
 }
+
+/** A token answer is a few hundred bytes. */
+const TOKEN_MAX_RESPONSE_BYTES = 64 * 1024;
 
 // Both the gcloud "authorized_user" file and the token.json written by Google's quickstarts fit.
 const tokenJson = z.object({
@@ -56,8 +62,9 @@ export function createGoogleAuth(config: GoogleAuthConfig): OAuth2Client {
     endpoints: { oauth2TokenUrl: config.GOOGLE_TOKEN_URL ?? json.token_uri ?? 'https://oauth2.googleapis.com/token' },
     // A token revoked or expired early answers 401: refresh once and retry rather than fail the job.
     forceRefreshOnFailure: true,
-    // Node's own fetch rather than gaxios' lazily imported node-fetch (see gmail.client.ts).
-    transporterOptions: { fetchImplementation: fetch },
+    // boundedFetch rather than gaxios' lazily imported node-fetch (see gmail.client.ts), with a
+    // timeout of its own: a refresh given up on is reset like any other request.
+    transporterOptions: { fetchImplementation: boundedFetch(TOKEN_MAX_RESPONSE_BYTES), timeout: config.GMAIL_TIMEOUT_MS ?? 30_000 },
   });
   client.setCredentials({ refresh_token: refreshToken });
   return client;

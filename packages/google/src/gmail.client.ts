@@ -24,7 +24,11 @@ export interface GmailClient {
   getProfile(): Promise<{ historyId: string }>;
   /** The message whose Message-ID header is `messageIdHdr` (with or without brackets), or null. */
   findByMessageIdHeader(messageIdHdr: string): Promise<{ id: string; threadId: string } | null>;
-  send(raw: string, threadId?: string): Promise<{ id: string; threadId: string }>;
+  /**
+   * Sends a message. `signal` ends the call when it aborts, whatever it is waiting for (a token
+   * refresh, the request, a retry after a 401); the request is then reset, never delivered later.
+   */
+  send(raw: string, threadId?: string, options?: { signal?: AbortSignal }): Promise<{ id: string; threadId: string }>;
   /** Every message of the thread, parsed as getMessage does (an unreadable one has `problem` set). */
   getThread(threadId: string): Promise<ParsedMessage[]>;
 }
@@ -168,11 +172,23 @@ export function createGmailClient(opts: GmailClientOptions): GmailClient {
         return first ? { id: first.id, threadId: first.threadId } : null;
       }),
 
-    send: (raw, threadId) =>
-      call(async () => {
-        const res = await api.users.messages.send({ userId, requestBody: { raw, ...(threadId ? { threadId } : {}) } });
+    send: (raw, threadId, options) => {
+      const signal = options?.signal;
+      const sending = call(async () => {
+        const res = await api.users.messages.send({ userId, requestBody: { raw, ...(threadId ? { threadId } : {}) } }, signal ? { signal } : {});
         return sendResponse.parse(res.data);
-      }),
+      });
+      if (!signal) return sending;
+      // A token refresh does not see the signal: the call ends at the signal anyway, and the
+      // request, if the refresh ever returns, is refused by the aborted signal before it leaves.
+      sending.catch(() => undefined);
+      return new Promise<{ id: string; threadId: string }>((resolve, reject) => {
+        const onAbort = () => reject(mapGoogleError(Object.assign(new Error(`gmail send given up: ${String(signal.reason)}`), { name: 'AbortError', code: 'ABORT_ERR' }), 'gmail'));
+        if (signal.aborted) return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        sending.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      });
+    },
 
     getThread: async (threadId) => {
       let data: z.infer<typeof threadResponse>;
