@@ -129,6 +129,20 @@ describe('worker runtime: retries per error class (real Redis)', () => {
     expect(await h.db.deadLetter.count({ where: { jobId: 'step.defer-a' } })).toBe(0);
   });
 
+  it('does not count deferrals as rate-limited starts', async () => {
+    // Deferred three times, then rate limited once: that is its first rate-limited start.
+    scripts.set('defer-rl', (n) => {
+      if (n <= 3) throw new DeferredError('not yet', 100, 'send_settling');
+      if (n === 4) throw new RateLimitedError('429 rate_limit_error', 200, 'gmail');
+      return 'done';
+    });
+    await add('defer-rl');
+    await waitFor('defer-rl completed', async () => (await stateOf('defer-rl')) === 'completed', 30_000);
+    const { logs } = await h.queues['negotiation-steps'].getJobLogs('step.defer-rl');
+    expect(logs.filter((l) => l.startsWith('rate limited by gmail'))).toEqual([expect.stringContaining(`(restart 1 of ${TEST_POLICY.rateLimitMax})`)]);
+    expect((await h.queues['negotiation-steps'].getJob('step.defer-rl'))?.progress).toEqual({ deferrals: 3 });
+  });
+
   it('dead-letters a job rate limited more than rateLimitMax times in a row, once', async () => {
     scripts.set('rl-always', () => {
       throw new RateLimitedError('429 rate_limit_error', 200, 'anthropic');

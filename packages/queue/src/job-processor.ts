@@ -3,7 +3,7 @@ import type { Logger } from '@parley/logging';
 import { attemptsFor, backoffDelay, classifyError, DeferredError, JOBS, PermanentError, RateLimitedError, type ErrorClass, type QueueName, type RetryPolicy } from '@parley/contracts';
 import { recordDeadLetter, type DeadLetterClass, type DeadLetterDeps } from './dead-letters';
 import type { HandlerMap, JobContext } from './handlers';
-import { cooledProgress, cooledRoundsOf, stallDecision, type StallPolicy } from './stall-policy';
+import { cooledProgress, cooledRoundsOf, deferralsOf, deferredProgress, stallDecision, type StallPolicy } from './stall-policy';
 
 export interface ProcessorOptions extends DeadLetterDeps {
   handlers: HandlerMap;
@@ -56,7 +56,7 @@ export async function processJob(options: ProcessorOptions, queue: QueueName, jo
       return { skipped: 'stalled', stalls: job.stalledCounter };
     case 'cool_down':
       // Progress first: a crash before the move only costs this cool-down, never repeats it.
-      await job.updateProgress(cooledProgress(stalled.round));
+      await job.updateProgress(cooledProgress(stalled.round, job.progress));
       await job.moveToDelayed(Date.now() + stalled.delayMs, token);
       options.metrics.jobRetries.inc({ queue, reason: 'stalled' });
       log.warn('stalled job set aside', { stalls: job.stalledCounter, delayMs: stalled.delayMs, cooldown: stalled.round });
@@ -89,6 +89,8 @@ export async function processJob(options: ProcessorOptions, queue: QueueName, jo
       const waitMs = Math.max(0, Math.round(error.waitMs));
       options.metrics.jobDuration.observe({ queue, outcome: 'deferred' }, seconds());
       options.metrics.jobRetries.inc({ queue, reason: 'deferred' });
+      // Counted first, as a cool-down is: a crash before the move only costs this deferral.
+      await job.updateProgress(deferredProgress(job.progress));
       await job.moveToDelayed(Date.now() + waitMs, token);
       log.info('job deferred', { reason: error.reason, waitMs, error: error.message });
       await note(`deferred (${error.reason}): runs again in ${waitMs} ms`);
@@ -114,9 +116,9 @@ async function decide(
   const { policy } = options;
 
   if (error instanceof RateLimitedError) {
-    // BullMQ counts neither a rate-limited start, a stall nor a cool-down as an attempt, but
-    // each as a start; what is left are the rate-limited starts, this one included.
-    const restarts = Math.max(1, job.attemptsStarted - job.attemptsMade - job.stalledCounter - cooledRoundsOf(job.progress));
+    // BullMQ counts neither a rate-limited start, a stall, a cool-down nor a deferral as an
+    // attempt, but each as a start; what is left are the rate-limited starts, this one included.
+    const restarts = Math.max(1, job.attemptsStarted - job.attemptsMade - job.stalledCounter - cooledRoundsOf(job.progress) - deferralsOf(job.progress));
     if (restarts > policy.rateLimitMax) {
       const final = new PermanentError(`rate limited ${restarts} times in a row (cap ${policy.rateLimitMax}): ${error.message}`, 'rate_limit_cap');
       return deadLetter(options, queue, job, 'rate_limited', final, log, note);

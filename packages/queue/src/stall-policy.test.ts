@@ -1,4 +1,4 @@
-import { bullmqStallLimit, cooledProgress, cooledRoundsOf, stallDecision, type StallPolicy } from './stall-policy';
+import { bullmqStallLimit, cooledProgress, cooledRoundsOf, deferralsOf, deferredProgress, stallDecision, type StallPolicy } from './stall-policy';
 
 const policy: StallPolicy = { maxStalledCount: 2, cooldowns: 2, cooldownMs: 60_000 };
 
@@ -49,5 +49,12 @@ describe('stall policy', () => {
     expect(cooledRoundsOf(0)).toBe(0);
     expect(cooledRoundsOf({ stallCooldowns: -1 })).toBe(0);
     expect(cooledRoundsOf({ stallCooldowns: '3' })).toBe(0);
+    // Deferrals and cool-downs share the progress; each keeps the other.
+    const deferred = deferredProgress(deferredProgress(cooledProgress(1)));
+    expect(deferred).toEqual({ stallCooldowns: 1, deferrals: 2 });
+    expect(cooledProgress(2, deferred)).toEqual({ stallCooldowns: 2, deferrals: 2 });
+    expect([cooledRoundsOf(deferred), deferralsOf(deferred)]).toEqual([1, 2]);
+    expect([deferralsOf(undefined), deferralsOf({ deferrals: -1 }), deferralsOf(cooledProgress(3))]).toEqual([0, 0, 0]);
+    expect(deferredProgress(undefined)).toEqual({ deferrals: 1 });
   });
 });

@@ -67,6 +67,23 @@ export function cooledRoundsOf(progress: unknown): number {
   return parsed.success ? parsed.data.stallCooldowns : 0;
 }
 
-export function cooledProgress(round: number): z.infer<typeof progressSchema> {
-  return { stallCooldowns: round };
+/** The job's progress after cool-down `round`, keeping its count of deferrals. */
+export function cooledProgress(round: number, progress?: unknown): { stallCooldowns: number; deferrals?: number } {
+  const deferrals = deferralsOf(progress);
+  return { stallCooldowns: round, ...(deferrals > 0 ? { deferrals } : {}) };
+}
+
+// Deferrals (a handler's DeferredError) live there too: like a cool-down, each is a start
+// BullMQ counts that is neither an attempt nor a rate-limited start.
+const deferralsSchema = z.object({ deferrals: z.number().int().nonnegative() });
+
+export function deferralsOf(progress: unknown): number {
+  const parsed = deferralsSchema.safeParse(progress);
+  return parsed.success ? parsed.data.deferrals : 0;
+}
+
+/** The job's progress with one deferral more, keeping its cool-downs. */
+export function deferredProgress(progress: unknown): { stallCooldowns?: number; deferrals: number } {
+  const cooled = cooledRoundsOf(progress);
+  return { ...(cooled > 0 ? { stallCooldowns: cooled } : {}), deferrals: deferralsOf(progress) + 1 };
 }
