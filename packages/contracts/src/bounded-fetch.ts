@@ -151,7 +151,7 @@ const openConnections = new Set<net.Socket>();
  * send held past the shutdown grace, would otherwise stay in the kernel and be delivered after
  * the process is gone.
  */
-export function resetOpenConnections(): void {
+function resetOpenConnections(): void {
   for (const tcp of openConnections) {
     if (tcp.destroyed || tcp.connecting) continue;
     try {

@@ -17,45 +17,38 @@ import { boundedFetch, resettingConnector } from './bounded-fetch';
  */
 const BODY = Buffer.alloc(1024 * 1024, 97);
 
-interface Outcome {
-  /** 'complete' when the server read the whole request, else the error it saw. */
-  ended: Promise<string>;
-}
-
 type Server = http.Server | https.Server;
 
-/** Holds every request's body unread until `release()`; records how each request ended. */
+/**
+ * Holds every request's body unread until `release()`. `ended(path)` resolves with how the
+ * request to `path` ended: 'complete' when the server read all of it, else the error it saw;
+ * it resolves once the request has arrived (its headers) and ended.
+ */
 function holdingServer(make: (handler: http.RequestListener) => Server) {
-  const outcomes: Outcome[] = [];
+  const outcomes = new Map<string, Promise<string>>();
   const held: Array<() => void> = [];
-  const sockets: Array<{ ended: Promise<string> }> = [];
   const server = make((req, res) => {
     req.pause();
     held.push(() => req.resume());
     let bytes = 0;
     req.on('data', (chunk: Buffer) => (bytes += chunk.length));
-    outcomes.push({
-      ended: new Promise((resolve) => {
+    outcomes.set(
+      req.url ?? '',
+      new Promise((resolve) => {
         req.on('end', () => {
           resolve(bytes === Number(req.headers['content-length'] ?? -1) ? 'complete' : `short: ${bytes}`);
           res.end('ok');
         });
         req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
       }),
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.push({
-      ended: new Promise((resolve) => {
-        socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-        socket.on('end', () => resolve('fin'));
-      }),
-    });
+    );
   });
   return {
-    server,
-    outcomes,
-    sockets,
+    /** Resolves once the request to `path` is in flight (the server has its headers). */
+    async arrived(path: string): Promise<void> {
+      while (!outcomes.has(path)) await new Promise((resolve) => setImmediate(resolve));
+    },
+    ended: (path: string) => outcomes.get(path),
     release: () => held.splice(0).forEach((resume) => resume()),
     async listen(): Promise<string> {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -63,11 +56,6 @@ function holdingServer(make: (handler: http.RequestListener) => Server) {
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-/** The request is in flight (the server has its headers) once the server has an outcome for it. */
-async function arrived(outcomes: Outcome[], count: number): Promise<void> {
-  while (outcomes.length < count) await new Promise((resolve) => setImmediate(resolve));
 }
 
 describe('boundedFetch: a request given up on is reset, not delivered later', () => {
@@ -81,31 +69,22 @@ describe('boundedFetch: a request given up on is reset, not delivered later', ()
   it('control: with fetch, the kernel delivers the rest after the abort and the server completes the request', async () => {
     const controller = new AbortController();
     const sending = fetch(`${base}/control`, { method: 'POST', body: BODY, signal: controller.signal });
-    await arrived(h.outcomes, 1);
+    await h.arrived('/control');
     controller.abort(new Error('given up'));
     await expect(sending).rejects.toThrow('given up');
     h.release();
-    await expect(h.outcomes[0]!.ended).resolves.toBe('complete');
+    await expect(h.ended('/control')).resolves.toBe('complete');
   });
 
   it('with boundedFetch, the server sees the connection reset and never the whole request', async () => {
     const controller = new AbortController();
     const sending = boundedFetch(1024)(`${base}/send`, { method: 'POST', body: BODY, signal: controller.signal });
-    await arrived(h.outcomes, 2);
+    await h.arrived('/send');
     controller.abort(new Error('given up'));
     await expect(sending).rejects.toThrow('given up');
     h.release();
-    await expect(h.outcomes[1]!.ended).resolves.toBe('ECONNRESET');
+    await expect(h.ended('/send')).resolves.toBe('ECONNRESET');
   });
-});
-
-describe('a process that exits with a request in flight', () => {
-  const h = holdingServer((handler) => http.createServer(handler));
-  let base = '';
-  beforeAll(async () => {
-    base = `http://127.0.0.1:${await h.listen()}`;
-  });
-  afterAll(() => h.close());
 
   /** A process that posts the body and exits (process.exit) on SIGTERM, the request unanswered. */
   const poster = (how: 'fetch' | 'boundedFetch', path: string) => {
@@ -119,15 +98,15 @@ describe('a process that exits with a request in flight', () => {
     return { child, exited: new Promise((resolve) => child.once('exit', resolve)) };
   };
 
-  it('leaves it to the kernel with fetch (the control), resets it with boundedFetch', async () => {
-    for (const [i, how] of (['fetch', 'boundedFetch'] as const).entries()) {
+  it('when the process exits mid-request: left to the kernel with fetch (the control), reset with boundedFetch', async () => {
+    for (const how of ['fetch', 'boundedFetch'] as const) {
       const p = poster(how, `/exit-${how}`);
-      await arrived(h.outcomes, i + 1);
+      await h.arrived(`/exit-${how}`);
       p.child.kill('SIGTERM');
       await p.exited;
       h.release();
     }
-    expect([await h.outcomes[0]!.ended, await h.outcomes[1]!.ended]).toEqual(['complete', 'ECONNRESET']);
+    expect([await h.ended('/exit-fetch'), await h.ended('/exit-boundedFetch')]).toEqual(['complete', 'ECONNRESET']);
   });
 });
 
@@ -144,17 +123,17 @@ describe('resettingConnector', () => {
 
   it('over TLS resets the TCP connection under it: the control completes, the reset one never does', async () => {
     const h = holdingServer((handler) => https.createServer(tls, handler));
-    const url = `https://127.0.0.1:${await h.listen()}/`;
+    const url = `https://127.0.0.1:${await h.listen()}`;
     const plain = new Agent({ connect: buildConnector({ ca: tls.cert }) });
     const resetting = new Agent({ connect: resettingConnector({ ca: tls.cert }) });
     try {
-      for (const [i, dispatcher] of [plain, resetting].entries()) {
-        const sending = request(url, { method: 'POST', body: BODY, dispatcher, signal: AbortSignal.timeout(150) });
+      for (const [path, dispatcher] of [['/plain', plain], ['/resetting', resetting]] as const) {
+        const sending = request(url + path, { method: 'POST', body: BODY, dispatcher, signal: AbortSignal.timeout(150) });
         await expect(sending).rejects.toMatchObject({ name: 'TimeoutError' });
-        await arrived(h.outcomes, i + 1);
+        await h.arrived(path);
         h.release();
       }
-      expect([await h.outcomes[0]!.ended, await h.outcomes[1]!.ended]).toEqual(['complete', 'ECONNRESET']);
+      expect([await h.ended('/plain'), await h.ended('/resetting')]).toEqual(['complete', 'ECONNRESET']);
     } finally {
       await Promise.all([plain.close(), resetting.close()]);
       await h.close();
@@ -167,8 +146,9 @@ describe('resettingConnector', () => {
     const agent = new Agent({ headersTimeout: 150, connect: resettingConnector() });
     try {
       await expect(request(url, { method: 'POST', body: BODY, dispatcher: agent })).rejects.toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' });
+      await h.arrived('/');
       h.release();
-      await expect(h.outcomes[0]!.ended).resolves.toBe('ECONNRESET');
+      await expect(h.ended('/')).resolves.toBe('ECONNRESET');
     } finally {
       await agent.close();
       await h.close();

@@ -1,7 +1,7 @@
 import type { OAuth2Client } from 'google-auth-library';
 import { gmail as gmailApi } from 'googleapis/build/src/apis/gmail';
 import { z } from 'zod';
-import { boundedFetch, historyIdSchema, responseTooLarge } from '@parley/contracts';
+import { boundedFetch, historyIdSchema, responseTooLarge, TransientError } from '@parley/contracts';
 import { HistoryExpiredError, mapGoogleError } from './errors';
 import { toParsedMessage, type ParsedMessage } from './message.parser';
 
@@ -183,7 +183,7 @@ export function createGmailClient(opts: GmailClientOptions): GmailClient {
       // request, if the refresh ever returns, is refused by the aborted signal before it leaves.
       sending.catch(() => undefined);
       return new Promise<{ id: string; threadId: string }>((resolve, reject) => {
-        const onAbort = () => reject(mapGoogleError(Object.assign(new Error(`gmail send given up: ${String(signal.reason)}`), { name: 'AbortError', code: 'ABORT_ERR' }), 'gmail'));
+        const onAbort = () => reject(new TransientError(`gmail: network error (ABORT_ERR): send given up: ${String(signal.reason)}`, 'network'));
         if (signal.aborted) return onAbort();
         signal.addEventListener('abort', onAbort, { once: true });
         sending.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
