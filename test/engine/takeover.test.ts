@@ -1,14 +1,16 @@
 import { withTx } from '@parley/db';
+import type { WorkerRuntime } from '@parley/queue';
 import { auditTrail, claimNegotiation, resumeNegotiation, TakeoverError } from '@parley/engine';
 import { waitFor } from '../support/wait';
 import { addReply, createEngineHarness, seedNegotiation, snapshot, type EngineHarness } from './engine-harness';
 
 describe('human takeover: claim, forward, resume', () => {
   let h: EngineHarness;
+  let runtime: WorkerRuntime;
 
   beforeAll(async () => {
     h = await createEngineHarness('eng-claim');
-    await h.start();
+    runtime = await h.start();
   });
   afterAll(async () => {
     await h.close();
@@ -27,10 +29,17 @@ describe('human takeover: claim, forward, resume', () => {
     await h.finished(await h.step({ negotiationId: id, kind: 'open' }));
     // The opening email is drafted but not sent when the human claims the thread.
     expect(await claimNegotiation(h.deps, { negotiationId: id, by: 'U7' })).toBe('human_managed');
-    expect(await resumeNegotiation(h.deps, { negotiationId: id, by: 'U7' })).toBe('new');
-    const reset = await snapshot(h.db, id);
-    expect(reset.negotiation).toMatchObject({ state: 'new', currentOfferMinor: null, claimedBy: null });
-    expect(reset.outbox).toHaveLength(0);
+    // The worker is held while the reset is read: the fresh open step the resume enqueues would otherwise
+    // be taken at once and redraft the opening before the snapshot.
+    await Promise.all(runtime.workers.map((w) => w.pause()));
+    try {
+      expect(await resumeNegotiation(h.deps, { negotiationId: id, by: 'U7' })).toBe('new');
+      const reset = await snapshot(h.db, id);
+      expect(reset.negotiation).toMatchObject({ state: 'new', currentOfferMinor: null, claimedBy: null });
+      expect(reset.outbox).toHaveLength(0);
+    } finally {
+      runtime.workers.forEach((w) => w.resume());
+    }
     // The resume enqueued a fresh open step (the first one's id is spent); it drafts the opening again.
     await waitFor('opening drafted again', async () => (await snapshot(h.db, id)).negotiation.state === 'outreach_sent', 30_000);
     const reopened = await snapshot(h.db, id);
