@@ -80,13 +80,13 @@ describeMove('parley db export and db import (SQLite to PostgreSQL and back)', (
     const exported = await parley(['db', 'export', '--to', file], world.env);
     expectOk(exported);
     expect(exported.stdout).toContain(`export written: ${file} (${totalRows(original)} rows,`);
-    expect(exported.stdout).toMatch(/from SQLite at migrations 0001_init, 0002_slack_and_mail_problems, 0003_outbox_attempted/);
+    expect(exported.stdout).toMatch(/from SQLite at migrations 0001_init, 0002_slack_and_mail_problems, 0003_outbox_attempted, 0004_outbox_by_negotiation/);
     expect(exported.stdout).toMatch(/^ {2}Transition +1205$/m);
     // Private data: the file is the owner's alone; nothing but it is left beside it.
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     expect(fs.readdirSync(files)).toEqual(['round-trip.jsonl']);
     const lines = exportLines(file);
-    expect(JSON.parse(lines[0] ?? '')).toMatchObject({ format: 'parley-db-export', version: 1, engine: 'sqlite', migrations: ['0001_init', '0002_slack_and_mail_problems', '0003_outbox_attempted'], tables: { Campaign: 2, Transition: 1205 } });
+    expect(JSON.parse(lines[0] ?? '')).toMatchObject({ format: 'parley-db-export', version: 1, engine: 'sqlite', migrations: ['0001_init', '0002_slack_and_mail_problems', '0003_outbox_attempted', '0004_outbox_by_negotiation'], tables: { Campaign: 2, Transition: 1205 } });
     expect(lines).toHaveLength(totalRows(original) + 2);
     // Types as the file holds them: ISO time with milliseconds, JSON as JSON, null kept.
     const neg1 = lines.map((l) => JSON.parse(l) as { table?: string; row?: Record<string, unknown> }).find((l) => l.row?.id === 'neg-1')?.row;
@@ -104,7 +104,7 @@ describeMove('parley db export and db import (SQLite to PostgreSQL and back)', (
     const back = path.join(files, 'from-postgres.jsonl');
     const fromPg = await parley(['db', 'export', '--to', back], { DATABASE_URL: pg.url });
     expectOk(fromPg);
-    expect(JSON.parse(exportLines(back)[0] ?? '')).toMatchObject({ engine: 'postgres', migrations: ['0001_init', '0002_outbox_attempted'] });
+    expect(JSON.parse(exportLines(back)[0] ?? '')).toMatchObject({ engine: 'postgres', migrations: ['0001_init', '0002_outbox_attempted', '0003_outbox_by_negotiation'] });
     const sqliteAgain = await migratedSqlite(world.dir, 'again.db');
     expectOk(await parley(['db', 'import', '--from', back], { DATABASE_URL: sqliteAgain }));
     const inSqlite = await dumpUrl(sqliteAgain);
@@ -192,7 +192,7 @@ describeMove('parley db export and db import (SQLite to PostgreSQL and back)', (
       targets.push(bare);
       const r = await importInto(bare.url, file);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/the target PostgreSQL database lacks 0001_init, 0002_outbox_attempted: run `parley db migrate` with this DATABASE_URL first; nothing was imported/);
+      expect(r.stderr).toMatch(/the target PostgreSQL database lacks 0001_init, 0002_outbox_attempted, 0003_outbox_by_negotiation: run `parley db migrate` with this DATABASE_URL first; nothing was imported/);
       const db = openDatabase(bare.url);
       try {
         const [tables] = await db.$queryRawUnsafe<{ n: bigint }[]>("SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'");
@@ -293,7 +293,7 @@ describeMove('parley db export and db import (SQLite to PostgreSQL and back)', (
       writeExport(bad('migrations'), [JSON.stringify({ ...header, migrations: ['0001_init'] }), ...lines.slice(1)]);
       const r = await importInto(empty.url, bad('migrations'));
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/was exported from a SQLite database that lacks 0002_slack_and_mail_problems, 0003_outbox_attempted compared with this program: import it with the program version that exported it; nothing was imported/);
+      expect(r.stderr).toMatch(/was exported from a SQLite database that lacks 0002_slack_and_mail_problems, 0003_outbox_attempted, 0004_outbox_by_negotiation compared with this program: import it with the program version that exported it; nothing was imported/);
       await expectEmpty(empty.url);
     });
 

@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { Client } from 'pg';
 import { migratePostgres, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from '@parley/db';
 import { dropPostgresDatabase } from '../support/db';
@@ -104,5 +105,54 @@ describeWithPostgres('PostgreSQL migrations against the data model', () => {
     const [fromMigrations, fromSchema] = await Promise.all([catalog(migrated), catalog(direct)]);
     expect(fromMigrations.columns.length).toBeGreaterThan(50);
     expect(fromMigrations).toEqual(fromSchema);
+  }, 60_000);
+});
+
+/** Every table's columns, indexes (with their columns in order) and foreign keys, as SQLite reports them. */
+function sqliteCatalog(file: string): string[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    const lines: string[] = [];
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_prisma_migrations' ORDER BY name").all() as { name: string }[];
+    for (const { name } of tables) {
+      for (const c of db.pragma(`table_info("${name}")`) as { name: string; type: string; notnull: number; dflt_value: unknown; pk: number }[]) {
+        lines.push(`${name}.${c.name} ${c.type} notnull=${c.notnull} default=${String(c.dflt_value)} pk=${c.pk}`);
+      }
+      for (const i of db.pragma(`index_list("${name}")`) as { name: string; unique: number }[]) {
+        const columns = (db.pragma(`index_info("${i.name}")`) as { name: string }[]).map((c) => c.name).join(',');
+        lines.push(`${name} index ${i.name} unique=${i.unique} (${columns})`);
+      }
+      for (const f of db.pragma(`foreign_key_list("${name}")`) as { table: string; from: string; to: string; on_update: string; on_delete: string }[]) {
+        lines.push(`${name} fk ${f.from} -> ${f.table}.${f.to} update=${f.on_update} delete=${f.on_delete}`);
+      }
+    }
+    return lines.sort();
+  } finally {
+    db.close();
+  }
+}
+
+describe('SQLite migrations against the data model', () => {
+  it('build exactly the database prisma/schema.prisma describes', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-sqlite-schema-'));
+    try {
+      const migrated = new Database(path.join(dir, 'migrated.db'));
+      for (const name of SQLITE_MIGRATIONS) migrated.exec(fs.readFileSync(path.join(ROOT, 'prisma/migrations', name, 'migration.sql'), 'utf8'));
+      migrated.close();
+      const script = execFileSync(process.execPath, [PRISMA_CLI, 'migrate', 'diff', '--from-empty', '--to-schema-datamodel', 'prisma/schema.prisma', '--script'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, DATABASE_URL: `file:${path.join(dir, 'unused.db')}` },
+      });
+      const direct = new Database(path.join(dir, 'direct.db'));
+      direct.exec(script);
+      direct.close();
+      const fromMigrations = sqliteCatalog(path.join(dir, 'migrated.db'));
+      expect(fromMigrations.length).toBeGreaterThan(80);
+      expect(fromMigrations).toEqual(sqliteCatalog(path.join(dir, 'direct.db')));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });

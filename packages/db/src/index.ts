@@ -15,6 +15,7 @@ export {
   negotiationsOfThreads,
   pendingSendsWithoutThread,
   recordedInboundIds,
+  sentAfter,
   stateWithPendingSends,
   threadSubject,
   unansweredInbound,

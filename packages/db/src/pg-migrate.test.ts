@@ -117,7 +117,7 @@ describeWithPostgres('PostgreSQL migrations', () => {
     try {
       const error = await prepareDatabase(db).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DatabaseError);
-      expect((error as Error).message).toMatch(/lacks migrations 0001_init, 0002_outbox_attempted: run `npx parley db migrate`/);
+      expect((error as Error).message).toMatch(/lacks migrations 0001_init, 0002_outbox_attempted, 0003_outbox_by_negotiation: run `npx parley db migrate`/);
     } finally {
       await db.$disconnect();
     }

@@ -102,6 +102,16 @@ export async function threadSubject(sql: Sql, negotiationId: string): Promise<st
   return row?.subject ?? null;
 }
 
+/** Whether an email of the negotiation created after `createdAt` has been sent (a late-recorded send is then not the thread's latest). */
+export async function sentAfter(sql: Sql, negotiationId: string, createdAt: Date): Promise<boolean> {
+  const rows = await sql.query<{ id: string }>(
+    `SELECT "id" FROM "OutboxEmail" WHERE "negotiationId" = ${placeholder(sql.engine, 1)} AND "status" = 'sent' AND "createdAt" > ${placeholder(sql.engine, 2)} LIMIT 1`,
+    negotiationId,
+    createdAt,
+  );
+  return rows.length > 0;
+}
+
 /** A negotiation's state and escalation reason, or null when there is no such negotiation. */
 export async function negotiationState(sql: Sql, id: string): Promise<Pick<Negotiation, 'state' | 'escalationReason'> | null> {
   const [row] = await sql.query<Pick<Negotiation, 'state' | 'escalationReason'>>(`SELECT "state", "escalationReason" FROM "Negotiation" WHERE "id" = ${placeholder(sql.engine, 1)}`, id);

@@ -1,4 +1,4 @@
-import { findNegotiation, findOutboxWithNegotiation, placeholder, sqlOf, withTx, type Db } from '@parley/db';
+import { findNegotiation, findOutboxWithNegotiation, placeholder, sentAfter, sqlOf, withTx, type Db } from '@parley/db';
 import type { NegotiationEvent } from '@parley/domain';
 import { buildMime, type GmailClient } from '@parley/google';
 import { DeferredError, PermanentError, RateLimitedError, TransientError, type Handler } from '@parley/queue';
@@ -171,8 +171,7 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
       if (marked !== 1) throw new Error(`outbox row ${row.id} disappeared before its send was recorded`);
       // A send recorded late (its worker died after Gmail accepted it) may come after a later
       // email of the thread was sent and recorded: that one stays the thread's latest.
-      const [later] = await tx.query<{ id: string }>(`SELECT "id" FROM "OutboxEmail" WHERE "negotiationId" = ${$(1)} AND "status" = 'sent' AND "createdAt" > ${$(2)} LIMIT 1`, negotiation.id, row.createdAt);
-      const superseded = later !== undefined;
+      const superseded = await sentAfter(tx, negotiation.id, row.createdAt);
       const record = (current: typeof negotiation) =>
         applyTransitions(tx, {
           negotiation: current,
