@@ -52,7 +52,8 @@ describe('jobs that Redis lost after a worker enqueued them (API + 2 workers)', 
       },
     );
     await waitFor('both opening emails sent', async () => (await h.db.outboxEmail.count({ where: { status: 'sent' } })) === 2, 60_000, 200);
-    expect(await h.queues['negotiation-steps'].getJobState(lost)).toBe('completed');
+    // The step enqueues its send before BullMQ marks the step completed.
+    await waitFor('the re-enqueued opening step completed', async () => (await h.queues['negotiation-steps'].getJobState(lost)) === 'completed', 30_000);
   });
 
   it('sends an email whose send job was lost', async () => {

@@ -213,7 +213,8 @@ describe('negotiation steps through the real runtime, SDK and sandbox', () => {
     await withTx(h.db, (tx) => applyTransitions(tx, { negotiation: opened, events: ['email_delivered'], actor: 'agent', at: new Date() }));
     await withTx(h.db, (tx) => tx.outboxEmail.updateMany({ where: { negotiationId: id }, data: { status: 'sent', sentAt: new Date() } }));
     h.sandbox.reset();
-    h.sandbox.faults([{ delayMs: 1_000 }]);
+    // The draft is held long enough that the reply is stored first even on a loaded machine.
+    h.sandbox.faults([{ delayMs: 5_000 }]);
     const jobId = await h.step({ negotiationId: id, kind: 'follow_up' }, jobIds.followUp(id, 1));
     await waitFor('the follow-up draft requested', () => h.sandbox.calls().length >= 1);
     await addReply(h.db, id, 'Sorry for the delay! My rate would be $3,500.00.');

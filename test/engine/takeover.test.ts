@@ -111,7 +111,8 @@ describe('human takeover: claim, forward, resume', () => {
     await h.finished(await h.step({ negotiationId: id, kind: 'open' }));
     const msg = await addReply(h.db, id, 'My rate for this would be $3,500.00.');
     h.sandbox.reset();
-    h.sandbox.faults([{ delayMs: 1_500 }]);
+    // Held long enough that the claim commits first even on a loaded machine.
+    h.sandbox.faults([{ delayMs: 5_000 }]);
     const jobId = await h.step({ negotiationId: id, kind: 'reply', gmailMessageId: msg });
     // The human claims while the step waits on the LLM.
     await waitFor('the step calling the LLM', () => h.sandbox.calls().length >= 1);

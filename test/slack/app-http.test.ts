@@ -56,8 +56,10 @@ describe('Slack app in HTTP mode (POST /slack/events, signed form bodies)', () =
     expect(msg).toMatchObject({ actedBy: `slack:${OPERATOR}`, action: 'replayed' });
 
     // Later presses (the same operator, then another) change nothing.
+    const toldBefore = ephemeralsFor(OPERATOR).length;
     await h.http.action(press);
     await h.http.action({ ...press, userId: OTHER_OPERATOR });
+    await waitFor('the operator told it is done', () => ephemeralsFor(OPERATOR).length > toldBefore);
     await waitFor('the other operator told it is done', () => ephemeralsFor(OTHER_OPERATOR).some((e) => /already replayed by <@U0OPERATOR1>/.test(e.text)));
     expect(await jobIdsIn(h.api.queues, 'negotiation-steps')).toEqual([jobId]);
     const audits = await auditsFor('dead_letter_replayed', a.deadLetterId);
