@@ -88,19 +88,21 @@ describe('LLM gate: one gate for every process', () => {
       // The next call is answered 429 after 350 ms; the other callers send theirs meanwhile
       // (400 ms each), so those are on their way at the 429 and want the LLM again during it.
       sandbox.faults([{ status: 429, retryAfter: 2, delayMs: 350 }]);
-      const limited = await waitFor('the 429', () => arrivals().find((c) => c.status === 429), 10_000);
-      const answeredAt = limited.at + 350;
-      await waitFor('calls after the pause', () => arrivals().filter((c) => c.at >= answeredAt + 2_000 && c.status === 200).length >= 4, 20_000);
+      await waitFor('the 429', () => arrivals().find((c) => c.status === 429), 10_000);
+      // When the pause was written: its end (Redis's clock, the machine's) less the retry-after.
+      // Measured from there, a loaded machine's delay in reading the 429 moves the window with it.
+      const pausedAt = Number(await waitFor('the pause written', () => members[0]?.redis.get(llmGateKeys(prefix).pause), 10_000)) - 2_000;
+      await waitFor('calls after the pause', () => arrivals().filter((c) => c.at >= pausedAt + 2_000 && c.status === 200).length >= 4, 20_000);
 
       const calls = arrivals();
-      // Calls were in flight when the 429 was answered (sent before it, answered after it).
-      const inFlight = calls.filter((c) => c.status === 200 && c.at <= answeredAt && c.at + 400 > answeredAt);
+      // Calls were in flight when the pause began (sent before it, answered after it).
+      const inFlight = calls.filter((c) => c.status === 200 && c.at <= pausedAt && c.at + 400 > pausedAt);
       expect(inFlight.length).toBeGreaterThanOrEqual(3);
-      // A request granted just before the pause was written may still arrive a moment after
-      // the 429 (on the wire); nothing else arrives until the retry-after is over, although the
-      // calls in flight ended within 400 ms of it and their callers wanted the LLM again at once.
+      // A request granted just before the pause was written may still arrive a moment after it
+      // (on the wire); nothing else arrives until the retry-after is over, although the calls in
+      // flight ended within 400 ms of it and their callers wanted the LLM again at once.
       const onTheWire = 250;
-      expect(calls.filter((c) => c.at > answeredAt + onTheWire && c.at < answeredAt + 2_000)).toEqual([]);
+      expect(calls.filter((c) => c.at > pausedAt + onTheWire && c.at < pausedAt + 2_000)).toEqual([]);
     } finally {
       await busy.stop();
     }

@@ -153,9 +153,10 @@ describe('the send handler: the lookup before a resend, a lost job lock, a negot
     const { log } = capturingLogger('send-deadline', 'error');
     const gate = await startGoogleGate(google.sandbox.url);
     try {
-      // The client would wait a minute for Gmail's answer; the send's deadline is 300 ms.
+      // The client would wait a minute for Gmail's answer; the send's deadline is 3 s from the mark
+      // (long enough that the claim and the request reach the gate first on a loaded machine).
       const gmail = createGmailClient({ auth: google.auth, rootUrl: gate.url, timeoutMs: 60_000 });
-      const handler = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(), gmail, mailbox: MAILBOX, sendSettleMs: 400, sendTimeoutMs: 300 });
+      const handler = createSendEmailHandler({ db: database.db, queues, metrics: createMetrics(), log, now: () => new Date(), gmail, mailbox: MAILBOX, sendSettleMs: 4_000, sendTimeoutMs: 3_000 });
       const outboxId = await pendingEmail(database.db);
       const held = gate.hold({ method: 'POST', path: /\/messages\/send$/ });
       const started = Date.now();

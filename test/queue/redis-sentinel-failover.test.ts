@@ -326,7 +326,7 @@ describe('Redis Sentinel: a planned failover (SENTINEL FAILOVER) under writes', 
     // Both connections moved to the promoted replica right after the announcement, long before
     // the old primary was demoted.
     expect(/^tcp_port:(\d+)/m.exec(await producer.info('server'))?.[1]).toBe(String(top.replica.port));
-    expect(firstAfter - announcedAt).toBeLessThan(2000);
+    expect(firstAfter - announcedAt).toBeLessThan(5000);
     expect(demotedAt - announcedAt).toBeGreaterThan(firstAfter - announcedAt);
     const written = added.filter((a) => a.at > announcedAt);
     await waitFor('the worker to process every job added after the announcement', () => written.every((a) => processed.has(a.id)), 20_000);
