@@ -3,6 +3,7 @@ import { jobIdsIn } from '../api/api-harness';
 import { seedCampaign, seedDeadLetter, seedNegotiation, seedOutbox } from '../admin/seed';
 import { waitFor } from '../support/wait';
 import { OPERATOR, OTHER_OPERATOR, OUTSIDER, startSlackApp, type SlackAppHarness } from './app-harness';
+import { withAnswer } from './command-answer';
 
 /** Generous: Slack's budget is 3 s; a loaded 2-core machine still answers well inside it. */
 const ACK_LIMIT_MS = 2900;
@@ -29,6 +30,7 @@ describe('Slack app in HTTP mode (POST /slack/events, signed form bodies)', () =
   const auditsFor = async (action: string, deadLetterId: string) =>
     (await h.api.db.auditEntry.findMany({ where: { action } })).filter((e) => (e.details as { deadLetterId?: string } | null)?.deadLetterId === deadLetterId);
   const ephemeralsFor = (user: string) => h.slack.ephemerals().filter((e) => e.user === user);
+  const command = (input: { command: string; text: string; userId: string }) => withAnswer(h.slack, input.userId, () => h.http.command(input), (r) => r.body);
 
   it('Replay re-enqueues once, updates the alert and writes an audit entry naming the Slack user; pressed again it acts no more', async () => {
     const a = await deadLetterAlert();
@@ -137,12 +139,12 @@ describe('Slack app in HTTP mode (POST /slack/events, signed form bodies)', () =
     const authBefore = h.slack.calls('auth.test').length;
     h.slack.fault({ kind: 'slow', delayMs: 6000, method: 'auth.test', times: 5 });
     try {
-      const claim = await h.http.command({ command: '/claim', text: id, userId: OPERATOR });
+      const claim = await command({ command: '/claim', text: id, userId: OPERATOR });
       expect(claim.ms).toBeLessThan(ACK_LIMIT_MS);
-      expect(claim.body).toMatchObject({ text: expect.stringContaining(`You hold negotiation \`${id}\``) });
-      const resume = await h.http.command({ command: '/resume', text: id, userId: OPERATOR });
+      expect(claim.answer).toContain(`You hold negotiation \`${id}\``);
+      const resume = await command({ command: '/resume', text: id, userId: OPERATOR });
       expect(resume.ms).toBeLessThan(ACK_LIMIT_MS);
-      expect(resume.body).toMatchObject({ text: expect.stringContaining('back with the agent') });
+      expect(resume.answer).toContain('back with the agent');
       // The bot's identity was learned once, at start; requests never ask for it again.
       expect(h.slack.calls('auth.test').length - authBefore).toBe(0);
     } finally {
@@ -183,9 +185,10 @@ describe('Slack app in HTTP mode (POST /slack/events, signed form bodies)', () =
     const a = await deadLetterAlert();
     await h.http.action({ actionId: 'dead_letter_replay', value: a.deadLetterId, userId: OUTSIDER, channelId: a.channel, messageTs: a.ts });
     await waitFor('refusal', () => ephemeralsFor(OUTSIDER).some((e) => /only Parley operators/.test(e.text)));
-    const claim = await h.http.command({ command: '/claim', text: a.negotiationId, userId: OUTSIDER });
+    const claim = await command({ command: '/claim', text: a.negotiationId, userId: OUTSIDER });
     expect(claim.status).toBe(200);
-    expect(claim.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(/only Parley operators/) });
+    expect(claim.body).toMatchObject({ response_type: 'ephemeral' });
+    expect(claim.answer).toMatch(/only Parley operators/);
     expect(await h.api.db.deadLetter.findUniqueOrThrow({ where: { id: a.deadLetterId } })).toMatchObject({ replayedAt: null, resolvedBy: null });
     expect(await h.api.db.negotiation.findUniqueOrThrow({ where: { id: a.negotiationId } })).toMatchObject({ state: 'awaiting_reply', claimedBy: null });
     expect(await h.api.db.auditEntry.count({ where: { actor: { contains: OUTSIDER } } })).toBe(0);
@@ -198,25 +201,30 @@ describe('Slack app in HTTP mode (POST /slack/events, signed form bodies)', () =
     const id = await seedNegotiation(h.api.db, campaign, { influencerName: 'Cole Command', influencerEmail: 'cole@creator.example' });
     // Our opening went out: a resume then waits for the influencer instead of starting over.
     await seedOutbox(h.api.db, id, { key: 'open', status: 'sent' });
-    const claim = await h.http.command({ command: '/claim', text: 'Cole@Creator.example', userId: OPERATOR });
+    // A command that needs no database answers in its ack itself.
+    const help = await h.http.command({ command: '/parley', text: 'help', userId: OUTSIDER });
+    expect(help.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining('`/claim <email | Gmail thread id | negotiation id>`') });
+    // The others answer in the ack too, unless their database work outlasts the ack budget.
+    const claim = await command({ command: '/claim', text: 'Cole@Creator.example', userId: OPERATOR });
     expect(claim.status).toBe(200);
     expect(claim.ms).toBeLessThan(ACK_LIMIT_MS);
-    expect(claim.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining(`You hold negotiation \`${id}\``) });
+    expect(claim.body).toMatchObject({ response_type: 'ephemeral' });
+    expect(claim.answer).toContain(`You hold negotiation \`${id}\``);
     expect(await h.api.db.negotiation.findUniqueOrThrow({ where: { id } })).toMatchObject({ state: 'human_managed', claimedBy: `slack:${OPERATOR}`, claimedBySlackId: OPERATOR });
 
-    const taken = await h.http.command({ command: '/claim', text: id, userId: OTHER_OPERATOR });
-    expect((taken.body as { text: string }).text).toMatch(/Nothing changed: already claimed by slack:U0OPERATOR1/);
+    const taken = await command({ command: '/claim', text: id, userId: OTHER_OPERATOR });
+    expect(taken.answer).toMatch(/Nothing changed: already claimed by slack:U0OPERATOR1/);
 
-    const audit = await h.http.command({ command: '/audit', text: id, userId: OUTSIDER });
-    expect((audit.body as { text: string }).text).toMatch(/awaiting_reply → claimed → human_managed/);
-    expect((audit.body as { text: string }).text).toContain(`human:slack:${OPERATOR}: claimed`);
+    const audit = await command({ command: '/audit', text: id, userId: OUTSIDER });
+    expect(audit.answer).toMatch(/awaiting_reply → claimed → human_managed/);
+    expect(audit.answer).toContain(`human:slack:${OPERATOR}: claimed`);
 
-    const resume = await h.http.command({ command: '/resume', text: id, userId: OPERATOR });
-    expect((resume.body as { text: string }).text).toMatch(/back with the agent \(state awaiting_reply\)/);
+    const resume = await command({ command: '/resume', text: id, userId: OPERATOR });
+    expect(resume.answer).toMatch(/back with the agent \(state awaiting_reply\)/);
     expect(await h.api.db.negotiation.findUniqueOrThrow({ where: { id } })).toMatchObject({ state: 'awaiting_reply', claimedBy: null, claimedBySlackId: null });
 
-    const status = await h.http.command({ command: '/parley', text: 'status', userId: OUTSIDER });
-    const text = (status.body as { text: string }).text;
+    const status = await command({ command: '/parley', text: 'status', userId: OUTSIDER });
+    const text = status.answer;
     expect(text).toMatch(/Dead letters in the last 24 h: \d+/);
     expect(text).toContain('negotiation-steps:');
     expect(text).toMatch(/Stuck negotiations: \d+/);

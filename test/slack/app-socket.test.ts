@@ -4,6 +4,7 @@ import { jobIdsIn } from '../api/api-harness';
 import { seedCampaign, seedDeadLetter, seedNegotiation } from '../admin/seed';
 import { waitFor } from '../support/wait';
 import { OPERATOR, OUTSIDER, startSlackApp, type SlackAppHarness } from './app-harness';
+import { withAnswer } from './command-answer';
 
 /** Slack's budget is 3 s; the bound leaves no slack past it, whatever the machine's load. */
 const ACK_LIMIT_MS = 3000;
@@ -20,6 +21,9 @@ describe('Slack app in Socket Mode (envelopes over a WebSocket)', () => {
   afterAll(async () => {
     await h?.close();
   });
+
+  /** A command over the socket with its answer, in the ack or (past the ack budget) after it. */
+  const command = (input: { command: string; text: string; userId: string }) => withAnswer(h.slack, input.userId, () => h.socket.command(input), (r) => r.ackPayload);
 
   async function deadLetterAlert() {
     const campaign = await seedCampaign(h.api.db, 'Socket Drop');
@@ -79,14 +83,14 @@ describe('Slack app in Socket Mode (envelopes over a WebSocket)', () => {
     h.socket.drop();
     await h.socket.waitForConnections(before + 1, 30_000);
     await waitFor('reconnected', () => h.app.connected() && h.socket.connected(), 10_000);
-    const afterDrop = await h.socket.command({ command: '/claim', text: first, userId: OPERATOR });
-    expect(afterDrop.ackPayload).toMatchObject({ text: expect.stringContaining(`You hold negotiation \`${first}\``) });
+    const afterDrop = await command({ command: '/claim', text: first, userId: OPERATOR });
+    expect(afterDrop.answer).toContain(`You hold negotiation \`${first}\``);
 
     h.socket.refresh();
     await h.socket.waitForConnections(before + 2, 30_000);
     await waitFor('reconnected', () => h.app.connected() && h.socket.connected(), 10_000);
-    const afterRefresh = await h.socket.command({ command: '/claim', text: second, userId: OPERATOR });
-    expect(afterRefresh.ackPayload).toMatchObject({ text: expect.stringContaining(`You hold negotiation \`${second}\``) });
+    const afterRefresh = await command({ command: '/claim', text: second, userId: OPERATOR });
+    expect(afterRefresh.answer).toContain(`You hold negotiation \`${second}\``);
     expect(await h.api.db.negotiation.count({ where: { id: { in: [first, second] }, state: 'human_managed' } })).toBe(2);
   }, 60_000);
 
@@ -97,8 +101,9 @@ describe('Slack app in Socket Mode (envelopes over a WebSocket)', () => {
 
   it('a user outside the operators group is refused and nothing changes', async () => {
     const a = await deadLetterAlert();
-    const delivery = await h.socket.command({ command: '/claim', text: a.negotiationId, userId: OUTSIDER });
-    expect(delivery.ackPayload).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(/only Parley operators/) });
+    const delivery = await command({ command: '/claim', text: a.negotiationId, userId: OUTSIDER });
+    expect(delivery.ackPayload).toMatchObject({ response_type: 'ephemeral' });
+    expect(delivery.answer).toMatch(/only Parley operators/);
     await h.socket.action({ actionId: 'dead_letter_discard', value: a.deadLetterId, userId: OUTSIDER, channelId: a.channel, messageTs: a.ts });
     await waitFor('refusal', () => h.slack.ephemerals().some((e) => e.user === OUTSIDER && /only Parley operators/.test(e.text)));
     expect(await h.api.db.deadLetter.findUniqueOrThrow({ where: { id: a.deadLetterId } })).toMatchObject({ discardedAt: null, resolvedBy: null });

@@ -3,6 +3,7 @@ import { createInteractionsSender, type InteractionsSender } from '@parley/sandb
 import { replyAs } from '../e2e/influencer-mail';
 import { createLoopHarness, type LoopHarness } from '../e2e/loop-harness';
 import { waitFor } from '../support/wait';
+import { withAnswer } from './command-answer';
 
 jest.setTimeout(240_000);
 
@@ -20,7 +21,8 @@ describe('takeover from Slack: /claim, reply to the claimer by DM, /resume, the 
 
   const negotiation = () => h.db.negotiation.findFirstOrThrow({ where: { influencerEmail: carl?.email } });
   const sentToCarl = () => h.sandbox.google.sent().filter((m) => m.to.toLowerCase().includes(carl?.email ?? '?')).length;
-  const text = (r: { body: unknown }) => (r.body as { text?: string }).text ?? '';
+  /** A signed command with its answer, in the ack or (past the ack budget) after it. */
+  const command = (input: { command: string; text: string; userId: string }) => withAnswer(h.sandbox.slack, input.userId, () => slack.command(input), (r) => r.body);
 
   beforeAll(async () => {
     h = await createLoopHarness({ label: 'takeover', env: { FOLLOW_UP_AFTER: '3600', SLACK_OPERATORS: OPERATOR } });
@@ -36,9 +38,9 @@ describe('takeover from Slack: /claim, reply to the claimer by DM, /resume, the 
 
   it('claims by email, forwards the reply by DM without answering it, and answers again after /resume', async () => {
     if (!carl) throw new Error('no demo influencer named carl');
-    const claim = await slack.command({ command: '/claim', text: carl.email, userId: OPERATOR });
+    const claim = await command({ command: '/claim', text: carl.email, userId: OPERATOR });
     expect(claim.status).toBe(200);
-    expect(text(claim)).toMatch(/^You hold negotiation/);
+    expect(claim.answer).toMatch(/^You hold negotiation/);
     const claimed = await negotiation();
     expect(claimed).toMatchObject({ state: 'human_managed', claimedBy: `slack:${OPERATOR}`, claimedBySlackId: OPERATOR });
     const emailsBefore = sentToCarl();
@@ -57,8 +59,8 @@ describe('takeover from Slack: /claim, reply to the claimer by DM, /resume, the 
     expect((await negotiation()).state).toBe('human_managed');
     expect(await h.db.auditEntry.count({ where: { negotiationId: claimed.id, action: 'reply_forwarded_to_claimer' } })).toBe(1);
 
-    const resume = await slack.command({ command: '/resume', text: claimed.id, userId: OPERATOR });
-    expect(text(resume)).toMatch(/back with the agent \(state awaiting_reply\)/);
+    const resume = await command({ command: '/resume', text: claimed.id, userId: OPERATOR });
+    expect(resume.answer).toMatch(/back with the agent \(state awaiting_reply\)/);
     expect(await negotiation()).toMatchObject({ state: 'awaiting_reply', claimedBy: null, claimedBySlackId: null });
 
     const ask = PHRASES.counter((claimed.currentOfferMinor ?? 0) + 10_000);
