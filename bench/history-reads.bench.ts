@@ -1,7 +1,7 @@
 /**
  * The per-negotiation reads of the send path and the step against a long history: a SQLite
- * database holding BENCH_HISTORY_N negotiations (default 20,000) of three emails each, sent,
- * and one pending, read with the OutboxEmail (negotiationId, createdAt) index and, in a copy of
+ * database holding BENCH_HISTORY_N negotiations (default 20,000) of four emails each (all sent,
+ * but the last of every other negotiation, which is pending), read with the OutboxEmail (negotiationId, createdAt) index and, in a copy of
  * the same file, without it (as before migration 0004). Same process, alternating rounds; the
  * ratio is what counts on a shared machine.
  *

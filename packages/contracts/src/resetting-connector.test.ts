@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -26,6 +27,7 @@ type Server = http.Server | https.Server;
  */
 function holdingServer(make: (handler: http.RequestListener) => Server) {
   const outcomes = new Map<string, Promise<string>>();
+  const arrivals = new EventEmitter();
   const held: Array<() => void> = [];
   const server = make((req, res) => {
     req.pause();
@@ -42,11 +44,12 @@ function holdingServer(make: (handler: http.RequestListener) => Server) {
         req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
       }),
     );
+    arrivals.emit(req.url ?? '');
   });
   return {
     /** Resolves once the request to `path` is in flight (the server has its headers). */
     async arrived(path: string): Promise<void> {
-      while (!outcomes.has(path)) await new Promise((resolve) => setImmediate(resolve));
+      if (!outcomes.has(path)) await once(arrivals, path);
     },
     ended: (path: string) => outcomes.get(path),
     release: () => held.splice(0).forEach((resume) => resume()),
