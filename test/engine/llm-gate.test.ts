@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { createLlmClient, createLlmGate, llmGateKeys, type LlmClient, type LlmGateOptions } from '@parley/llm';
+import { createHash } from 'node:crypto';
+import { createLlmClient, createLlmGate, LLM_GATE_SCRIPTS, llmGateKeys, type LlmClient, type LlmGateOptions, type LlmLease } from '@parley/llm';
 import { createMetrics, type Metrics } from '@parley/metrics';
 import { createRedis } from '@parley/queue';
 import { SANDBOX_API_KEY, startAnthropicSandbox, type AnthropicSandbox } from '../../packages/sandbox/src/anthropic';
@@ -264,6 +265,88 @@ describe('LLM gate: one gate for every process', () => {
     calls.push(read(m.llm), read(m.llm), draft());
     await Promise.all(calls);
     expect(sandbox.calls().map((c) => c.tool)).toEqual(['read_reply', 'draft_email', 'read_reply', 'read_reply']);
+  });
+
+  it('grants a backlog in a few scripts, never past the limits, and frees calls that end together in one', async () => {
+    // Redis's own command stream: this test's gate scripts by name, and the leases each acquire
+    // script granted (its ZADDs, which Redis lists after the script's own line).
+    const watcher = createRedis(redisUrl(), 'producer');
+    const monitor = await watcher.monitor();
+    const scripts: ('acquire' | 'release')[] = [];
+    const grantsPerAcquire: number[] = [];
+    // A command sent after the others: once Redis lists it, it has listed everything before it.
+    const mark = `${prefix}:monitor-mark`;
+    let marked = false;
+    const digest = (text: string) => createHash('sha1').update(text).digest('hex');
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      const [command, script, , firstKey] = args;
+      if (command?.toLowerCase() === 'exists' && script === mark) marked = true;
+      if (source === 'lua') {
+        if (command?.toLowerCase() === 'zadd' && script === llmGateKeys(prefix).leases && scripts.at(-1) === 'acquire') grantsPerAcquire[grantsPerAcquire.length - 1]! += 1;
+        return;
+      }
+      if (firstKey !== llmGateKeys(prefix).pause || !script) return;
+      const name = command?.toLowerCase() === 'eval' ? digest(script) : script;
+      if (name === LLM_GATE_SCRIPTS.acquire) {
+        scripts.push('acquire');
+        grantsPerAcquire.push(0);
+      }
+      if (name === LLM_GATE_SCRIPTS.release) scripts.push('release');
+    });
+    try {
+      const redis = createRedis(redisUrl(), 'producer');
+      redises.push(redis);
+      await new Promise((resolve) => redis.once('ready', resolve));
+      const gate = createLlmGate({ redis, prefix, leaseMs: 10_000, maxInFlight: 8 });
+      const cost = { inputTokens: 10, outputTokens: 10 };
+      const held: LlmLease[] = [];
+      const waiting = Array.from({ length: 20 }, () => gate.acquire(cost).then((lease) => held.push(lease)));
+      // The first call finds the gate idle and goes at once (one script for it alone); the 19
+      // that queued meanwhile are asked for in the next one, which grants the 7 the ceiling leaves.
+      await waitFor('the first grants', () => held.length === 8);
+      const leases = llmGateKeys(prefix).leases;
+      expect(await redis.zcard(leases)).toBe(8);
+      await waitFor('the monitor caught up', () => grantsPerAcquire.length >= 2 && grantsPerAcquire[0]! + grantsPerAcquire[1]! === 8);
+      // The 8 end together: the first release goes at once, the 7 that ended meanwhile in one
+      // more; then the waiters get the 8 freed slots (one or two scripts), and never more.
+      await Promise.all(held.splice(0, 8).map((lease) => lease.release({ kind: 'ok' })));
+      await waitFor('the next grants', () => held.length === 8);
+      expect(await redis.zcard(leases)).toBe(8);
+      await Promise.all(held.splice(0, 8).map((lease) => lease.release({ kind: 'ok' })));
+      await Promise.all(waiting);
+      await Promise.all(held.map((lease) => lease.release({ kind: 'ok' })));
+      expect(await redis.zcard(leases)).toBe(0);
+      await redis.exists(mark);
+      await waitFor('the monitor caught up', () => marked);
+      expect(grantsPerAcquire.reduce((a, b) => a + b, 0)).toBe(20);
+      // No script granted past the ceiling; one per call would have been 20 of each. The
+      // acquires between the grants are the pump's looks while the ceiling was reached.
+      expect(Math.max(...grantsPerAcquire)).toBe(8);
+      expect(grantsPerAcquire.filter((n) => n > 0).length).toBeLessThanOrEqual(6);
+      expect(scripts.filter((s) => s === 'release').length).toBeLessThanOrEqual(6);
+    } finally {
+      monitor.disconnect();
+      watcher.disconnect();
+    }
+  });
+
+  it('grants a backlog no more than the requests-per-minute bucket holds', async () => {
+    const redis = createRedis(redisUrl(), 'producer');
+    redises.push(redis);
+    await new Promise((resolve) => redis.once('ready', resolve));
+    // 120 per minute: a burst of 2, then one every 500 ms.
+    const gate = createLlmGate({ redis, prefix, leaseMs: 10_000, limits: { requestsPerMinute: 120 } });
+    const grants: number[] = [];
+    const started = Date.now();
+    const waiting = Array.from({ length: 6 }, () => gate.acquire({ inputTokens: 10, outputTokens: 10 }).then((lease) => {
+      grants.push(Date.now() - started);
+      return lease.release({ kind: 'ok' });
+    }));
+    await Promise.all(waiting);
+    expect(grants).toHaveLength(6);
+    // The burst at once, the other four no faster than the bucket refills.
+    expect(grants.filter((ms) => ms < 400)).toHaveLength(2);
+    expect(grants[5]!).toBeGreaterThanOrEqual(4 * 500 - 50);
   });
 
   it('a call that cannot get capacity within the bound throws RateLimitedError for the queue', async () => {

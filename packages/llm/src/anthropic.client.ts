@@ -9,7 +9,7 @@ import { checkDraftPrice } from './draft-check';
 import { estimateInputTokens, type LlmCallOutcome, type LlmGate } from './llm-gate';
 import type { DraftRequest, LlmCallOptions, LlmClient, ReadReplyInput } from './llm.types';
 
-export { DEFAULT_GATE_MAX_WAIT_MS, DEFAULT_MAX_IN_FLIGHT, createLlmGate, estimateInputTokens, llmGateKeys, readRateLimitHeaders } from './llm-gate';
+export { ACQUIRE_BATCH, DEFAULT_GATE_MAX_WAIT_MS, DEFAULT_MAX_IN_FLIGHT, LLM_GATE_SCRIPTS, RELEASE_BATCH, createLlmGate, estimateInputTokens, llmGateKeys, readRateLimitHeaders } from './llm-gate';
 export type { LlmCallCost, LlmCallOutcome, LlmGate, LlmGateOptions, LlmLease, LlmRateLimits, RateLimitReading } from './llm-gate';
 import { PROMPTS, factsJson, loadPrompt, renderTemplate, replyBlocks } from './prompts';
 import { describeIssues, draftEmailOutput, draftEmailTool, readReplyOutput, readReplyTool, type ToolDefinition, type ToolName } from './tools';

@@ -24,6 +24,11 @@ import { RateLimitedError, TransientError } from '@parley/contracts';
  *   configured limits or, when unset, from the `anthropic-ratelimit-*-limit` response headers;
  *   `*-remaining` lowers a bucket to what the API says is left.
  *
+ * Each process asks Redis for its waiters together: one acquire script grants the waiters at the
+ * head of its queue in order (urgent calls first: the ones that finish a step) until one has to
+ * wait, and the calls that end while a release is on its way are released in the next script
+ * (a 429 or 529 goes at once, alone). Under a backlog that is a few scripts for many calls.
+ *
  * Waiting never spins: in each process only the first waiter asks Redis (the oldest, urgent
  * calls first: the ones that finish a step), and it sleeps until the pause ends or the bucket
  * refills (both known), or polls with backoff while the in-flight ceiling is reached (woken
@@ -120,79 +125,105 @@ local limit = tonumber(redis.call('HGET', state, 'limit') or ARGV[3])
 if limit > maxInFlight then limit = maxInFlight end
 `;
 
-// KEYS: pause, leases, state. ARGV: lease id, lease ms, max in flight, rpm, itpm, otpm
-// (configured; 0 = learned), cost requests, cost input tokens, cost output tokens.
-// Returns {granted, wait ms (-1 = unknown), reason, limit, rpm, itpm, otpm, in flight}.
+// KEYS: pause, leases, state. ARGV: count n, lease ms, max in flight, rpm, itpm, otpm
+// (configured; 0 = learned), then per call (n of them, in the order to serve): lease id, input
+// tokens, output tokens (each call costs one request). Grants the calls in order until one has
+// to wait. Returns {granted count, wait ms of the first refused (-1 = unknown), reason, limit,
+// rpm, itpm, otpm, in flight}.
 const ACQUIRE = `${LUA_COMMON}
 local perMin = {perMinute(1, ARGV[4]), perMinute(2, ARGV[5]), perMinute(3, ARGV[6])}
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local inFlight = redis.call('ZCARD', KEYS[2])
-local function reply(granted, wait, reason)
+local granted = 0
+local function reply(wait, reason)
   return {granted, wait, reason, tostring(limit), tostring(perMin[1]), tostring(perMin[2]), tostring(perMin[3]), inFlight}
 end
 local pttl = redis.call('PTTL', KEYS[1])
-if pttl > 0 then return reply(0, pttl, 'paused') end
-if inFlight >= math.max(1, math.floor(limit)) then return reply(0, -1, 'concurrency') end
-local wait = 0
-local left = {}
+if pttl > 0 then return reply(pttl, 'paused') end
+local tokens = {}
+local caps = {}
 for i = 1, 3 do
   if perMin[i] > 0 then
-    local cap = capacity(i, perMin[i])
-    local tk = refill(i, perMin[i], cap)
-    local cost = math.min(tonumber(ARGV[6 + i]), cap)
-    if tk < cost then wait = math.max(wait, math.ceil((cost - tk) * 60000 / perMin[i])) end
-    left[i] = tk - cost
+    caps[i] = capacity(i, perMin[i])
+    tokens[i] = refill(i, perMin[i], caps[i])
   end
 end
-if wait > 0 then return reply(0, wait, 'rate') end
-for i = 1, 3 do
-  if perMin[i] > 0 then redis.call('HSET', state, names[i] .. ':tokens', tostring(left[i]), names[i] .. ':ts', now) end
+local n = tonumber(ARGV[1])
+local refused = nil
+for c = 1, n do
+  if inFlight >= math.max(1, math.floor(limit)) then refused = {-1, 'concurrency'} break end
+  local base = 6 + (c - 1) * 3
+  local costs = {1, tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])}
+  local wait = 0
+  for i = 1, 3 do
+    if perMin[i] > 0 then
+      local cost = math.min(costs[i], caps[i])
+      if tokens[i] < cost then wait = math.max(wait, math.ceil((cost - tokens[i]) * 60000 / perMin[i])) end
+    end
+  end
+  if wait > 0 then refused = {wait, 'rate'} break end
+  for i = 1, 3 do
+    if perMin[i] > 0 then tokens[i] = tokens[i] - math.min(costs[i], caps[i]) end
+  end
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[base + 1])
+  inFlight = inFlight + 1
+  granted = granted + 1
 end
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) * 2)
-redis.call('PEXPIRE', state, 86400000)
-inFlight = inFlight + 1
-return reply(1, 0, 'granted')
+if granted > 0 then
+  for i = 1, 3 do
+    if perMin[i] > 0 then redis.call('HSET', state, names[i] .. ':tokens', tostring(tokens[i]), names[i] .. ':ts', now) end
+  end
+  redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) * 2)
+  redis.call('PEXPIRE', state, 86400000)
+end
+if refused then return reply(refused[1], refused[2]) end
+return reply(0, 'granted')
 `;
 
-// KEYS: pause, leases, state. ARGV: lease id, outcome, max in flight, pause ms, cooldown ms,
-// then per bucket (rpm, itpm, otpm): configured per minute, tokens to give back (negative:
-// to take), learned limit (-1 = none), remaining (-1 = none); then the lease ms. Returns the limit.
+// KEYS: pause, leases, state. ARGV: count n, cooldown ms, max in flight, lease ms, configured
+// per minute (rpm, itpm, otpm), then per released call (n of them, in the order they ended):
+// lease id, outcome, pause ms, then per bucket (rpm, itpm, otpm): tokens to give back
+// (negative: to take), learned limit (-1 = none), remaining (-1 = none). Returns the limit.
 const RELEASE = `${LUA_COMMON}
-local expiry = redis.call('ZSCORE', KEYS[2], ARGV[1])
-local inFlight = redis.call('ZCARD', KEYS[2])
-redis.call('ZREM', KEYS[2], ARGV[1])
-local outcome = ARGV[2]
-if outcome == 'ok' then
-  -- Only calls started after the last decrease count towards recovery: the ones in flight
-  -- during the overload say nothing about the new limit (TCP's fast recovery does the same).
-  local decreasedAt = tonumber(redis.call('HGET', state, 'decreasedAt') or '0')
-  local fresh = expiry and tonumber(expiry) - tonumber(ARGV[18]) >= decreasedAt
-  if limit < maxInFlight and fresh then
-    limit = math.min(maxInFlight, limit + 1 / limit)
-    redis.call('HSET', state, 'limit', tostring(limit))
+local n = tonumber(ARGV[1])
+for c = 1, n do
+  local base = 7 + (c - 1) * 12
+  local id = ARGV[base + 1]
+  local expiry = redis.call('ZSCORE', KEYS[2], id)
+  local inFlight = redis.call('ZCARD', KEYS[2])
+  redis.call('ZREM', KEYS[2], id)
+  local outcome = ARGV[base + 2]
+  if outcome == 'ok' then
+    -- Only calls started after the last decrease count towards recovery: the ones in flight
+    -- during the overload say nothing about the new limit (TCP's fast recovery does the same).
+    local decreasedAt = tonumber(redis.call('HGET', state, 'decreasedAt') or '0')
+    local fresh = expiry and tonumber(expiry) - tonumber(ARGV[4]) >= decreasedAt
+    if limit < maxInFlight and fresh then
+      limit = math.min(maxInFlight, limit + 1 / limit)
+      redis.call('HSET', state, 'limit', tostring(limit))
+    end
+  elseif outcome == 'overloaded' then
+    local last = tonumber(redis.call('HGET', state, 'decreasedAt') or '0')
+    if now - last >= tonumber(ARGV[2]) then
+      limit = math.max(1, math.floor(math.min(limit, inFlight) / 2))
+      redis.call('HSET', state, 'limit', tostring(limit), 'decreasedAt', now)
+    end
+  elseif outcome == 'rate_limited' then
+    local ms = tonumber(ARGV[base + 3])
+    if ms > 0 and redis.call('PTTL', KEYS[1]) < ms then redis.call('SET', KEYS[1], tostring(now + ms), 'PX', ms) end
   end
-elseif outcome == 'overloaded' then
-  local last = tonumber(redis.call('HGET', state, 'decreasedAt') or '0')
-  if now - last >= tonumber(ARGV[5]) then
-    limit = math.max(1, math.floor(math.min(limit, inFlight) / 2))
-    redis.call('HSET', state, 'limit', tostring(limit), 'decreasedAt', now)
-  end
-elseif outcome == 'rate_limited' then
-  local ms = tonumber(ARGV[4])
-  if ms > 0 and redis.call('PTTL', KEYS[1]) < ms then redis.call('SET', KEYS[1], tostring(now + ms), 'PX', ms) end
-end
-for i = 1, 3 do
-  local base = 5 + (i - 1) * 4
-  local learned = tonumber(ARGV[base + 3])
-  if learned > 0 then redis.call('HSET', state, names[i] .. ':learned', tostring(learned)) end
-  local perMin = perMinute(i, ARGV[base + 1])
-  if perMin > 0 then
-    local cap = capacity(i, perMin)
-    local tk = math.min(cap, refill(i, perMin, cap) + tonumber(ARGV[base + 2]))
-    local remaining = tonumber(ARGV[base + 4])
-    if remaining >= 0 and remaining < tk then tk = remaining end
-    redis.call('HSET', state, names[i] .. ':tokens', tostring(tk), names[i] .. ':ts', now)
+  for i = 1, 3 do
+    local b = base + 3 + (i - 1) * 3
+    local learned = tonumber(ARGV[b + 2])
+    if learned > 0 then redis.call('HSET', state, names[i] .. ':learned', tostring(learned)) end
+    local perMin = perMinute(i, ARGV[4 + i])
+    if perMin > 0 then
+      local cap = capacity(i, perMin)
+      local tk = math.min(cap, refill(i, perMin, cap) + tonumber(ARGV[b + 1]))
+      local remaining = tonumber(ARGV[b + 3])
+      if remaining >= 0 and remaining < tk then tk = remaining end
+      redis.call('HSET', state, names[i] .. ':tokens', tostring(tk), names[i] .. ':ts', now)
+    end
   end
 end
 redis.call('PEXPIRE', state, 86400000)
@@ -202,6 +233,8 @@ return tostring(limit)
 const sha = (script: string) => createHash('sha1').update(script).digest('hex');
 const ACQUIRE_SHA = sha(ACQUIRE);
 const RELEASE_SHA = sha(RELEASE);
+/** The scripts' SHA1 digests (as EVALSHA names them), to tell them apart in Redis's command stream. */
+export const LLM_GATE_SCRIPTS = { acquire: ACQUIRE_SHA, release: RELEASE_SHA } as const;
 
 /** The `anthropic-ratelimit-*` headers of one answer, per bucket (rpm, itpm, otpm). */
 export interface RateLimitReading {
@@ -244,6 +277,10 @@ interface Waiter {
 }
 
 type AcquireReply = [number, number, string, string, string, string, string, number];
+
+/** Most waiters one acquire script is asked to grant, and most ended calls one release script frees. */
+export const ACQUIRE_BATCH = 32;
+export const RELEASE_BATCH = 32;
 
 export function createLlmGate(opts: LlmGateOptions): LlmGate {
   const keys = llmGateKeys(opts.prefix);
@@ -292,6 +329,48 @@ export function createLlmGate(opts: LlmGateOptions): LlmGate {
     gauges();
   }
 
+  interface Ended {
+    /** The call's part of RELEASE's ARGV. */
+    args: (string | number)[];
+    outcome: LlmCallOutcome;
+  }
+
+  /** Releases calls in one script. Never throws: a lease that is not released expires. */
+  async function sendReleases(ended: Ended[]): Promise<void> {
+    const args: (string | number)[] = [ended.length, cooldownMs, maxInFlight, opts.leaseMs, ...configured];
+    for (const e of ended) args.push(...e.args);
+    try {
+      const limit = Number(await script(RELEASE, RELEASE_SHA, args));
+      metrics?.llmGateLimit.set({ kind: 'concurrency' }, limit);
+      for (const { outcome } of ended) {
+        if (outcome.kind === 'overloaded' || outcome.kind === 'rate_limited') log?.info('llm gate updated', { outcome: outcome.kind, limit, pauseMs: outcome.kind === 'rate_limited' ? outcome.waitMs : undefined });
+      }
+    } catch (error) {
+      // The leases expire by themselves; a lost pause or limit change only costs a 429 or 529 more.
+      log?.warn('llm gate release failed', { error: (error as Error).message, calls: ended.length });
+    }
+  }
+
+  // Calls that ended while a release was on its way to Redis go together in the next one, so a
+  // busy process sends one script for many calls instead of one each.
+  let releasing = false;
+  const ended: (Ended & { done: () => void })[] = [];
+
+  async function flushReleases(): Promise<void> {
+    if (releasing) return;
+    releasing = true;
+    try {
+      while (ended.length > 0) {
+        const batch = ended.splice(0, RELEASE_BATCH);
+        await sendReleases(batch);
+        for (const e of batch) e.done();
+        wake?.();
+      }
+    } finally {
+      releasing = false;
+    }
+  }
+
   function lease(id: string, cost: LlmCallCost): LlmLease {
     let released = false;
     return {
@@ -302,18 +381,19 @@ export function createLlmGate(opts: LlmGateOptions): LlmGate {
         gauges();
         const readings = readRateLimitHeaders(outcome.headers);
         const giveBack = outcome.kind === 'ok' && outcome.usage ? [0, cost.inputTokens - outcome.usage.input_tokens, cost.outputTokens - outcome.usage.output_tokens] : [0, 0, 0];
-        const args: (string | number)[] = [id, outcome.kind, maxInFlight, outcome.kind === 'rate_limited' ? Math.max(0, Math.round(outcome.waitMs)) : 0, cooldownMs];
-        for (let i = 0; i < 3; i += 1) args.push(configured[i] ?? 0, giveBack[i] ?? 0, readings[i]?.limit ?? -1, readings[i]?.remaining ?? -1);
-        args.push(opts.leaseMs);
-        try {
-          const limit = Number(await script(RELEASE, RELEASE_SHA, args));
-          metrics?.llmGateLimit.set({ kind: 'concurrency' }, limit);
-          if (outcome.kind === 'overloaded' || outcome.kind === 'rate_limited') log?.info('llm gate updated', { outcome: outcome.kind, limit, pauseMs: outcome.kind === 'rate_limited' ? outcome.waitMs : undefined });
-        } catch (error) {
-          // The lease expires by itself; a lost pause or limit change only costs a 429 or 529 more.
-          log?.warn('llm gate release failed', { error: (error as Error).message });
+        const args: (string | number)[] = [id, outcome.kind, outcome.kind === 'rate_limited' ? Math.max(0, Math.round(outcome.waitMs)) : 0];
+        for (let i = 0; i < 3; i += 1) args.push(giveBack[i] ?? 0, readings[i]?.limit ?? -1, readings[i]?.remaining ?? -1);
+        if (outcome.kind === 'rate_limited' || outcome.kind === 'overloaded') {
+          // Never held behind another release: the pause or the lower limit goes to Redis now, on
+          // the connection this process acquires on, so Redis applies it before any later acquire.
+          await sendReleases([{ args, outcome }]);
+          wake?.();
+          return;
         }
-        wake?.();
+        await new Promise<void>((done) => {
+          ended.push({ args, outcome, done });
+          void flushReleases();
+        });
       },
     };
   }
@@ -334,30 +414,41 @@ export function createLlmGate(opts: LlmGateOptions): LlmGate {
     let backoffMs = 10;
     try {
       while (queue.length > 0) {
-        const head = queue[0]!;
-        const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
+        // The waiters at the head, in the order they are served: one script grants as many of
+        // them as the limits allow (under a backlog most calls wait behind others).
+        const asked = queue.slice(0, ACQUIRE_BATCH);
+        const ids = asked.map(() => `${process.pid}-${randomBytes(6).toString('hex')}`);
+        const args: (string | number)[] = [asked.length, opts.leaseMs, maxInFlight, ...configured];
+        asked.forEach((w, i) => args.push(ids[i]!, Math.ceil(w.cost.inputTokens), Math.ceil(w.cost.outputTokens)));
         let reply: AcquireReply;
         try {
-          reply = (await script(ACQUIRE, ACQUIRE_SHA, [id, opts.leaseMs, maxInFlight, ...configured, 1, Math.ceil(head.cost.inputTokens), Math.ceil(head.cost.outputTokens)])) as AcquireReply;
+          reply = (await script(ACQUIRE, ACQUIRE_SHA, args)) as AcquireReply;
         } catch (error) {
-          settle(head);
-          head.reject(new TransientError(`LLM gate: Redis failed: ${(error as Error).message}`, 'llm_gate'));
+          const head = asked[0]!;
+          if (!head.settled) {
+            settle(head);
+            head.reject(new TransientError(`LLM gate: Redis failed: ${(error as Error).message}`, 'llm_gate'));
+          }
           continue;
         }
         showLimits(reply);
-        if (reply[0] === 1) {
-          backoffMs = 10;
+        const granted = Number(reply[0]);
+        for (let i = 0; i < granted; i += 1) {
+          const waiter = asked[i]!;
           inFlight += 1;
-          const granted = lease(id, head.cost);
-          if (head.settled) {
-            // It timed out while Redis answered: give the slot straight back.
-            await granted.release({ kind: 'failed' });
+          const given = lease(ids[i]!, waiter.cost);
+          if (waiter.settled) {
+            // It timed out or stopped while Redis answered: give the slot straight back.
+            void given.release({ kind: 'failed' });
             continue;
           }
-          settle(head);
-          head.resolve(granted);
-          continue;
+          settle(waiter);
+          waiter.resolve(given);
         }
+        if (granted > 0) backoffMs = 10;
+        if (granted === asked.length) continue;
+        const head = queue[0];
+        if (!head) break;
         const known = reply[1] > 0;
         const waitMs = known ? reply[1] + 1 : backoffMs;
         if (!known) backoffMs = Math.min(maxPollMs, backoffMs * 2);
