@@ -28,6 +28,17 @@ if (!FROM_SOURCE) process.env.PARLEY_PROCESSES = 'compiled';
 const PERSONA_MS = Number(process.env.BENCH_PERSONA_MS ?? 50);
 const ANSWERING: ReadonlySet<string> = new Set(['accepts', 'counters', 'greedy']);
 
+/** BENCH_PROCESS_ENV: a JSON object of extra environment for the API and workers (a setting to compare, e.g. {"LOG_LEVEL":"warn"}). */
+function processEnv(): Record<string, string> {
+  const raw = process.env.BENCH_PROCESS_ENV;
+  if (!raw) return {};
+  const parsed: unknown = JSON.parse(raw);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.values(parsed).every((v) => typeof v === 'string')) {
+    throw new Error('BENCH_PROCESS_ENV must be a JSON object of strings');
+  }
+  return parsed as Record<string, string>;
+}
+
 interface Case {
   label: string;
   workers: number;
@@ -64,7 +75,8 @@ async function runCase(c: Case): Promise<Outcome> {
     autoPush: true,
     // Info logs as in production; the steps' concurrency is the production default (50).
     env: { FOLLOW_UP_AFTER: '600', MAINTENANCE_INTERVAL_MS: '5000', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
-      ...(process.env.STATEMENT_COUNT_DIR ? { STATEMENT_COUNT_DIR: process.env.STATEMENT_COUNT_DIR } : {}) },
+      ...(process.env.STATEMENT_COUNT_DIR ? { STATEMENT_COUNT_DIR: process.env.STATEMENT_COUNT_DIR } : {}),
+      ...processEnv() },
   });
   try {
     h.sandbox.anthropic.traffic(c.llmLatencyMs > 0 ? { latencyMs: c.llmLatencyMs } : {});
