@@ -23,5 +23,5 @@ export {
   type OutboxWithNegotiation,
   type StateWithPendingSends,
 } from './reads';
-export { insertAuditEntry, insertInboundMessage, recordMailboxCursor, type AuditRow, type InboundRow } from './writes';
+export { insertAuditEntries, insertAuditEntry, insertInboundMessage, insertNegotiations, recordMailboxCursor, type AuditRow, type InboundRow, type NewNegotiation } from './writes';
 export type { Campaign, InboundMessage, MailboxSync, Negotiation, OutboxEmail } from './generated/prisma/client';

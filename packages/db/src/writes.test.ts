@@ -1,7 +1,8 @@
 import { createTestDatabase } from '../../../test/support/db';
 import { sqlOf } from './client';
 import { findMailboxSync, negotiationsOfThreads, pendingSendsWithoutThread, recordedInboundIds } from './reads';
-import { insertAuditEntry, insertInboundMessage, recordMailboxCursor, type InboundRow } from './writes';
+import { randomUUID } from 'node:crypto';
+import { insertAuditEntries, insertAuditEntry, insertInboundMessage, insertNegotiations, recordMailboxCursor, type InboundRow } from './writes';
 
 /**
  * The mailbox sync's raw writes and reads against the Prisma calls they replace (SQLite file,
@@ -67,6 +68,50 @@ describe("the mailbox sync's raw SQL", () => {
     expect(await audit('raw')).toMatchObject({ details });
     expect(await audit('raw-bare')).toEqual(await audit('prisma-bare'));
     expect(await audit('raw-bare')).toMatchObject({ details: null, negotiationId: null });
+  });
+
+  it("inserts a roster's negotiations and their audit entries as createMany does", async () => {
+    const campaign = await t.db.campaign.create({ data: { clickupTaskId: 'task-roster', name: 'R', currency: 'EUR', cpmFloorMinor: 1000, cpmCeilingMinor: 2000, rosterSheetId: 's' } });
+    const row = (email: string) => ({ id: randomUUID(), campaignId: campaign.id, influencerName: `Ïnfluencer "${email}"`, influencerEmail: email, platform: 'youtube', averageViews: 123_456, deliverables: '1 video\n2 stories', currency: 'EUR' });
+    const raw = [row('a@raw.test'), row('b@raw.test'), row('c@raw.test')];
+    const prisma = [row('a@prisma.test'), row('b@prisma.test'), row('c@prisma.test')];
+    const before = Date.now();
+    await sqlOf(t.db).transaction(async (tx) => {
+      await insertNegotiations(tx, raw);
+      await insertAuditEntries(tx, [
+        ...raw.map((n, i) => ({ negotiationId: n.id, campaignId: campaign.id, actor: 'agent', action: 'raw', details: { sheetRow: i + 2 } })),
+        { negotiationId: null, campaignId: campaign.id, actor: 'agent', action: 'raw-bare' },
+      ]);
+      await insertNegotiations(tx, []);
+      await insertAuditEntries(tx, []);
+    });
+    await t.db.negotiation.createMany({ data: prisma });
+    await t.db.auditEntry.createMany({
+      data: [
+        ...prisma.map((n, i) => ({ negotiationId: n.id, campaignId: campaign.id, actor: 'agent', action: 'prisma', details: { sheetRow: i + 2 } })),
+        { negotiationId: null, campaignId: campaign.id, actor: 'agent', action: 'prisma-bare' },
+      ],
+    });
+    const negotiation = async (id: string) => {
+      const { id: _id, influencerEmail: _e, influencerName: _n, createdAt, updatedAt, ...rest } = await t.db.negotiation.findUniqueOrThrow({ where: { id } });
+      expect(createdAt.getTime()).toBeGreaterThanOrEqual(before);
+      expect(updatedAt.getTime()).toBe(createdAt.getTime());
+      return rest;
+    };
+    for (const [i, n] of raw.entries()) {
+      expect(await negotiation(n.id)).toEqual(await negotiation(prisma[i]!.id));
+      expect(await t.db.negotiation.findUniqueOrThrow({ where: { id: n.id } })).toMatchObject({ influencerName: n.influencerName, influencerEmail: n.influencerEmail, state: 'new', round: 0, version: 0, currency: 'EUR' });
+    }
+    const audits = async (action: string) =>
+      (await t.db.auditEntry.findMany({ where: { action }, orderBy: { details: 'asc' } })).map(({ id: _id, action: _a, negotiationId, at, ...rest }) => {
+        expect(at.getTime()).toBeGreaterThanOrEqual(before);
+        return { ...rest, negotiation: negotiationId === null ? null : raw.concat(prisma).findIndex((n) => n.id === negotiationId) % 3 };
+      });
+    expect(await audits('raw')).toEqual(await audits('prisma'));
+    expect(await audits('raw')).toHaveLength(3);
+    expect(await audits('raw-bare')).toEqual(await audits('prisma-bare'));
+    // The same influencer twice in a campaign is refused, as Prisma refuses it.
+    await expect(sqlOf(t.db).transaction((tx) => insertNegotiations(tx, [{ ...row('a@raw.test') }]))).rejects.toThrow(/unique|UniqueConstraint/i);
   });
 
   it('records the cursor as the upsert did: created on first sight, the other columns kept after', async () => {

@@ -78,3 +78,41 @@ export async function recordMailboxCursor(tx: Sql, mailbox: string, historyCurso
     new Date(),
   );
 }
+
+/** A negotiation as a campaign's roster makes it: everything else takes its default. */
+export interface NewNegotiation {
+  id: string;
+  campaignId: string;
+  influencerName: string;
+  influencerEmail: string;
+  platform: string;
+  averageViews: number;
+  deliverables: string;
+  currency: string;
+}
+
+/**
+ * As `negotiation.createMany({ data: rows })`, in one statement: state `new`, no round, no
+ * follow-up, version 0, and the clock's time in createdAt and updatedAt; the other columns NULL.
+ * The caller bounds the rows per call (chunksOf): each takes 14 placeholders.
+ */
+export async function insertNegotiations(tx: Sql, rows: readonly NewNegotiation[]): Promise<void> {
+  if (rows.length === 0) return;
+  const now = new Date();
+  const args = rows.flatMap((r) => [r.id, r.campaignId, r.influencerName, r.influencerEmail, r.platform, r.averageViews, r.deliverables, r.currency, 'new', 0, 0, 0, now, now]);
+  await tx.execute(
+    `INSERT INTO "Negotiation" ("id", "campaignId", "influencerName", "influencerEmail", "platform", "averageViews", "deliverables", "currency", "state", "round", "followUps", "version", "createdAt", "updatedAt") VALUES ${valuesList(tx.engine, rows.length, Array<string>(14).fill(''))}`,
+    ...args,
+  );
+}
+
+/** As `auditEntry.createMany({ data: entries })`, in one statement; `at` the clock's time. Bounded by the caller, 7 placeholders each. */
+export async function insertAuditEntries(tx: Sql, entries: readonly (AuditRow & { campaignId: string | null })[]): Promise<void> {
+  if (entries.length === 0) return;
+  const at = new Date();
+  const args = entries.flatMap((e) => [randomUUID(), e.negotiationId, e.campaignId, e.actor, e.action, e.details === undefined ? null : JSON.stringify(e.details), at]);
+  await tx.execute(
+    `INSERT INTO "AuditEntry" ("id", "negotiationId", "campaignId", "actor", "action", "details", "at") VALUES ${valuesList(tx.engine, entries.length, ['', '', '', '', '', '::jsonb', ''])}`,
+    ...args,
+  );
+}
