@@ -1,5 +1,5 @@
 import type { WebClient } from '@slack/web-api';
-import { Prisma, withTx, type Db } from '@parley/db';
+import { createSlackMessageOnce, findSlackMessage, sqlOf, withTx, type Db, type NewSlackMessage, type Prisma } from '@parley/db';
 import type { JobContext, JobData } from '@parley/queue';
 import { alertMetadata, callSlack, findAlertMessage, SlackPermanentError } from '@parley/slack';
 import { buildAlertMessage, digestMessage, negotiationOfPayload, type AlertMessage } from './alerts-content';
@@ -36,7 +36,7 @@ const LOOKUP_SLACK_MS = 5 * 60_000;
  *    action `folded`); takeover replies are never folded, they go to one person.
  */
 export async function deliverAlert(deps: SlackAlertsDeps, alert: Alert, ctx: JobContext): Promise<Delivery> {
-  let row = await deps.db.slackMessage.findUnique({ where: { alertId: alert.alertId } });
+  let row = await findSlackMessage(sqlOf(deps.db), alert.alertId);
   if (row?.ts) return { delivered: 'already', channel: row.channel, ts: row.ts };
   if (row?.action === 'folded') return { delivered: 'folded', window: -1 };
 
@@ -149,20 +149,9 @@ async function openDm(deps: SlackAlertsDeps, userId: string): Promise<string | n
   }
 }
 
-async function createRow(
-  db: Db,
-  data: { alertId: string; kind: string; channel: string; threadTs: string | null; negotiationId: string | null; deadLetterId: string | null; action: string | null },
-): Promise<SlackMessageRow> {
-  try {
-    return await withTx(db, (tx) => tx.slackMessage.create({ data }));
-  } catch (error) {
-    // Another worker ran the same alert at the same moment (a stalled job's second run): its row wins.
-    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
-      const existing = await db.slackMessage.findUnique({ where: { alertId: data.alertId } });
-      if (existing) return existing;
-    }
-    throw error;
-  }
+/** The alert's row; when another worker ran the same alert at the same moment (a stalled job's second run), its row wins. */
+function createRow(db: Db, data: NewSlackMessage): Promise<SlackMessageRow> {
+  return sqlOf(db).transaction((tx) => createSlackMessageOnce(tx, data));
 }
 
 async function markPosted(deps: SlackAlertsDeps, alertId: string, channel: string, ts: string): Promise<void> {

@@ -10,6 +10,7 @@ export {
   findNegotiation,
   findNegotiationWithCampaign,
   findOutboxWithNegotiation,
+  findSlackMessage,
   latestEscalation,
   negotiationState,
   negotiationsOfThreads,
@@ -23,5 +24,5 @@ export {
   type OutboxWithNegotiation,
   type StateWithPendingSends,
 } from './reads';
-export { insertAuditEntries, insertAuditEntry, insertInboundMessage, insertNegotiations, recordMailboxCursor, type AuditRow, type InboundRow, type NewNegotiation } from './writes';
+export { createSlackMessageOnce, insertAuditEntries, insertAuditEntry, insertInboundMessage, insertNegotiations, recordMailboxCursor, type AuditRow, type InboundRow, type NewNegotiation, type NewSlackMessage } from './writes';
 export type { Campaign, InboundMessage, MailboxSync, Negotiation, OutboxEmail } from './generated/prisma/client';

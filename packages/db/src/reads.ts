@@ -1,5 +1,5 @@
 import { placeholder } from './client';
-import { Prisma, type Campaign, type InboundMessage, type MailboxSync, type Negotiation, type OutboxEmail } from './generated/prisma/client';
+import { Prisma, type Campaign, type InboundMessage, type MailboxSync, type Negotiation, type OutboxEmail, type SlackMessage } from './generated/prisma/client';
 import type { Sql } from './sql';
 
 /**
@@ -130,6 +130,12 @@ export async function latestEscalation(sql: Sql, negotiationId: string): Promise
 /** As `mailboxSync.findUnique({ where: { mailbox } })`. */
 export async function findMailboxSync(sql: Sql, mailbox: string): Promise<MailboxSync | null> {
   const [row] = await sql.query<MailboxSync>(`SELECT * FROM "MailboxSync" WHERE "mailbox" = ${placeholder(sql.engine, 1)}`, mailbox);
+  return row ?? null;
+}
+
+/** As `slackMessage.findUnique({ where: { alertId } })`: every alert job reads it first. */
+export async function findSlackMessage(sql: Sql, alertId: string): Promise<SlackMessage | null> {
+  const [row] = await sql.query<SlackMessage>(`SELECT * FROM "SlackMessage" WHERE "alertId" = ${placeholder(sql.engine, 1)}`, alertId);
   return row ?? null;
 }
 

@@ -1,8 +1,8 @@
 import { createTestDatabase } from '../../../test/support/db';
 import { sqlOf } from './client';
-import { findMailboxSync, negotiationsOfThreads, pendingSendsWithoutThread, recordedInboundIds } from './reads';
+import { findMailboxSync, findSlackMessage, negotiationsOfThreads, pendingSendsWithoutThread, recordedInboundIds } from './reads';
 import { randomUUID } from 'node:crypto';
-import { insertAuditEntries, insertAuditEntry, insertInboundMessage, insertNegotiations, recordMailboxCursor, type InboundRow } from './writes';
+import { createSlackMessageOnce, insertAuditEntries, insertAuditEntry, insertInboundMessage, insertNegotiations, recordMailboxCursor, type InboundRow } from './writes';
 
 /**
  * The mailbox sync's raw writes and reads against the Prisma calls they replace (SQLite file,
@@ -112,6 +112,27 @@ describe("the mailbox sync's raw SQL", () => {
     expect(await audits('raw-bare')).toEqual(await audits('prisma-bare'));
     // The same influencer twice in a campaign is refused, as Prisma refuses it.
     await expect(sqlOf(t.db).transaction((tx) => insertNegotiations(tx, [{ ...row('a@raw.test') }]))).rejects.toThrow(/unique|UniqueConstraint/i);
+  });
+
+  it("writes an alert's row as Prisma creates it, and keeps the first row of an alert", async () => {
+    const sql = sqlOf(t.db);
+    const data = (alertId: string, extra: Partial<Parameters<typeof createSlackMessageOnce>[1]> = {}) => ({ alertId, kind: 'escalation', channel: 'C1', threadTs: '1796157728.269000', negotiationId: 'n-1', deadLetterId: null, action: null, ...extra });
+    const before = Date.now();
+    const raw = await sql.transaction((tx) => createSlackMessageOnce(tx, data('raw')));
+    const prisma = await t.db.slackMessage.create({ data: data('prisma') });
+    const strip = ({ alertId: _a, createdAt, ...rest }: typeof raw) => {
+      expect(createdAt.getTime()).toBeGreaterThanOrEqual(before);
+      return rest;
+    };
+    expect(strip(raw)).toEqual(strip(prisma));
+    expect(await findSlackMessage(sql, 'raw')).toEqual(raw);
+    expect(await findSlackMessage(sql, 'prisma')).toEqual(await t.db.slackMessage.findUnique({ where: { alertId: 'prisma' } }));
+    expect(await findSlackMessage(sql, 'none')).toBeNull();
+    // A second run of the same alert gets the first row back, unchanged.
+    await t.db.slackMessage.update({ where: { alertId: 'raw' }, data: { ts: '1796157729.000100', postedAt: new Date() } });
+    const again = await sql.transaction((tx) => createSlackMessageOnce(tx, data('raw', { channel: 'D-elsewhere', action: 'folded', threadTs: null })));
+    expect(again).toEqual(await t.db.slackMessage.findUnique({ where: { alertId: 'raw' } }));
+    expect(again).toMatchObject({ channel: 'C1', ts: '1796157729.000100', action: null });
   });
 
   it('records the cursor as the upsert did: created on first sight, the other columns kept after', async () => {

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { valuesList } from './client';
+import type { SlackMessage } from './generated/prisma/client';
+import { findSlackMessage } from './reads';
 import type { Sql } from './sql';
 
 /**
@@ -115,4 +117,29 @@ export async function insertAuditEntries(tx: Sql, entries: readonly (AuditRow & 
     `INSERT INTO "AuditEntry" ("id", "negotiationId", "campaignId", "actor", "action", "details", "at") VALUES ${valuesList(tx.engine, entries.length, ['', '', '', '', '', '::jsonb', ''])}`,
     ...args,
   );
+}
+
+/** What an alert's row holds before it is posted. */
+export type NewSlackMessage = Pick<SlackMessage, 'alertId' | 'kind' | 'channel' | 'threadTs' | 'negotiationId' | 'deadLetterId' | 'action'>;
+
+/**
+ * As `slackMessage.create({ data })` (createdAt the clock's time), except that when a row of
+ * that alert exists already (another worker ran the same alert at the same moment) that row is
+ * kept and answered: the first one wins, nothing is overwritten.
+ */
+export async function createSlackMessageOnce(tx: Sql, data: NewSlackMessage): Promise<SlackMessage> {
+  await tx.execute(
+    `INSERT INTO "SlackMessage" ("alertId", "kind", "channel", "threadTs", "negotiationId", "deadLetterId", "action", "createdAt") VALUES ${valuesList(tx.engine, 1, Array<string>(8).fill(''))} ON CONFLICT ("alertId") DO NOTHING`,
+    data.alertId,
+    data.kind,
+    data.channel,
+    data.threadTs,
+    data.negotiationId,
+    data.deadLetterId,
+    data.action,
+    new Date(),
+  );
+  const row = await findSlackMessage(tx, data.alertId);
+  if (!row) throw new Error(`the alert's row is missing right after its insert (${data.alertId})`);
+  return row;
 }
