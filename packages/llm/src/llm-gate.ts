@@ -336,18 +336,18 @@ export function createLlmGate(opts: LlmGateOptions): LlmGate {
   }
 
   /** Releases calls in one script. Never throws: a lease that is not released expires. */
-  async function sendReleases(ended: Ended[]): Promise<void> {
-    const args: (string | number)[] = [ended.length, cooldownMs, maxInFlight, opts.leaseMs, ...configured];
-    for (const e of ended) args.push(...e.args);
+  async function sendReleases(calls: Ended[]): Promise<void> {
+    const args: (string | number)[] = [calls.length, cooldownMs, maxInFlight, opts.leaseMs, ...configured];
+    for (const c of calls) args.push(...c.args);
     try {
       const limit = Number(await script(RELEASE, RELEASE_SHA, args));
       metrics?.llmGateLimit.set({ kind: 'concurrency' }, limit);
-      for (const { outcome } of ended) {
+      for (const { outcome } of calls) {
         if (outcome.kind === 'overloaded' || outcome.kind === 'rate_limited') log?.info('llm gate updated', { outcome: outcome.kind, limit, pauseMs: outcome.kind === 'rate_limited' ? outcome.waitMs : undefined });
       }
     } catch (error) {
       // The leases expire by themselves; a lost pause or limit change only costs a 429 or 529 more.
-      log?.warn('llm gate release failed', { error: (error as Error).message, calls: ended.length });
+      log?.warn('llm gate release failed', { error: (error as Error).message, calls: calls.length });
     }
   }
 
