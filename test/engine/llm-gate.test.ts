@@ -271,6 +271,7 @@ describe('LLM gate: one gate for every process', () => {
     // Redis's own command stream: this test's gate scripts by name, and the leases each acquire
     // script granted (its ZADDs, which Redis lists after the script's own line).
     const watcher = createRedis(redisUrl(), 'producer');
+    redises.push(watcher);
     const monitor = await watcher.monitor();
     const scripts: ('acquire' | 'release')[] = [];
     const grantsPerAcquire: number[] = [];
@@ -301,6 +302,8 @@ describe('LLM gate: one gate for every process', () => {
       const cost = { inputTokens: 10, outputTokens: 10 };
       const held: LlmLease[] = [];
       const waiting = Array.from({ length: 20 }, () => gate.acquire(cost).then((lease) => held.push(lease)));
+      // Should the test fail half-way, the waiters left are rejected when the connection closes.
+      for (const w of waiting) w.catch(() => undefined);
       // The first call finds the gate idle and goes at once (one script for it alone); the 19
       // that queued meanwhile are asked for in the next one, which grants the 7 the ceiling leaves.
       await waitFor('the first grants', () => held.length === 8);
@@ -308,7 +311,8 @@ describe('LLM gate: one gate for every process', () => {
       expect(await redis.zcard(leases)).toBe(8);
       await waitFor('the monitor caught up', () => grantsPerAcquire.length >= 2 && grantsPerAcquire[0]! + grantsPerAcquire[1]! === 8);
       // The 8 end together: the first release goes at once, the 7 that ended meanwhile in one
-      // more; then the waiters get the 8 freed slots (one or two scripts), and never more.
+      // more; then the waiters get the 8 freed slots (one or two scripts, as a look of the pump
+      // falls between the two releases or not), and never more.
       await Promise.all(held.splice(0, 8).map((lease) => lease.release({ kind: 'ok' })));
       await waitFor('the next grants', () => held.length === 8);
       expect(await redis.zcard(leases)).toBe(8);
@@ -321,12 +325,11 @@ describe('LLM gate: one gate for every process', () => {
       expect(grantsPerAcquire.reduce((a, b) => a + b, 0)).toBe(20);
       // No script granted past the ceiling; one per call would have been 20 of each. The
       // acquires between the grants are the pump's looks while the ceiling was reached.
-      expect(Math.max(...grantsPerAcquire)).toBe(8);
+      expect(Math.max(...grantsPerAcquire)).toBeLessThanOrEqual(8);
       expect(grantsPerAcquire.filter((n) => n > 0).length).toBeLessThanOrEqual(6);
       expect(scripts.filter((s) => s === 'release').length).toBeLessThanOrEqual(6);
     } finally {
       monitor.disconnect();
-      watcher.disconnect();
     }
   });
 

@@ -27,7 +27,8 @@ import { RateLimitedError, TransientError } from '@parley/contracts';
  * Each process asks Redis for its waiters together: one acquire script grants the waiters at the
  * head of its queue in order (urgent calls first: the ones that finish a step) until one has to
  * wait, and the calls that end while a release is on its way are released in the next script
- * (a 429 or 529 goes at once, alone). Under a backlog that is a few scripts for many calls.
+ * (a 429 or 529 goes at once, alone, and the process acquires nothing until Redis has applied
+ * it). Under a backlog that is a few scripts for many calls.
  *
  * Waiting never spins: in each process only the first waiter asks Redis (the oldest, urgent
  * calls first: the ones that finish a step), and it sleeps until the pause ends or the bucket
@@ -355,6 +356,8 @@ export function createLlmGate(opts: LlmGateOptions): LlmGate {
   // busy process sends one script for many calls instead of one each.
   let releasing = false;
   const ended: (Ended & { done: () => void })[] = [];
+  /** A 429's or 529's release on its way to Redis: the pump waits for it before it acquires. */
+  let applying: Promise<void> | null = null;
 
   async function flushReleases(): Promise<void> {
     if (releasing) return;
@@ -384,9 +387,15 @@ export function createLlmGate(opts: LlmGateOptions): LlmGate {
         const args: (string | number)[] = [id, outcome.kind, outcome.kind === 'rate_limited' ? Math.max(0, Math.round(outcome.waitMs)) : 0];
         for (let i = 0; i < 3; i += 1) args.push(giveBack[i] ?? 0, readings[i]?.limit ?? -1, readings[i]?.remaining ?? -1);
         if (outcome.kind === 'rate_limited' || outcome.kind === 'overloaded') {
-          // Never held behind another release: the pause or the lower limit goes to Redis now, on
-          // the connection this process acquires on, so Redis applies it before any later acquire.
-          await sendReleases([{ args, outcome }]);
+          // Never held behind another release: the pause or the lower limit goes to Redis now,
+          // and this process asks for no capacity until Redis has applied it (even when the
+          // script had to be sent again after NOSCRIPT, a round trip later).
+          const sent = sendReleases([{ args, outcome }]);
+          const applied = sent.finally(() => {
+            if (applying === applied) applying = null;
+          });
+          applying = applied;
+          await applied;
           wake?.();
           return;
         }
@@ -416,6 +425,9 @@ export function createLlmGate(opts: LlmGateOptions): LlmGate {
       while (queue.length > 0) {
         // The waiters at the head, in the order they are served: one script grants as many of
         // them as the limits allow (under a backlog most calls wait behind others).
+        // After a 429's or 529's release this process sent: Redis sees the pause first.
+        while (applying) await applying;
+        if (queue.length === 0) break;
         const asked = queue.slice(0, ACQUIRE_BATCH);
         const ids = asked.map(() => `${process.pid}-${randomBytes(6).toString('hex')}`);
         const args: (string | number)[] = [asked.length, opts.leaseMs, maxInFlight, ...configured];
@@ -449,6 +461,10 @@ export function createLlmGate(opts: LlmGateOptions): LlmGate {
         if (granted === asked.length) continue;
         const head = queue[0];
         if (!head) break;
+        // The wait Redis gave is the refused call's (its cost). When that call left the queue
+        // meanwhile (timed out, stopped) or an urgent one came before it, the head is another
+        // call: ask again for it, unless the whole gate is paused.
+        if (head !== asked[granted] && reply[2] !== 'paused') continue;
         const known = reply[1] > 0;
         const waitMs = known ? reply[1] + 1 : backoffMs;
         if (!known) backoffMs = Math.min(maxPollMs, backoffMs * 2);
