@@ -461,10 +461,10 @@ export function createLlmGate(opts: LlmGateOptions): LlmGate {
         if (granted === asked.length) continue;
         const head = queue[0];
         if (!head) break;
-        // The wait Redis gave is the refused call's (its cost). When that call left the queue
+        // A bucket's wait is the refused call's (its cost). When that call left the queue
         // meanwhile (timed out, stopped) or an urgent one came before it, the head is another
-        // call: ask again for it, unless the whole gate is paused.
-        if (head !== asked[granted] && reply[2] !== 'paused') continue;
+        // call: ask again for it. A pause or a full ceiling is the same for every call.
+        if (head !== asked[granted] && reply[2] === 'rate') continue;
         const known = reply[1] > 0;
         const waitMs = known ? reply[1] + 1 : backoffMs;
         if (!known) backoffMs = Math.min(maxPollMs, backoffMs * 2);
