@@ -39,8 +39,8 @@ export function createPubSubVerifier(config: PubSubAuthConfig): PubSubVerifier {
   });
   // The client caches certs but does not coalesce concurrent cold fetches: a burst of pushes
   // after start-up (or after max-age) shares one fetch here; later calls return the cache.
-  let certsInFlight: Promise<unknown> | undefined;
-  const warmCerts = () => {
+  let certsInFlight: ReturnType<OAuth2Client['getFederatedSignonCertsAsync']> | undefined;
+  const certsNow = () => {
     certsInFlight ??= client.getFederatedSignonCertsAsync().finally(() => {
       certsInFlight = undefined;
     });
@@ -71,8 +71,7 @@ export function createPubSubVerifier(config: PubSubAuthConfig): PubSubVerifier {
     return keys;
   };
   const verify = async (idToken: string, audience: string) => {
-    await warmCerts();
-    const { certs } = await client.getFederatedSignonCertsAsync();
+    const { certs } = await certsNow();
     return client.verifySignedJwtWithCertsAsync(idToken, publicKeys(certs), audience, client.issuers);
   };
 

@@ -1,7 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from '../../../test/support/db';
 import { sqlOf } from './client';
 import { findMailboxSync, findSlackMessage, negotiationsOfThreads, pendingSendsWithoutThread, recordedInboundIds } from './reads';
-import { randomUUID } from 'node:crypto';
 import { createSlackMessageOnce, insertAuditEntries, insertAuditEntry, insertInboundMessage, insertNegotiations, recordMailboxCursor, type InboundRow } from './writes';
 
 /**
