@@ -1,5 +1,5 @@
 import { AUDIENCE, MAILBOX, SERVICE_ACCOUNT, jobIdsIn, nothingRecorded, startApi, type ApiHarness } from './api-harness';
-import { jobIds } from '@parley/queue';
+import { jobIds, mailboxLockKey } from '@parley/queue';
 
 describe('POST /webhooks/gmail', () => {
   let h: ApiHarness;
@@ -27,6 +27,23 @@ describe('POST /webhooks/gmail', () => {
     const row = await h.db.webhookDelivery.findUnique({ where: { id: jobId } });
     expect(row).toMatchObject({ queue: 'gmail-notifications', jobName: 'mailbox-sync', payload: job?.data });
     expect((await h.db.mailboxSync.findUnique({ where: { mailbox: MAILBOX } }))?.highestNotifiedHistoryId).toBe('9876543210');
+  });
+
+  it('enqueues no job while a sync of the mailbox holds its lock (the sync covers it), and one again once it is released', async () => {
+    const lock = mailboxLockKey(h.prefix, MAILBOX);
+    await h.redis.set(lock, 'job:pubsub.earlier:run', 'PX', 60_000);
+    const during = await h.pusher.push({ emailAddress: MAILBOX, historyId: '500', messageId: 'during-sync' });
+    expect(during.status).toBe(204);
+    // Recorded and committed as the mailbox's highest notified id, which the holder reads
+    // again after it releases the lock; no job of its own.
+    expect(await h.db.webhookDelivery.findUnique({ where: { id: jobIds.mailboxSync('during-sync') } })).toMatchObject({ queue: 'gmail-notifications' });
+    expect((await h.db.mailboxSync.findUnique({ where: { mailbox: MAILBOX } }))?.highestNotifiedHistoryId).toBe('500');
+    expect(await jobIdsIn(h.queues, 'gmail-notifications')).toEqual([]);
+    // Another mailbox's lock does not count.
+    await h.redis.del(lock);
+    await h.redis.set(mailboxLockKey(h.prefix, 'other@example.com'), 'job:x:run', 'PX', 60_000);
+    expect((await h.pusher.push({ emailAddress: MAILBOX, historyId: '501', messageId: 'after-sync' })).status).toBe(204);
+    expect(await jobIdsIn(h.queues, 'gmail-notifications')).toEqual([jobIds.mailboxSync('after-sync')]);
   });
 
   it('reads message_id when messageId is absent', async () => {

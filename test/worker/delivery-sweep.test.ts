@@ -56,6 +56,23 @@ describe('delivery sweep (WebhookDelivery rows vs jobs in Redis)', () => {
     expect(await h.queues['gmail-notifications'].getJobCountByTypes('waiting')).toBe(2);
   });
 
+  it('leaves a notification without a job alone once the mailbox cursor has passed its history id, and puts back one it has not', async () => {
+    const mailbox = 'cursor@example.com';
+    const notified = (id: string, historyId: string) => ({ mailbox, historyId, pubsubMessageId: id });
+    await withTx(h.db, (tx) => tx.mailboxSync.create({ data: { mailbox, historyCursor: '300', highestNotifiedHistoryId: '301' } }));
+    await deliver('pubsub.covered', notified('pubsub.covered', '300'), 2 * MINUTE);
+    await deliver('pubsub.covered-earlier', notified('pubsub.covered-earlier', '299'), 2 * MINUTE);
+    await deliver('pubsub.ahead', notified('pubsub.ahead', '301'), 2 * MINUTE);
+
+    const result = await sweepDeliveries({ db: h.db, queues: h.queues, log: h.log, now: () => new Date() });
+    expect(result.requeued).toContain('pubsub.ahead');
+    expect(result.requeued).not.toContain('pubsub.covered');
+    expect(result.requeued).not.toContain('pubsub.covered-earlier');
+    expect(result.synced).toBe(2);
+    expect(await h.queues['gmail-notifications'].getJob('pubsub.covered')).toBeUndefined();
+    expect((await h.queues['gmail-notifications'].getJob('pubsub.ahead'))?.data).toEqual(notified('pubsub.ahead', '301'));
+  });
+
   it('runs as the maintenance job', async () => {
     await deliver('pubsub.lost-again', sync('201'), 3 * MINUTE);
     await h.start({ handlers: {}, only: ['maintenance'] });

@@ -3,7 +3,7 @@ import type { Env } from '@parley/config';
 import type { Db } from '@parley/db';
 import type { Logger } from '@parley/logging';
 import type { Metrics } from '@parley/metrics';
-import type { Queues, RedisConnection } from '@parley/queue';
+import { mailboxSyncRunning, type Queues, type RedisConnection } from '@parley/queue';
 import { bodyBudget } from './body';
 import { clickupWebhookRouter } from './clickup-webhook.route';
 import { errorHandler, lingerOnUnreadBody, notFound } from './error-handler.middleware';
@@ -74,6 +74,7 @@ export function createApp(deps: ApiDeps): Express {
       queues: deps.queues,
       verify: createPubSubVerifier(deps.config),
       mailbox: deps.config.GMAIL_MAILBOX,
+      syncRunning: (mailbox) => mailboxSyncRunning(deps.redis, deps.config.QUEUE_PREFIX, mailbox),
     }),
   );
   app.use(clickupWebhookRouter({ writes, queues: deps.queues, secret: deps.config.CLICKUP_WEBHOOK_SECRET }));

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { emailDomain } from '@parley/logging';
 import { historyIdSchema, jobIds, type Queues } from '@parley/queue';
 import { BODY_LIMITS, bodyBytes, parseJson, parseWith, rawBody } from './body';
-import { badRequest } from './http-error';
-import { enqueueDeliveries, type Delivery, type IngestWrites } from './ingest.service';
+import { badRequest, withTimeout } from './http-error';
+import { ENQUEUE_TIMEOUT_MS, enqueueDeliveries, type Delivery, type IngestWrites } from './ingest.service';
 import type { PubSubVerifier } from './pubsub-auth.service';
 import { ctx, webhookSource } from './request-context.middleware';
 
@@ -42,6 +42,12 @@ export interface GmailWebhookDeps {
   verify: PubSubVerifier;
   /** When set, notifications for any other mailbox are acknowledged and dropped. */
   mailbox?: string;
+  /**
+   * Whether a sync of the mailbox holds its lock now (`mailboxSyncRunning`). When it does once
+   * the notification is committed, the running sync covers it and no job is enqueued; when it
+   * is not given, or cannot tell in time, the job is enqueued as always.
+   */
+  syncRunning?: (mailbox: string) => Promise<boolean>;
 }
 
 /**
@@ -49,6 +55,13 @@ export interface GmailWebhookDeps {
  * the body is read; the delivery is recorded and the mailbox's highest notified historyId
  * raised in one transaction; then the mailbox-sync job is enqueued under the Pub/Sub message
  * id, so redeliveries collapse and 204 is the answer every time.
+ *
+ * Unless a sync of the mailbox is running: Gmail notifies every change of the mailbox, so
+ * under load nearly every notification arrives while the previous one's sync runs, and its
+ * job only found the lock taken and ended ("covered by the running sync"). The holder reads
+ * the highest notified id again after it releases the lock, which is after this check and so
+ * after this commit, and syncs again if it moved. Such a delivery's row stays as the record;
+ * the delivery sweep leaves it alone once the mailbox's cursor has passed its history id.
  */
 export function gmailWebhookRouter(deps: GmailWebhookDeps): Router {
   const router = Router();
@@ -86,11 +99,18 @@ export function gmailWebhookRouter(deps: GmailWebhookDeps): Router {
         },
       };
       const seen = await deps.writes.run({ deliveries: [delivery], highestNotified: { mailbox, historyId: notification.historyId } });
-      await enqueueDeliveries(deps.queues, [delivery]);
+      const covered = await syncRunning(deps, mailbox);
+      if (!covered) await enqueueDeliveries(deps.queues, [delivery]);
       ctx(res).webhookOutcome = seen > 0 ? 'duplicate' : 'accepted';
-      log.info('gmail notification accepted', { queue: delivery.queue, jobId: delivery.jobId, historyId: notification.historyId, duplicate: seen > 0 });
+      log.info('gmail notification accepted', { queue: delivery.queue, jobId: delivery.jobId, historyId: notification.historyId, duplicate: seen > 0, coveredByRunningSync: covered });
       res.status(204).end();
     },
   );
   return router;
+}
+
+/** False when not known in time: the job is then enqueued, which is always safe. */
+async function syncRunning(deps: GmailWebhookDeps, mailbox: string): Promise<boolean> {
+  if (!deps.syncRunning) return false;
+  return withTimeout(deps.syncRunning(mailbox), ENQUEUE_TIMEOUT_MS, 'sync lock check').catch(() => false);
 }

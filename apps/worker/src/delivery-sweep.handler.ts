@@ -1,12 +1,16 @@
-import { withTx, type Db } from '@parley/db';
+import { findMailboxSync, sqlOf, withTx, type Db } from '@parley/db';
+import { compareHistoryIds } from '@parley/domain';
 import type { Logger } from '@parley/logging';
-import { JOBS, QUEUE_NAMES, type Queues } from '@parley/queue';
+import { JOBS, QUEUE_NAMES, type JobData, type Queues } from '@parley/queue';
 
 /**
  * Redis runs with AOF `appendfsync everysec`, so a Redis crash can drop the last second of
  * jobs the API already acknowledged. The API writes every accepted webhook to SQLite
  * (WebhookDelivery, id = the job's deterministic id) before it answers; this sweep puts back
- * any recent delivery whose job Redis no longer has, under the same id.
+ * any recent delivery whose job Redis no longer has, under the same id. A Gmail notification
+ * that arrived while a sync of its mailbox was running has no job by design (the running sync
+ * covers it, apps/api/src/gmail-webhook.route.ts): it is put back only while the mailbox's
+ * cursor has not passed its history id.
  */
 export const DELIVERY_SWEEP = {
   /** Deliveries older than this are not checked: completed jobs stay in Redis a week, so a
@@ -34,6 +38,8 @@ export interface DeliverySweepDeps {
 export interface DeliverySweepResult {
   checked: number;
   requeued: string[];
+  /** Notifications without a job whose history the mailbox's sync has already passed. */
+  synced: number;
   skipped: number;
   pruned: number;
 }
@@ -42,7 +48,20 @@ export async function sweepDeliveries(deps: DeliverySweepDeps, settings: Partial
   const s = { ...DELIVERY_SWEEP, ...settings };
   const now = deps.now().getTime();
   const where = { receivedAt: { gte: new Date(now - s.lookbackMs), lte: new Date(now - s.minAgeMs) } };
-  const result: DeliverySweepResult = { checked: 0, requeued: [], skipped: 0, pruned: 0 };
+  const result: DeliverySweepResult = { checked: 0, requeued: [], synced: 0, skipped: 0, pruned: 0 };
+
+  // Each mailbox's cursor, read once per sweep.
+  const cursors = new Map<string, Promise<string | null>>();
+  const notificationSynced = async (data: JobData<'gmail-notifications'>): Promise<boolean> => {
+    const key = data.mailbox.toLowerCase();
+    let cursorOf = cursors.get(key);
+    if (!cursorOf) {
+      cursorOf = findMailboxSync(sqlOf(deps.db), data.mailbox).then((row) => row?.historyCursor ?? null);
+      cursors.set(key, cursorOf);
+    }
+    const synced = await cursorOf;
+    return synced !== null && compareHistoryIds(synced, data.historyId) >= 0;
+  };
 
   let cursor: string | undefined;
   for (;;) {
@@ -65,6 +84,12 @@ export async function sweepDeliveries(deps: DeliverySweepDeps, settings: Partial
           return;
         }
         if ((await deps.queues[queue].getJob(row.id)) !== undefined) return;
+        // A notification the API left to the sync that was running has no job by design; it
+        // is done once the mailbox's cursor has passed its history id (so is a lost one's).
+        if (queue === 'gmail-notifications' && (await notificationSynced(parsed.data as JobData<'gmail-notifications'>))) {
+          result.synced += 1;
+          return;
+        }
         // Same id as the API used: if the job reappears meanwhile, BullMQ keeps one of them.
         await deps.queues[queue].add(row.jobName, parsed.data, { jobId: row.id });
         result.requeued.push(row.id);
@@ -76,7 +101,7 @@ export async function sweepDeliveries(deps: DeliverySweepDeps, settings: Partial
 
   const pruned = await withTx(deps.db, (tx) => tx.webhookDelivery.deleteMany({ where: { receivedAt: { lt: new Date(now - s.retentionMs) } } }));
   result.pruned = pruned.count;
-  deps.log.info('delivery sweep done', { checked: result.checked, requeued: result.requeued.length, skipped: result.skipped, pruned: result.pruned });
+  deps.log.info('delivery sweep done', { checked: result.checked, requeued: result.requeued.length, synced: result.synced, skipped: result.skipped, pruned: result.pruned });
   return result;
 }
 

@@ -3,7 +3,7 @@ import { findMailboxSync, insertAuditEntry, insertInboundMessage, negotiationsOf
 import { compareHistoryIds } from '@parley/domain';
 import { HistoryExpiredError, referencedIds, type GmailClient, type ParsedMessage } from '@parley/google';
 import { emailDomain } from '@parley/logging';
-import { enqueue, jobIds, PermanentError, TransientError, type Handler, type JobContext, type RedisConnection } from '@parley/queue';
+import { enqueue, jobIds, mailboxLockKey, PermanentError, TransientError, type Handler, type JobContext, type RedisConnection } from '@parley/queue';
 import { escalateNegotiation, type EngineCore } from '@parley/takeover';
 
 export interface SyncDeps extends EngineCore {
@@ -19,7 +19,9 @@ export interface SyncDeps extends EngineCore {
  * The `gmail-notifications` handler. Syncs of one mailbox never overlap (a Redis lock); a
  * notification that arrives during a sync is not lost: the API raised the mailbox's highest
  * notified history id before enqueuing, and the lock holder re-reads it after releasing, so
- * either this job or the running sync covers it.
+ * either this job or the running sync covers it. (The API enqueues no job at all for a
+ * notification that finds the lock held once its history id is committed: see
+ * `mailboxSyncRunning` in @parley/queue.)
  *
  * The lock is held in the name of the job, not of the process: when the process running a
  * sync dies, the jobs that found the lock taken have already completed ("covered"), and the
@@ -66,7 +68,7 @@ const ACQUIRE = [
 const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
-export const mailboxLockKey = (prefix: string, mailbox: string) => `${prefix}:parley:lock:mailbox:${mailbox.toLowerCase()}`;
+export { mailboxLockKey };
 
 /** Throws once this process no longer owns the job (processJob then logs it as abandoned). */
 function stillOwned(ctx: JobContext): void {

@@ -5,6 +5,7 @@ export * from './connection';
 export * from './dead-letters';
 export * from './handlers';
 export * from './log-throttle';
+export * from './mailbox-lock';
 export * from './queues';
 export * from './stall-policy';
 export * from './worker-runtime';
