@@ -90,6 +90,32 @@ describe('mailbox sync under concurrency', () => {
 
   const recorded = async (negotiationId: string) => (await h.db.inboundMessage.findMany({ where: { negotiationId }, select: { gmailMessageId: true } })).map((m) => m.gmailMessageId).sort();
 
+  it('reads the messages of a pass from Gmail several at a time: the next ones are asked for while one is still unanswered', async () => {
+    const negotiations = [await opened(), await opened(), await opened()];
+    const replies = negotiations.map((n, i) => n.reply(`Reply ${i}: that works for me, $2,000.00.`));
+    const get = (id: string) => ({ method: 'GET', path: new RegExp(`^/gmail/v1/users/[^/]+/messages/${id}$`) });
+    const first = gate.hold(get(replies[0]!.id));
+    const last = gate.hold(get(replies[2]!.id));
+    const latest = replies[2]!.historyId;
+    await notified(latest);
+    const run = sync(payload(latest), await context('fetch-ahead', new AbortController().signal));
+    run.catch(() => undefined);
+    // The third message is asked for while the first's answer is held: one at a time, its
+    // request would never leave before the first is answered (and this would time out).
+    await first.arrived;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      last.arrived,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the third message was not asked for while the first one\'s answer was held')), 15_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    last.release();
+    first.release();
+    await expect(run).resolves.toMatchObject({ outcome: 'synced' });
+    for (const [i, n] of negotiations.entries()) expect(await recorded(n.id)).toEqual([replies[i]!.id]);
+  });
+
   it('a run that lost its job gives the mailbox lock up at once, so the next notification syncs rather than counting itself covered', async () => {
     const n = await opened();
     const first = n.reply('First reply.');
