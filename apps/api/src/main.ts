@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, parseEnv, SHUTDOWN_CLEANUP_MS, shutdownDeadline, shutdownSteps, type Env } from '@parley/config';
-import { databaseIdentity, openDatabase, prepareDatabase } from '@parley/db';
+import { databaseIdentity, openDatabase, prepareDatabase, startWalCheckpointer } from '@parley/db';
 import { createLogger, type Logger } from '@parley/logging';
 import { createMetrics } from '@parley/metrics';
 import { closeQueues, createQueues, createServiceRedis, joinFleetDatabase, redisReady, retryPolicyFromConfig, type FleetDatabaseMembership } from '@parley/queue';
@@ -34,6 +34,8 @@ async function main(): Promise<void> {
 
   const db = openDatabase(config.DATABASE_URL);
   await prepareDatabase(db);
+  // SQLite's log copied back by a thread, not inside the webhooks' commits (wal-checkpointer.ts).
+  const checkpointer = await startWalCheckpointer(db, config.SQLITE_CHECKPOINT_MS);
   const redis = createServiceRedis(config, 'producer');
   let redisDown = false;
   redis.on('error', (error: Error) => {
@@ -110,6 +112,7 @@ async function main(): Promise<void> {
     await steps.run('queues', () => closeQueues(queues)).catch((error: unknown) => log.warn('closing queues failed', { error: (error as Error).message }));
     // QUIT waits for an answer; without a connection there is nobody to say goodbye to.
     await steps.run('redis', async () => (redis.status === 'ready' ? await redis.quit() : redis.disconnect())).catch(() => redis.disconnect());
+    await steps.run('checkpoint thread', async () => checkpointer?.stop());
     await steps.run('database', () => db.$disconnect());
     await steps.run('error reports', () => flushErrorReports());
     log.info('api stopped', { drained });

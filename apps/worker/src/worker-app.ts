@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { concurrencyFor, shutdownSteps, type Env } from '@parley/config';
-import { databaseIdentity, openDatabase, prepareDatabase, type Db } from '@parley/db';
+import { databaseIdentity, openDatabase, prepareDatabase, startWalCheckpointer, type Db, type WalCheckpointer } from '@parley/db';
 import { createLogger, type Logger } from '@parley/logging';
 import { createMetrics, type Metrics } from '@parley/metrics';
 import {
@@ -81,8 +81,11 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
 
   const db = openDatabase(config.DATABASE_URL);
   const connections: RedisConnection[] = [];
+  let checkpointer: WalCheckpointer | null = null;
   try {
     await prepareDatabase(db);
+    // SQLite's log copied back by a thread, not inside the steps' commits (wal-checkpointer.ts).
+    checkpointer = await startWalCheckpointer(db, config.SQLITE_CHECKPOINT_MS);
     // Workers block on their connection and must wait out Redis outages; producers (alerts,
     // rate-limit pauses, the sweeper) fail fast so a job does not hang on a dead Redis.
     const workerRedis = createServiceRedis(config, 'worker');
@@ -156,6 +159,7 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
       await steps.run('fleet entry', () => fleet.leave());
       await steps.run('queues', () => closeQueues(queues)).catch((e: unknown) => log.warn('closing queues failed', { error: (e as Error).message }));
       await steps.run('redis', () => quitAll(connections));
+      await steps.run('checkpoint thread', async () => checkpointer?.stop());
       await steps.run('database', () => db.$disconnect());
       await steps.run('sentry', async () => sentry?.close());
       return outcome;
@@ -164,6 +168,7 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
     return { config, log, db, queues, metrics, runtime, close, stillOpen };
   } catch (error) {
     await quitAll(connections);
+    await checkpointer?.stop();
     await db.$disconnect().catch(() => undefined);
     await sentry?.close();
     throw error;

@@ -113,6 +113,12 @@ export const envSchema = z.object({
     .trim()
     .regex(/^(file:|postgres(ql)?:\/\/)/, { message: 'must be a SQLite file URL (file:./data/parley.db) or a PostgreSQL URL (postgresql://user:password@host:5432/parley)' })
     .default('file:./data/parley.db'),
+  /**
+   * SQLite: how often a thread of each process copies the write-ahead log back into the
+   * database file (a PASSIVE checkpoint), instead of a commit doing it on the event loop; 0
+   * leaves it to SQLite's automatic checkpoint inside commits.
+   */
+  SQLITE_CHECKPOINT_MS: int(1000, 0),
   PORT: int(3000, 0).refine((p) => p <= 65535, { message: 'must be a TCP port (0-65535)' }),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
 

@@ -66,6 +66,7 @@ export function withoutCredentials(text: string): string {
 
 const engines = new WeakMap<object, DatabaseEngine>();
 const sqlDbs = new WeakMap<object, SqlDb>();
+const files = new WeakMap<object, string>();
 
 /** The engine behind a client opened by openDatabase. */
 export function engineOf(db: Db): DatabaseEngine {
@@ -172,7 +173,16 @@ export function openDatabase(databaseUrl: string): Db {
   };
   engines.set(db, engine);
   sqlDbs.set(db, createSqlDb(engine, shared.connect));
+  if (engine === 'sqlite') {
+    const file = sqlitePath(databaseUrl);
+    files.set(db, file === ':memory:' ? file : path.resolve(file));
+  }
   return db;
+}
+
+/** The SQLite file a database opened by openDatabase lives in (absolute); undefined for PostgreSQL. */
+export function databaseFileOf(db: Db): string | undefined {
+  return files.get(db);
 }
 
 /**
