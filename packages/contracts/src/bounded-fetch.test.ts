@@ -19,7 +19,10 @@ beforeAll(async () => {
       written[path] = (written[path] ?? 0) + Buffer.byteLength(chunk);
       return res.write(chunk);
     };
-    if (path === '/small') {
+    if (path === '/bom') {
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.end(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"name":"Zoë","n":1}')]));
+    } else if (path === '/small') {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ values: [['a', 'b']] }));
     } else if (path === '/declared-large') {
@@ -174,6 +177,33 @@ describe.each([
     const stream = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode('streamed')), c.close()) });
     const res = await limited(`${base}/echo`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
     expect(((await res.json()) as { body: string }).body).toBe('streamed');
+  });
+
+  it('answers as fetch\'s own Response does: the body read once, clone, the stream, the BOM', async () => {
+    const both = async () => [await limited(`${base}/bom`), await fetch(`${base}/bom`)] as const;
+    const outcome = async (f: () => Promise<unknown>) => f().then((v) => ({ ok: v }), (e: unknown) => ({ error: (e as Error).constructor.name }));
+    for (const read of ['text', 'json', 'arrayBuffer', 'blob'] as const) {
+      const [lean, web] = await both();
+      const value = async (r: Response) => {
+        const v: unknown = await r[read]();
+        return v instanceof Blob ? [v.type, Buffer.from(await v.arrayBuffer()).toString('hex')] : v instanceof ArrayBuffer || v instanceof Uint8Array ? Buffer.from(v as ArrayBuffer).toString('hex') : v;
+      };
+      expect([lean.bodyUsed, await value(lean), lean.bodyUsed]).toEqual([web.bodyUsed, await value(web), web.bodyUsed]);
+      // A second read of either kind is refused alike, and so is a clone.
+      expect(await outcome(() => lean.text())).toEqual(await outcome(() => web.text()));
+      expect(await outcome(async () => lean.clone())).toEqual(await outcome(async () => web.clone()));
+      expect(lean.body?.locked).toBe(web.body?.locked);
+    }
+    const [lean, web] = await both();
+    expect([lean.status, lean.ok, lean.statusText, lean.url, lean.redirected, lean.type]).toEqual([web.status, web.ok, web.statusText, web.url, web.redirected, web.type]);
+    // A clone reads the same bytes, its original too.
+    expect(await lean.clone().json()).toEqual(await web.clone().json());
+    expect(await lean.text()).toBe(await web.text());
+    // Read through the stream: the same bytes (the BOM included), and the body is then used.
+    const [leanStream, webStream] = await both();
+    const drain = async (r: Response) => Buffer.from(await new Response(r.body).arrayBuffer()).toString('hex');
+    expect(await drain(leanStream)).toBe(await drain(webStream));
+    expect(await outcome(() => leanStream.text())).toEqual(await outcome(() => webStream.text()));
   });
 
   it('answers 204 with no body', async () => {

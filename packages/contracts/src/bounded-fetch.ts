@@ -72,7 +72,7 @@ function boundedWebFetch(limitBytes: number, inner: typeof fetch): typeof fetch 
     // The bytes are decoded already; their length is what was read.
     headers.delete('content-encoding');
     headers.set('content-length', String(total));
-    return new Response(Buffer.concat(chunks), { status: response.status, statusText: response.statusText, headers });
+    return new BufferedResponse(Buffer.concat(chunks), response.status, response.statusText, headers, response.url);
   };
 }
 
@@ -256,9 +256,94 @@ async function leanFetch(req: PlainRequest, limitBytes: number): Promise<Respons
     headers.delete('content-encoding');
   }
   if (!empty) headers.set('content-length', String(bytes.byteLength));
-  const response = new Response(empty ? null : bytes, { status: answer.statusCode, statusText: STATUS_CODES[answer.statusCode] ?? '', headers });
-  Object.defineProperty(response, 'url', { value: req.url.href });
-  return response;
+  return new BufferedResponse(empty ? null : bytes, answer.statusCode, STATUS_CODES[answer.statusCode] ?? '', headers, req.url.href);
+}
+
+const UTF8 = new TextDecoder();
+
+/**
+ * leanFetch's answer: a Response over a body already read whole. undici's Response would put
+ * the bytes in a web stream again, for the client to read them back out of it: about 5% of a
+ * busy worker's CPU for the Gmail and Anthropic answers (docs/benchmarks.md). This one reads
+ * them as they are. It is a Response in every member (the clients are typed against fetch's
+ * Response and use them: gaxios `text`, `json`, `arrayBuffer`, `blob`, `body` for a stream; the
+ * Anthropic SDK `json`, `text`, `body`): a body is read once (`bodyUsed`, then a TypeError),
+ * `clone` shares the bytes, and `body` is a byte stream made when first asked for, which
+ * reading the body another way then locks, as it would be.
+ */
+class BufferedResponse implements Response {
+  readonly ok: boolean;
+  readonly redirected = false;
+  readonly type: Response['type'] = 'basic';
+  #used = false;
+  #stream: ReadableStream<Uint8Array> | undefined;
+
+  constructor(
+    private readonly content: Buffer | null,
+    readonly status: number,
+    readonly statusText: string,
+    readonly headers: Headers,
+    readonly url: string,
+  ) {
+    this.ok = status >= 200 && status <= 299;
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.content === null) return null;
+    if (!this.#stream) {
+      const copy = new Uint8Array(this.content);
+      this.#stream = new ReadableStream({
+        type: 'bytes',
+        start(controller) {
+          if (copy.byteLength > 0) controller.enqueue(copy);
+          controller.close();
+        },
+      });
+      // Read already (text() and the rest): the stream is as used as the body.
+      if (this.#used) this.#stream.getReader();
+    }
+    return this.#stream;
+  }
+
+  get bodyUsed(): boolean {
+    return this.#used;
+  }
+
+  /** The bytes, once: a second read is refused as fetch refuses it, and so is reading a body whose stream is being read. */
+  #take(): Buffer {
+    if (this.#used || this.#stream?.locked) throw new TypeError('Body is unusable: Body has already been read');
+    this.#used = true;
+    this.#stream?.getReader();
+    return this.content ?? Buffer.alloc(0);
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const bytes = this.#take();
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  }
+
+  async blob(): Promise<Blob> {
+    // Rare (no client here asks for one): fetch's own, for its reading of the type.
+    return new Response(this.#take(), { headers: this.headers }).blob();
+  }
+
+  async formData(): Promise<FormData> {
+    this.#take();
+    throw new TypeError('Response.formData: not a form body');
+  }
+
+  async text(): Promise<string> {
+    return UTF8.decode(this.#take());
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text()) as unknown;
+  }
+
+  clone(): Response {
+    if (this.#used || this.#stream?.locked) throw new TypeError('Response.clone: Body has already been consumed.');
+    return new BufferedResponse(this.content, this.status, this.statusText, new Headers(this.headers), this.url);
+  }
 }
 
 /** Ends a body not read to its end (its connection closes); the abort it reports is expected. */
