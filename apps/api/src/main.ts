@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const db = openDatabase(config.DATABASE_URL);
   await prepareDatabase(db);
   // SQLite's log copied back by a thread, not inside the webhooks' commits (wal-checkpointer.ts).
-  const checkpointer = await startWalCheckpointer(db, config.SQLITE_CHECKPOINT_MS);
+  const checkpointer = await startWalCheckpointer(db, config.SQLITE_CHECKPOINT_MS, (problem) => log.warn('sqlite checkpoint thread', { problem }));
   const redis = createServiceRedis(config, 'producer');
   let redisDown = false;
   redis.on('error', (error: Error) => {

@@ -67,7 +67,7 @@ export function createEngineWiring(config: Env, deps: { db: Db; queues: Queues; 
   const engine = { ...core, llm, mailbox: GMAIL_MAILBOX, llmOutageEscalateAfterMs: config.LLM_OUTAGE_ESCALATE_AFTER * 1000, maxFollowUps: config.MAX_FOLLOW_UPS, priceStep: config.PRICE_STEP };
   return {
     handlers: {
-      'gmail-notifications': createMailboxSyncHandler({ ...core, gmail, mailbox: GMAIL_MAILBOX, redis: deps.redis, prefix: config.QUEUE_PREFIX }),
+      'gmail-notifications': createMailboxSyncHandler({ ...core, gmail, mailbox: GMAIL_MAILBOX, redis: deps.redis, prefix: config.QUEUE_PREFIX, fetchConcurrency: config.GMAIL_FETCH_CONCURRENCY }),
       'campaign-tasks': createCampaignIngestHandler({ ...core, clickup, sheets, triggerStatus: config.CLICKUP_TRIGGER_STATUS }),
       'negotiation-steps': createNegotiationStepHandler(engine),
       'outbound-email': createSendEmailHandler({ ...core, gmail, mailbox: GMAIL_MAILBOX, sendSettleMs: config.GMAIL_SEND_SETTLE_MS, sendTimeoutMs: config.GMAIL_TIMEOUT_MS }),

@@ -85,7 +85,7 @@ export async function startWorkerApp(config: Readonly<Env>, options: WorkerAppOp
   try {
     await prepareDatabase(db);
     // SQLite's log copied back by a thread, not inside the steps' commits (wal-checkpointer.ts).
-    checkpointer = await startWalCheckpointer(db, config.SQLITE_CHECKPOINT_MS);
+    checkpointer = await startWalCheckpointer(db, config.SQLITE_CHECKPOINT_MS, (problem) => log.warn('sqlite checkpoint thread', { problem }));
     // Workers block on their connection and must wait out Redis outages; producers (alerts,
     // rate-limit pauses, the sweeper) fail fast so a job does not hang on a dead Redis.
     const workerRedis = createServiceRedis(config, 'worker');

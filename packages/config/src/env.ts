@@ -157,6 +157,12 @@ export const envSchema = z.object({
    * email: by then the first request was answered, reset or given up. Must exceed GMAIL_TIMEOUT_MS.
    */
   GMAIL_SEND_SETTLE_MS: int(45_000, 100),
+  /**
+   * Messages one mailbox sync pass reads from Gmail at once. Gmail allows a user about 50
+   * messages.get a second (250 quota units, 5 each): 4 in flight stay under it at Gmail's usual
+   * latency, and a 429 is retried after its wait like any other.
+   */
+  GMAIL_FETCH_CONCURRENCY: int(4, 1),
   PUBSUB_AUDIENCE: optionalString,
   PUBSUB_SERVICE_ACCOUNT: z.string().trim().email({ message: 'must be the push service account email' }).optional(),
 

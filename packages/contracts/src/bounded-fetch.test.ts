@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { inspect } from 'node:util';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { boundedFetch, ResponseTooLargeError, responseTooLarge } from './bounded-fetch';
 
@@ -203,7 +204,11 @@ describe.each([
     const [leanStream, webStream] = await both();
     const drain = async (r: Response) => Buffer.from(await new Response(r.body).arrayBuffer()).toString('hex');
     expect(await drain(leanStream)).toBe(await drain(webStream));
+    expect(leanStream.bodyUsed).toBe(webStream.bodyUsed);
     expect(await outcome(() => leanStream.text())).toEqual(await outcome(() => webStream.text()));
+    // Inspected (an error that holds the response, logged): no body, as fetch's shows none.
+    const [unread] = await both();
+    expect(inspect(unread, { depth: 5 })).not.toMatch(/Zo|7b ?22/);
   });
 
   it('answers 204 with no body', async () => {

@@ -277,21 +277,25 @@ class BufferedResponse implements Response {
   readonly type: Response['type'] = 'basic';
   #used = false;
   #stream: ReadableStream<Uint8Array> | undefined;
+  // A private field, not a property: logging or inspecting the response (an error that holds
+  // it) shows no body, as with fetch's Response.
+  readonly #content: Buffer | null;
 
   constructor(
-    private readonly content: Buffer | null,
+    content: Buffer | null,
     readonly status: number,
     readonly statusText: string,
     readonly headers: Headers,
     readonly url: string,
   ) {
+    this.#content = content;
     this.ok = status >= 200 && status <= 299;
   }
 
   get body(): ReadableStream<Uint8Array> | null {
-    if (this.content === null) return null;
+    if (this.#content === null) return null;
     if (!this.#stream) {
-      const copy = new Uint8Array(this.content);
+      const copy = new Uint8Array(this.#content);
       this.#stream = new ReadableStream({
         type: 'bytes',
         start(controller) {
@@ -305,8 +309,9 @@ class BufferedResponse implements Response {
     return this.#stream;
   }
 
+  /** Read, or its stream taken by a reader (fetch says used once the stream is disturbed). */
   get bodyUsed(): boolean {
-    return this.#used;
+    return this.#used || (this.#stream?.locked ?? false);
   }
 
   /** The bytes, once: a second read is refused as fetch refuses it, and so is reading a body whose stream is being read. */
@@ -314,7 +319,7 @@ class BufferedResponse implements Response {
     if (this.#used || this.#stream?.locked) throw new TypeError('Body is unusable: Body has already been read');
     this.#used = true;
     this.#stream?.getReader();
-    return this.content ?? Buffer.alloc(0);
+    return this.#content ?? Buffer.alloc(0);
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {
@@ -342,7 +347,7 @@ class BufferedResponse implements Response {
 
   clone(): Response {
     if (this.#used || this.#stream?.locked) throw new TypeError('Response.clone: Body has already been consumed.');
-    return new BufferedResponse(this.content, this.status, this.statusText, new Headers(this.headers), this.url);
+    return new BufferedResponse(this.#content, this.status, this.statusText, new Headers(this.headers), this.url);
   }
 }
 

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { createTestDatabase } from '../../../test/support/db';
 import { describeOnEngine, testDatabaseEngine } from '../../../test/support/test-database';
 import { sqlOf } from './client';
@@ -36,6 +38,30 @@ describeOnEngine('sqlite', 'the write-ahead log is SQLite\'s')('WAL checkpoint t
       expect(await startWalCheckpointer(t.db, 0)).toBeNull();
       expect(await autocheckpoint(t.db)).toBe(1000);
     } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('says when the thread cannot do its work, and commits keep their backstop', async () => {
+    const t = await createTestDatabase('checkpoint-gone');
+    const file = path.join(t.dir, 'parley.db');
+    // The process's connection keeps the file open; the thread, opening it by name, finds none.
+    fs.renameSync(file, `${file}.away`);
+    const problems: string[] = [];
+    let said: () => void = () => undefined;
+    const saidOnce = new Promise<void>((resolve) => (said = resolve));
+    const checkpointer = await startWalCheckpointer(t.db, 20, (p) => {
+      problems.push(p);
+      said();
+    });
+    try {
+      await saidOnce;
+      expect(problems[0]).toMatch(/^checkpoint thread (failed|ended)/);
+      expect(await autocheckpoint(t.db)).toBe(BACKSTOP_PAGES);
+      await sqlOf(t.db).transaction((tx) => insertAuditEntry(tx, { negotiationId: null, actor: 'system', action: 'still-writes' }));
+    } finally {
+      await checkpointer?.stop();
+      fs.renameSync(`${file}.away`, file);
       await t.cleanup();
     }
   });

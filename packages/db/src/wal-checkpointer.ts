@@ -63,18 +63,28 @@ interface ThreadMessage {
  * connection's automatic checkpoint to the backstop. Null for PostgreSQL, for an in-memory
  * database, and when `everyMs` is 0 (SQLite's own automatic checkpoint then stays as it is).
  */
-export async function startWalCheckpointer(db: Db, everyMs: number): Promise<WalCheckpointer | null> {
+export async function startWalCheckpointer(db: Db, everyMs: number, onProblem: (problem: string) => void = () => undefined): Promise<WalCheckpointer | null> {
   const file = databaseFileOf(db);
   if (!file || file === ':memory:' || everyMs <= 0) return null;
+  await sqlOf(db).query(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`);
   const thread = new Worker(THREAD, { eval: true, workerData: { driver: require.resolve('better-sqlite3'), file, everyMs } });
   // The thread never keeps the process alive; stop() ends it at shutdown.
   thread.unref();
   let checkpoints = 0;
   let lastError: string | null = null;
+  let stopping = false;
+  // Said at once, then at most once a minute while it lasts (a checkpoint is tried every second).
+  let saidAt = -Infinity;
+  const problem = (what: string) => {
+    lastError = what;
+    if (Date.now() - saidAt < 60_000) return;
+    saidAt = Date.now();
+    onProblem(what);
+  };
   let waiters: ((r: CheckpointResult) => void)[] = [];
   thread.on('message', (m: ThreadMessage) => {
     if (!m.ok) {
-      lastError = m.error ?? 'unknown error';
+      problem(`checkpoint failed: ${m.error ?? 'unknown error'}`);
       return;
     }
     checkpoints += 1;
@@ -83,15 +93,19 @@ export async function startWalCheckpointer(db: Db, everyMs: number): Promise<Wal
     waiters = [];
     for (const w of ready) w(result);
   });
-  thread.on('error', (error) => {
-    lastError = error.message;
-  });
-  const ended = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
-  await sqlOf(db).query(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+  thread.on('error', (error) => problem(`checkpoint thread failed: ${error.message}`));
+  const ended = new Promise<void>((resolve) =>
+    thread.once('exit', (code) => {
+      // Commits checkpoint again by themselves, past the backstop only.
+      if (!stopping) problem(`checkpoint thread ended (exit code ${code}); commits checkpoint past ${BACKSTOP_PAGES} pages`);
+      resolve();
+    }),
+  );
   return {
     next: () => new Promise((resolve) => waiters.push(resolve)),
     stats: () => ({ checkpoints, lastError }),
     stop: async () => {
+      stopping = true;
       thread.postMessage('stop');
       // A thread stuck in a checkpoint is ended anyway after a moment.
       const timer = setTimeout(() => void thread.terminate(), 2000);

@@ -210,12 +210,8 @@ async function fetchTracked(deps: SyncDeps, added: { id: string; threadId: strin
   return out;
 }
 
-/**
- * Messages one sync pass asks Gmail for at once. Gmail's per-user quota (250 units a second,
- * 5 per messages.get) allows about 50 reads a second; 8 in flight reach that at Gmail's usual
- * latency, and the quota's 429 is retried like any other.
- */
-export const MESSAGE_FETCH_CONCURRENCY = 8;
+/** Messages one sync pass asks Gmail for at once unless told (GMAIL_FETCH_CONCURRENCY, where the quota is explained). */
+export const MESSAGE_FETCH_CONCURRENCY = 4;
 
 /**
  * `fn` over `items`, at most `limit` at once, the results in the items' order. The first
@@ -237,7 +233,8 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`mapBounded: limit must be a positive integer, got ${limit}`);
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
   return results;
 }
 
