@@ -51,6 +51,8 @@ interface Outcome {
   emails: number;
   llmCalls: number;
   replyToAnswer: number[];
+  /** A reply's way, per inbound message (ms): Gmail's receipt to the sync's row, that row to the answer's outbox row, that row to its send. */
+  stages: { recorded: number[]; written: number[]; sent: number[] };
   peakRssMiB: Record<string, number>;
   /** CPU seconds over the campaign, per process. */
   cpuSeconds: Record<string, number>;
@@ -113,7 +115,22 @@ async function runCase(c: Case): Promise<Outcome> {
       });
     }
     replyToAnswer.sort((a, b) => a - b);
-    return { label: c.label, seconds, emails: sent.length, llmCalls: h.sandbox.anthropic.calls().length - callsBefore, replyToAnswer, peakRssMiB: peak, cpuSeconds: cpu };
+    // Where a reply's time goes, from the rows the processes wrote: the sync's InboundMessage,
+    // the step's answer (the negotiation's next outbox row) and its send.
+    const stages: Outcome['stages'] = { recorded: [], written: [], sent: [] };
+    const outbox = new Map<string, { createdAt: Date; sentAt: Date | null }[]>();
+    for (const o of await h.db.outboxEmail.findMany({ select: { negotiationId: true, createdAt: true, sentAt: true }, orderBy: { createdAt: 'asc' } })) {
+      outbox.set(o.negotiationId, [...(outbox.get(o.negotiationId) ?? []), o]);
+    }
+    for (const m of await h.db.inboundMessage.findMany({ select: { negotiationId: true, receivedAt: true, createdAt: true } })) {
+      stages.recorded.push(m.createdAt.getTime() - m.receivedAt.getTime());
+      const answer = outbox.get(m.negotiationId)?.find((o) => o.createdAt >= m.createdAt);
+      if (!answer) continue;
+      stages.written.push(answer.createdAt.getTime() - m.createdAt.getTime());
+      if (answer.sentAt) stages.sent.push(answer.sentAt.getTime() - answer.createdAt.getTime());
+    }
+    for (const list of Object.values(stages)) list.sort((a, b) => a - b);
+    return { label: c.label, seconds, emails: sent.length, llmCalls: h.sandbox.anthropic.calls().length - callsBefore, replyToAnswer, stages, peakRssMiB: peak, cpuSeconds: cpu };
   } finally {
     await h.close();
   }
@@ -154,6 +171,15 @@ async function main(): Promise<void> {
         `| ${r.label} | ${r.seconds.toFixed(1)} | ${r.emails} | ${(r.emails / r.seconds).toFixed(1)} | ${(r.llmCalls / r.seconds).toFixed(1)} | ${(percentile(r.replyToAnswer, 50) / 1000).toFixed(2)} | ${(percentile(r.replyToAnswer, 99) / 1000).toFixed(2)} | ${rss(r)} | ${cpu(r)} |`,
     ),
   ];
+  const p50 = (xs: number[]) => (percentile(xs, 50) / 1000).toFixed(2);
+  lines.push(
+    '',
+    'Where a reply\'s time goes (medians, s): Gmail received it, the mailbox sync recorded it, the step wrote the answer, the answer was sent.',
+    '',
+    '| case | received to recorded | recorded to answer written | written to sent |',
+    '|---|---|---|---|',
+    ...results.map((r) => `| ${r.label} | ${p50(r.stages.recorded)} | ${p50(r.stages.written)} | ${p50(r.stages.sent)} |`),
+  );
   const one = results.find((r) => r.label === 'instant LLM, 1 worker');
   const two = results.find((r) => r.label === 'instant LLM, 2 workers');
   if (one && two) lines.push('', `Instant LLM, 2 workers vs 1: ${(two.emails / two.seconds / (one.emails / one.seconds)).toFixed(2)}x the emails/s.`);
