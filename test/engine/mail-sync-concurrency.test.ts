@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import { aliasDatabase, sqlOf, withTx, type Db, type SqlArg, type SqlDb } from '@parley/db';
 import { buildMime, createGmailClient, createGoogleAuth, type GmailClient } from '@parley/google';
-import { createMailboxSyncHandler, mailboxLockKey } from '@parley/engine';
-import { createRedis, enqueue, type JobContext } from '@parley/queue';
+import { createMailboxSyncHandler } from '@parley/engine';
+import { createRedis, enqueue, mailboxLockKey, type JobContext } from '@parley/queue';
 import { startGoogleSandbox, type GoogleSandbox } from '@parley/sandbox/google';
 import { startGoogleGate, type GoogleGate } from '../e2e/google-gate';
 import { waitFor } from '../support/wait';

@@ -146,6 +146,7 @@ export function openDatabase(databaseUrl: string): Db {
   const engine = databaseEngine(databaseUrl);
   let db: Db;
   let shared: ReturnType<typeof shareConnection>;
+  let sqliteFile: string | undefined;
   if (engine === 'postgres') {
     const adapter = new PrismaPg({
       connectionString: databaseUrl,
@@ -159,6 +160,7 @@ export function openDatabase(databaseUrl: string): Db {
   } else {
     const file = sqlitePath(databaseUrl);
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    sqliteFile = file === ':memory:' ? file : path.resolve(file);
     const adapter = new ImmediateBetterSQLite3({ url: databaseUrl, timeout: BUSY_TIMEOUT_MS });
     shared = shareConnection(adapter);
     db = new PrismaClient({ adapter });
@@ -173,10 +175,7 @@ export function openDatabase(databaseUrl: string): Db {
   };
   engines.set(db, engine);
   sqlDbs.set(db, createSqlDb(engine, shared.connect));
-  if (engine === 'sqlite') {
-    const file = sqlitePath(databaseUrl);
-    files.set(db, file === ':memory:' ? file : path.resolve(file));
-  }
+  if (sqliteFile !== undefined) files.set(db, sqliteFile);
   return db;
 }
 

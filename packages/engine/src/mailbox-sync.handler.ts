@@ -70,8 +70,6 @@ const ACQUIRE = [
 const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
-export { mailboxLockKey };
-
 /** Throws once this process no longer owns the job (processJob then logs it as abandoned). */
 function stillOwned(ctx: JobContext): void {
   if (ctx.signal?.aborted) throw new Error(`mailbox sync stopped: this process no longer owns the job (${String(ctx.signal.reason ?? 'aborted')})`);
@@ -217,7 +215,7 @@ export const MESSAGE_FETCH_CONCURRENCY = 4;
  * `fn` over `items`, at most `limit` at once, the results in the items' order. The first
  * failure rejects at once and no further item starts (the ones running finish unheard).
  */
-export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
   let next = 0;
   let failed = false;
