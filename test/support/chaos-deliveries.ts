@@ -19,8 +19,9 @@ export interface PlannedDelivery {
   jobId: string | null;
   /** The field of the job's data that identifies this delivery, and its value. */
   identity: { field: 'pubsubMessageId' | 'historyItemId'; value: string };
-  /** Gmail only: the announced historyId (decimal string). */
+  /** Gmail only: the announced historyId (decimal string) and the mailbox it is of. */
   historyId?: string;
+  mailbox?: string;
 }
 
 export interface DeliveryPlan {
@@ -84,6 +85,7 @@ export function planDeliveries(rng: Rng, pusher: PubSubPusher, options: PlanOpti
         jobId: jobIds.mailboxSync(messageId),
         identity: { field: 'pubsubMessageId', value: messageId },
         historyId,
+        mailbox: options.mailbox,
       });
       continue;
     }
@@ -171,8 +173,11 @@ export async function auditJobs(db: Db, queues: Queues, redisUrl: string, delive
     const missingJobs: string[] = [];
     const coveredBySync: string[] = [];
     const wrongData: string[] = [];
-    const cursors = (await db.mailboxSync.findMany({ select: { historyCursor: true } })).map((m) => m.historyCursor);
-    const synced = (d: PlannedDelivery) => d.source === 'gmail' && d.historyId !== undefined && cursors.some((c) => compareHistoryIds(c, d.historyId) >= 0);
+    const cursors = new Map((await db.mailboxSync.findMany({ select: { mailbox: true, historyCursor: true } })).map((m) => [m.mailbox.toLowerCase(), m.historyCursor]));
+    const synced = (d: PlannedDelivery) => {
+      const cursor = d.source === 'gmail' && d.mailbox ? cursors.get(d.mailbox.toLowerCase()) : undefined;
+      return cursor !== undefined && d.historyId !== undefined && compareHistoryIds(cursor, d.historyId) >= 0;
+    };
     expected.forEach((d, i) => {
       const [error, raw] = answers[i] ?? [new Error('no answer'), null];
       if (error || typeof raw !== 'string') {
