@@ -12,6 +12,7 @@
  * Run: npm run bench:campaign; BENCH_CAMPAIGN_N (default 200), BENCH_CAMPAIGN_CASES=1,2 for some
  * cases, BENCH_NODE_OPTIONS for the processes (e.g. `--require ./profiler.cjs` to profile them;
  * `--import <abs path>/bench/count-statements.mjs` with STATEMENT_COUNT_DIR counts their SQL),
+ * BENCH_GOOGLE_GATE=1 puts the tests' Google proxy between the processes and the stand-in,
  * PARLEY_PROCESSES_ROOT=<another built checkout> to run that version's API and workers against
  * these stand-ins (same database schema), so two versions meet the same stand-ins.
  */
@@ -75,6 +76,9 @@ async function runCase(c: Case): Promise<Outcome> {
     personas: demoPersonas(influencers),
     personaDelayMs: PERSONA_MS,
     autoPush: true,
+    // Gmail and Sheets without the tests' holding proxy in front (BENCH_GOOGLE_GATE=1 puts it back):
+    // it doubled the stand-ins' HTTP work for every Google call.
+    googleGate: process.env.BENCH_GOOGLE_GATE === '1',
     // Info logs as in production; the steps' concurrency is the production default (50).
     env: { FOLLOW_UP_AFTER: '600', MAINTENANCE_INTERVAL_MS: '5000', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
       ...(process.env.STATEMENT_COUNT_DIR ? { STATEMENT_COUNT_DIR: process.env.STATEMENT_COUNT_DIR } : {}),
