@@ -102,6 +102,8 @@ describe('a campaign under repeated kill -9 of its workers (API + 2 workers, sup
     // the reply, read later, revives it (answered as any late reply is). Then it settles again; a
     // negotiation stuck for good still fails here, on the bound.
     for (let round = 1; ; round += 1) {
+      // A persona's answer still on its way (to a follow-up sent late) is part of the campaign.
+      await waitFor('persona answers delivered', () => (h.sandbox.personas?.pending() ?? 0) === 0, 120_000);
       await h.sandbox.pushesSettled();
       await h.waitForIdle(120_000);
       const states = await h.db.negotiation.findMany({ select: { state: true } });

@@ -55,18 +55,19 @@ it('a 429 stops both processes for its retry-after, calls already running includ
   await Promise.all(procs.map((p) => p.waitForLine(/gate caller ready/, 30_000)));
   await waitFor('calls flowing', () => sandbox.calls().filter((c) => c.status === 200).length >= 16, 20_000);
   // Answered after 350 ms, while the other calls (400 ms each) sent meanwhile are on their way.
-  sandbox.faults([{ status: 429, retryAfter: 2, delayMs: 350 }]);
+  sandbox.faults([{ status: 429, retryAfter: 5, delayMs: 350 }]);
   await waitFor('the 429', () => arrivals().find((c) => c.status === 429), 10_000);
   // When the pause was written: its end (Redis's clock, the machine's) less the retry-after.
-  const pausedAt = Number(await waitFor('the pause written', () => redis.get(llmGateKeys(prefix).pause), 10_000)) - 2_000;
-  await waitFor('calls after the pause', () => arrivals().filter((c) => c.at >= pausedAt + 2_000 && c.status === 200).length >= 4, 20_000);
+  const pausedAt = Number(await waitFor('the pause written', () => redis.get(llmGateKeys(prefix).pause), 10_000)) - 5_000;
+  await waitFor('calls after the pause', () => arrivals().filter((c) => c.at >= pausedAt + 5_000 && c.status === 200).length >= 4, 20_000);
   const calls = arrivals();
   // Calls were in flight when the pause began (sent before it, answered after it).
   expect(calls.filter((c) => c.status === 200 && c.at <= pausedAt && c.at + 400 > pausedAt).length).toBeGreaterThanOrEqual(1);
   // Requests the other process was granted before the pause was written may still arrive a
-  // moment after it (on the wire); then nothing, although the calls in flight end within 400 ms
-  // and their callers call again.
-  expect(calls.filter((c) => c.at > pausedAt + 400 && c.at < pausedAt + 2_000)).toEqual([]);
+  // moment after it (on the wire, and stamped by this process, which a loaded machine may
+  // stall); then nothing, although the calls in flight end within 400 ms and their callers
+  // call again.
+  expect(calls.filter((c) => c.at > pausedAt + 1_500 && c.at < pausedAt + 5_000)).toEqual([]);
 });
 
 it('two processes together keep ANTHROPIC_RPM=120', async () => {
