@@ -360,11 +360,10 @@ export async function createLoopHarness(options: LoopHarnessOptions): Promise<Lo
   };
 }
 
-/** The id of the mailbox-sync job a notification's push became. */
-/** The processes' Google root when there is no gate: the sandbox itself, nothing to hold. */
+/** The processes' Google root when there is no gate: the sandbox itself (its URL ends with `/`), nothing to hold. */
 function directToGoogle(url: string): GoogleGate {
   return {
-    url: url.endsWith('/') ? url : `${url}/`,
+    url,
     hold: () => {
       throw new Error('this harness runs without the Google gate (googleGate: false): nothing can be held');
     },
@@ -372,6 +371,7 @@ function directToGoogle(url: string): GoogleGate {
   };
 }
 
+/** The id of the mailbox-sync job a notification's push became. */
 export function syncJobId(messageId: string): string {
   return jobIds.mailboxSync(messageId);
 }
