@@ -15,11 +15,12 @@
  * BENCH_GOOGLE_GATE=1 puts the tests' Google proxy between the processes and the stand-in,
  * PARLEY_PROCESSES_ROOT=<another built checkout> to run that version's API and workers against
  * these stand-ins (same database schema), so two versions meet the same stand-ins.
+ * TEST_DATABASE=postgres runs it on PostgreSQL (TEST_POSTGRES_URL, default the local one).
  */
 import { DEMO_CAMPAIGN, DEMO_INFLUENCERS, demoPersonas, seedDemoCampaign, type DemoInfluencer } from '@parley/sandbox';
 import { createLoopHarness, type LoopHarness } from '../test/e2e/loop-harness';
 import globalSetup from '../test/support/global-setup';
-import { testDatabaseEngine } from '../test/support/test-database';
+import globalTeardown from '../test/support/global-teardown';
 import { cpuSeconds, percentile, rssMiB } from './bench-support';
 
 const N = Number(process.env.BENCH_CAMPAIGN_N ?? 200);
@@ -141,10 +142,18 @@ async function runCase(c: Case): Promise<Outcome> {
 }
 
 async function main(): Promise<void> {
-  // The harness copies the suite's migrated template database: migrate it here, so the bench
-  // runs on a fresh clone where no test has made it yet (a few seconds). On PostgreSQL the
-  // template is the suite's, named by PARLEY_TEMPLATE_PG.
-  if (testDatabaseEngine() === 'sqlite') globalSetup();
+  // The harness copies the suite's migrated template database: migrate it here, as the suite
+  // does, so the bench runs on a fresh clone where no test has made it yet (a few seconds). With
+  // TEST_DATABASE=postgres that is a template database of this run's, dropped at the end.
+  globalSetup();
+  try {
+    await runCases();
+  } finally {
+    globalTeardown();
+  }
+}
+
+async function runCases(): Promise<void> {
   const cases: Case[] = [
     { label: 'instant LLM, 1 worker', workers: 1, llmLatencyMs: 0 },
     { label: 'instant LLM, 2 workers', workers: 2, llmLatencyMs: 0 },
