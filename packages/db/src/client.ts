@@ -5,7 +5,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { Prisma, PrismaClient } from './generated/prisma/client';
 import { PrismaClient as PostgresPrismaClient } from './generated/prisma-pg/client';
 import { POSTGRES_MIGRATIONS } from './migrations';
-import { createSqlDb, retryWhileBusy, writeLockStatement, type DriverAdapter, type SqlDb } from './sql';
+import { createSqlDb, retryWhileBusy, writeLockStatement, type DriverAdapter, type SqlDb, type TransactionOptions } from './sql';
 import { cachedPrepare, type RawStatement } from './statement-cache';
 
 export { Prisma, PrismaClient };
@@ -378,15 +378,18 @@ export function engineOfTx(tx: Tx): DatabaseEngine | undefined {
  * SQLite the transaction begins IMMEDIATE (ImmediateBetterSQLite3), so two processes never both
  * read a snapshot and then collide on the upgrade; on PostgreSQL its first statement takes a
  * transaction-scoped advisory lock (`pg_advisory_xact_lock`), released at commit or rollback,
- * the same single-writer order across every process on every host. A busy database is retried
- * a few times before giving up.
+ * the same single-writer order across every process on every host. With a `scope` (the one
+ * negotiation or mailbox its read-then-writes are confined to) it waits on PostgreSQL only for
+ * unscoped writers and its own scope's (writeLockStatement). A busy database is retried a few
+ * times before giving up.
  *
  * Every write goes through here: the SQLite adapter has one connection per process, and a
  * write issued outside a transaction could otherwise land inside another job's open transaction.
  */
-export async function withTx<T>(db: Db, fn: (tx: Tx) => Promise<T>, attempts = 5): Promise<T> {
+export async function withTx<T>(db: Db, fn: (tx: Tx) => Promise<T>, attemptsOrOptions: number | Pick<TransactionOptions, 'attempts' | 'scope'> = 5): Promise<T> {
+  const { attempts = 5, scope } = typeof attemptsOrOptions === 'number' ? { attempts: attemptsOrOptions } : attemptsOrOptions;
   const engine = engineOf(db);
-  const takeLock = writeLockStatement(engine);
+  const takeLock = writeLockStatement(engine, scope);
   return retryWhileBusy(
     () =>
       db.$transaction(

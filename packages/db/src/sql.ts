@@ -36,6 +36,13 @@ export interface TransactionOptions {
   /** Tries in all when the database is busy (isBusy). @defaultValue 5 */
   attempts?: number;
   /**
+   * The one scope the transaction's read-then-writes are confined to (`writeScope`: a
+   * negotiation's rows, a mailbox's). On PostgreSQL it then runs beside transactions of other
+   * scopes and waits only for its own scope's and for unscoped ones; on SQLite it changes
+   * nothing (one writer). Unset: the whole database's write lock.
+   */
+  scope?: string;
+  /**
    * How long a transaction may wait to begin: for this process's other transaction on SQLite's
    * one connection, for a free connection of the PostgreSQL pool. @defaultValue TRANSACTION_MAX_WAIT_MS
    */
@@ -47,14 +54,45 @@ export const TRANSACTION_MAX_WAIT_MS = 10_000;
 
 /**
  * The key of the advisory lock every PostgreSQL write transaction takes first. One key for the
- * whole database: writes are serialised exactly as SQLite's single writer serialises them, so
- * every read-then-write in a transaction sees no concurrent writer (docs/scaling.md).
+ * whole database: an unscoped transaction takes it exclusively, so it sees no concurrent writer,
+ * exactly as under SQLite's single writer; a scoped one takes it shared, then its scope's key
+ * (SCOPE_LOCK_SPACE) exclusively, so it waits for unscoped writers and for its own scope only
+ * (docs/scaling.md).
  */
 export const WRITE_LOCK_KEY = 727_021_001;
 
-/** The statement a PostgreSQL write transaction starts with (null on SQLite: BEGIN IMMEDIATE takes the lock). */
-export function writeLockStatement(engine: DatabaseEngine): string | null {
-  return engine === 'postgres' ? `SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})` : null;
+/** The first key of a scope's two-key advisory lock (the second is the scope's hash). */
+export const SCOPE_LOCK_SPACE = 727_021_002;
+
+/** The scope of a negotiation's transactions: its own rows (the negotiation, its messages, outbox, trail). */
+export function negotiationScope(negotiationId: string): string {
+  return `negotiation:${negotiationId}`;
+}
+
+/** The scope of a mailbox's sync: its cursor, and the inbound messages it records. */
+export function mailboxScope(mailbox: string): string {
+  return `mailbox:${mailbox}`;
+}
+
+/** A scope's lock key: FNV-1a over its UTF-16 units, as a signed 32-bit integer (a collision only serialises two scopes). */
+export function scopeLockKey(scope: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < scope.length; i += 1) {
+    hash ^= scope.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash | 0;
+}
+
+/**
+ * The statement a PostgreSQL write transaction starts with (null on SQLite: BEGIN IMMEDIATE takes
+ * the lock). Scoped: the database's key shared, then the scope's exclusively, in that order in
+ * every transaction, so no two scoped transactions wait for each other in a cycle.
+ */
+export function writeLockStatement(engine: DatabaseEngine, scope?: string): string | null {
+  if (engine !== 'postgres') return null;
+  if (scope === undefined) return `SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})`;
+  return `SELECT pg_advisory_xact_lock_shared(${WRITE_LOCK_KEY}), pg_advisory_xact_lock(${SCOPE_LOCK_SPACE}, ${scopeLockKey(scope)})`;
 }
 
 /**
@@ -219,12 +257,12 @@ export function createSqlDb(engine: DatabaseEngine, connect: () => Promise<Drive
       clearTimeout(timer);
     }
   };
-  const once = async <T>(fn: (tx: Sql) => Promise<T>, maxWaitMs: number): Promise<T> => {
+  const once = async <T>(fn: (tx: Sql) => Promise<T>, maxWaitMs: number, scope: string | undefined): Promise<T> => {
     const tx = await begin(maxWaitMs);
     let result: T;
     try {
       const sql = runner(engine, async () => tx);
-      const lock = writeLockStatement(engine);
+      const lock = writeLockStatement(engine, scope);
       if (lock) await sql.execute(lock);
       result = await fn(sql);
       await end(tx, 'COMMIT');
@@ -237,7 +275,7 @@ export function createSqlDb(engine: DatabaseEngine, connect: () => Promise<Drive
   const db: SqlDb = {
     ...runner(engine, connect),
     transaction<T>(fn: (tx: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-      return retryWhileBusy(() => once(fn, options.maxWaitMs ?? TRANSACTION_MAX_WAIT_MS), options.attempts ?? 5);
+      return retryWhileBusy(() => once(fn, options.maxWaitMs ?? TRANSACTION_MAX_WAIT_MS, options.scope), options.attempts ?? 5);
     },
   };
   sqls.add(db);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { findMailboxSync, insertAuditEntry, insertInboundMessage, negotiationsOfThreads, pendingSendsWithoutThread, placeholder, recordedInboundIds, recordMailboxCursor, sqlOf } from '@parley/db';
+import { findMailboxSync, insertAuditEntry, insertInboundMessage, mailboxScope, negotiationsOfThreads, pendingSendsWithoutThread, placeholder, recordedInboundIds, recordMailboxCursor, sqlOf } from '@parley/db';
 import { compareHistoryIds } from '@parley/domain';
 import { HistoryExpiredError, referencedIds, type GmailClient, type ParsedMessage } from '@parley/google';
 import { emailDomain } from '@parley/logging';
@@ -307,7 +307,10 @@ const validDate = (d: Date, fallback: Date) => (Number.isFinite(d.getTime()) && 
 async function record(deps: SyncDeps, found: Found[], gmailHistoryId: string, highestSeen: string | null): Promise<void> {
   const created: { negotiationId: string; gmailMessageId: string }[] = [];
   const problems: Found[] = [];
-  // In raw SQL (db's writes.ts), under the same write lock and busy retries as withTx.
+  // In raw SQL (db's writes.ts), under the same write lock and busy retries as withTx, scoped to
+  // the mailbox: its cursor and the messages it records are this sync's alone (another mailbox's
+  // sync and the steps commit beside it on PostgreSQL). A thread id is set on a negotiation only
+  // where it has none, in one statement, so a step writing that negotiation meanwhile is safe.
   await sqlOf(deps.db).transaction(async (tx) => {
     const $ = (n: number) => placeholder(tx.engine, n);
     // Read under the write lock: a message another sync recorded since the read above is skipped.
@@ -343,7 +346,7 @@ async function record(deps: SyncDeps, found: Found[], gmailHistoryId: string, hi
       const lowered = await tx.execute(`UPDATE "MailboxSync" SET "highestNotifiedHistoryId" = ${$(1)}, "updatedAt" = ${$(2)} WHERE "mailbox" = ${$(3)} AND "highestNotifiedHistoryId" = ${$(4)}`, gmailHistoryId, new Date(), deps.mailbox, highestSeen);
       if (lowered > 0) deps.log.warn('a notified history id was beyond what Gmail returned; lowered to Gmail\'s', { notified: highestSeen, gmail: gmailHistoryId });
     }
-  });
+  }, { scope: mailboxScope(deps.mailbox) });
   // A message the agent must not read puts its negotiation in front of a human. If this
   // process dies before it, the step enqueued below (or the stuck sweep's, for an unanswered
   // message without a job) escalates instead: the step never hands such a message to the LLM.

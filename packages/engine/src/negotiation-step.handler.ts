@@ -1,5 +1,5 @@
 import { allowsFollowUp, decide, openingOffer, replySubject, type Decision, type NegotiationEvent, type PricingTerms } from '@parley/domain';
-import { chunksOf, findNegotiationWithCampaign, insertAuditEntry, placeholder, sqlOf, stateWithPendingSends, threadSubject, unansweredInbound, withTx, type Sql } from '@parley/db';
+import { chunksOf, findNegotiationWithCampaign, insertAuditEntry, negotiationScope, placeholder, sqlOf, stateWithPendingSends, threadSubject, unansweredInbound, withTx, type Sql } from '@parley/db';
 import { llmFailingSince, markLlmFailure, markLlmSuccess, type DraftKind } from '@parley/llm';
 import { classifyError, enqueue, jobIds, PermanentError, type Handler, type JobContext, type JobData } from '@parley/queue';
 import type { EngineDeps } from './engine-deps';
@@ -170,7 +170,7 @@ async function forwardToHuman(deps: EngineDeps, negotiation: LoadedNegotiation, 
       action: claimed ? 'reply_forwarded_to_claimer' : 'reply_forwarded',
       details: { state, claimedBy: negotiation.claimedBy, messages: still.map((u) => u.gmailMessageId) },
     });
-  });
+  }, { scope: negotiationScope(negotiation.id) });
   return claimed ? 'skipped: human-managed (reply forwarded)' : `skipped: negotiation is ${state} (reply forwarded)`;
 }
 
@@ -181,7 +181,9 @@ async function openStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: J
   const draft = await viaLlm(deps, () => deps.llm.draftEmail({ ...draftBase(negotiation), kind: 'opening', priceMinor: offer }, { signal: ctx.signal }));
   assertStillOwned(ctx);
   // The step's writes in raw SQL (as every hot-path transaction: docs/benchmarks.md), under the
-  // same write lock and busy retries as withTx.
+  // same write lock and busy retries as withTx. Each of a step's transactions writes only its
+  // negotiation's rows, so it is scoped to the negotiation (on PostgreSQL, steps of different
+  // negotiations commit side by side; the version check still catches a concurrent change).
   await sqlOf(deps.db).transaction(async (tx) => {
     await applyTransitions(tx, {
       negotiation,
@@ -192,7 +194,7 @@ async function openStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: J
       at: deps.now(),
     });
     await writeOutbox(tx, { negotiationId: negotiation.id, key: 'open', kind: 'opening', toAddress: negotiation.influencerEmail, subject: draft.subject, body: draft.body, inReplyTo: null, references: null, gmailThreadId: null }, deps.mailbox);
-  });
+  }, { scope: negotiationScope(negotiation.id) });
   return `opening offer ${offer}`;
 }
 
@@ -284,7 +286,7 @@ async function replyStep(deps: EngineDeps, negotiation: LoadedNegotiation, ctx: 
         deps.mailbox,
       );
     }
-  });
+  }, { scope: negotiationScope(negotiation.id) });
   if (decision.action === 'accept') deps.metrics.dealsClosed.inc();
   // The escalation's alert is enqueued with the send jobs, after the commit (enqueueAfterCommit).
   if (plan.escalation) deps.metrics.escalations.inc({ reason: escalationLabel(plan.escalation) });
@@ -308,7 +310,7 @@ async function followUpStep(deps: EngineDeps, negotiation: LoadedNegotiation, ct
   if (unsent > 0) return 'skipped: our last email is not sent yet';
   if (negotiation.followUps >= deps.maxFollowUps) {
     assertStillOwned(ctx);
-    await withTx(deps.db, (tx) => applyTransitions(tx, { negotiation, events: ['went_stale'], details: { followUps: negotiation.followUps }, actor: 'agent', at: deps.now() }));
+    await withTx(deps.db, (tx) => applyTransitions(tx, { negotiation, events: ['went_stale'], details: { followUps: negotiation.followUps }, actor: 'agent', at: deps.now() }), { scope: negotiationScope(negotiation.id) });
     return 'stale';
   }
   const n = negotiation.followUps + 1;
@@ -335,6 +337,6 @@ async function followUpStep(deps: EngineDeps, negotiation: LoadedNegotiation, ct
       deps.mailbox,
     );
     return true;
-  });
+  }, { scope: negotiationScope(negotiation.id) });
   return written ? `follow-up ${n}` : 'skipped: a reply arrived';
 }

@@ -1,4 +1,4 @@
-import { findNegotiation, findOutboxWithNegotiation, placeholder, sentAfter, sqlOf, withTx, type Db } from '@parley/db';
+import { findNegotiation, findOutboxWithNegotiation, negotiationScope, placeholder, sentAfter, sqlOf, withTx, type Db } from '@parley/db';
 import type { NegotiationEvent } from '@parley/domain';
 import { buildMime, type GmailClient } from '@parley/google';
 import { DeferredError, PermanentError, RateLimitedError, TransientError, type Handler } from '@parley/queue';
@@ -26,14 +26,15 @@ export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 
 /**
  * Marks an outbox row as handed to Gmail, in a transaction of its own committed before the send:
- * false when another run of this send marked it first, or the row is no longer pending.
+ * false when another run of this send marked it first, or the row is no longer pending. `scope`:
+ * its negotiation's (the handler's), else the whole database's write lock.
  */
-export async function claimFirstSend(db: Db, outboxId: string, at: Date): Promise<boolean> {
+export async function claimFirstSend(db: Db, outboxId: string, at: Date, scope?: string): Promise<boolean> {
   return sqlOf(db).transaction(async (tx) => {
     const $ = (n: number) => placeholder(tx.engine, n);
     const marked = await tx.execute(`UPDATE "OutboxEmail" SET "attemptedAt" = ${$(1)} WHERE "id" = ${$(2)} AND "status" = 'pending' AND "attemptedAt" IS NULL`, at, outboxId);
     return marked === 1;
-  });
+  }, { scope });
 }
 
 /**
@@ -41,7 +42,7 @@ export async function claimFirstSend(db: Db, outboxId: string, at: Date): Promis
  * and is not in the mailbox: this run hands it over anew, and a run that finds the row after it
  * waits out the settle time from this mark. False when another run re-marked it first.
  */
-export async function claimSettledSend(db: Db, outboxId: string, settledBefore: Date, at: Date): Promise<boolean> {
+export async function claimSettledSend(db: Db, outboxId: string, settledBefore: Date, at: Date, scope?: string): Promise<boolean> {
   return sqlOf(db).transaction(async (tx) => {
     const $ = (n: number) => placeholder(tx.engine, n);
     const marked = await tx.execute(
@@ -51,7 +52,7 @@ export async function claimSettledSend(db: Db, outboxId: string, settledBefore: 
       settledBefore,
     );
     return marked === 1;
-  });
+  }, { scope });
 }
 
 /**
@@ -60,11 +61,11 @@ export async function claimSettledSend(db: Db, outboxId: string, settledBefore: 
  * Its next run sends at once instead of waiting out the settle time. Only the mark this run set
  * is cleared.
  */
-export async function releaseUnsentMark(db: Db, outboxId: string, markedAt: Date): Promise<void> {
+export async function releaseUnsentMark(db: Db, outboxId: string, markedAt: Date, scope?: string): Promise<void> {
   await sqlOf(db).transaction(async (tx) => {
     const $ = (n: number) => placeholder(tx.engine, n);
     await tx.execute(`UPDATE "OutboxEmail" SET "attemptedAt" = NULL WHERE "id" = ${$(1)} AND "status" = 'pending' AND "attemptedAt" = ${$(2)}`, outboxId, markedAt);
-  });
+  }, { scope });
 }
 
 /** Gmail answered the send and the answer says it did not send (4xx; 5xx may have sent). */
@@ -100,6 +101,9 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
     // job runs again later (a stall rerun, a retry from the dashboard).
     if (row.status !== 'pending') return { outcome: `already ${row.status}` };
     const negotiation = row.negotiation;
+    // Every write below is confined to this negotiation's rows: on PostgreSQL it waits only for
+    // the negotiation's other writers (and unscoped ones), not for the whole fleet's.
+    const scope = negotiationScope(negotiation.id);
     const log = ctx.log.child({ negotiationId: negotiation.id, threadId: negotiation.gmailThreadId ?? undefined });
 
     const attemptedAt = row.attemptedAt;
@@ -120,7 +124,7 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
       await withTx(deps.db, async (tx) => {
         await tx.outboxEmail.update({ where: { id: row.id }, data: { status: 'cancelled' } });
         await tx.auditEntry.create({ data: { negotiationId: negotiation.id, actor: 'agent', action: 'send_cancelled_human_managed', details: { outboxId: row.id, kind: row.kind } } });
-      });
+      }, { scope });
       return { outcome: 'cancelled: human-managed' };
     }
 
@@ -133,10 +137,10 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
     if (!existing) {
       // Another run that read the row as this one did claimed it first: the retry finds it
       // marked (or sent) and looks the Message-ID up.
-      const claimed = attemptedAt === null ? await claimFirstSend(deps.db, row.id, markedAt) : await claimSettledSend(deps.db, row.id, new Date(lookedUpAt.getTime() - settleMs), markedAt);
+      const claimed = attemptedAt === null ? await claimFirstSend(deps.db, row.id, markedAt, scope) : await claimSettledSend(deps.db, row.id, new Date(lookedUpAt.getTime() - settleMs), markedAt, scope);
       if (!claimed) throw new TransientError('another run of this send is handing it to Gmail; the retry looks it up');
     }
-    const unmark = (why: string) => releaseUnsentMark(deps.db, row.id, markedAt).catch((e: unknown) => log.warn(`could not un-mark ${why}; its next run waits the settle time`, { outboxId: row.id, error: String(e) }));
+    const unmark = (why: string) => releaseUnsentMark(deps.db, row.id, markedAt, scope).catch((e: unknown) => log.warn(`could not un-mark ${why}; its next run waits the settle time`, { outboxId: row.id, error: String(e) }));
     // A worker whose job lock lapsed (its host was cut off, it stalled) no longer owns this
     // send: the job's new owner looks the Message-ID up and sends. Checked last thing before
     // Gmail, so a lock lost during the lookup or the claim never sends a second email. A first
@@ -163,7 +167,7 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
     if (existing) log.warn('email already in the mailbox; recording it without sending again', { outboxId: row.id });
 
     const events: NegotiationEvent[] = negotiation.state === 'outreach_sent' || negotiation.state === 'counter_sent' ? ['email_delivered'] : [];
-    // In raw SQL, as the steps' transactions, under the same write lock as withTx.
+    // In raw SQL, as the steps' transactions, under the same write lock as withTx (scoped likewise).
     await sqlOf(deps.db).transaction(async (tx) => {
       const $ = (n: number) => placeholder(tx.engine, n);
       const marked = await tx.execute(`UPDATE "OutboxEmail" SET "status" = 'sent', "gmailMessageId" = ${$(1)}, "gmailThreadId" = ${$(2)}, "sentAt" = ${$(3)} WHERE "id" = ${$(4)}`, sent.id, sent.threadId, deps.now(), row.id);
@@ -191,7 +195,7 @@ export function createSendEmailHandler(deps: SendDeps): Handler<'outbound-email'
         if (!current) throw new Error(`negotiation ${negotiation.id} disappeared before its send was recorded`);
         await record(current);
       }
-    });
+    }, { scope });
     if (!existing) deps.metrics.emailsSent.inc({ kind: row.kind });
     log.info('email sent', { outboxId: row.id, kind: row.kind, gmailMessageId: sent.id });
     return { outcome: existing ? 'recorded existing' : 'sent', gmailMessageId: sent.id };
