@@ -41,7 +41,8 @@ describeWithPostgres('a campaign across hosts: API + 3 workers, one cut off the 
         JOB_STALL_COOLDOWN_MS: '10000',
       },
       // No session settings of the test's own: a host cut off inside a write transaction keeps
-      // the one advisory write lock until PostgreSQL ends its session, which the product's
+      // its advisory write lock (the database's, or a negotiation's or mailbox's with the
+      // database's shared) until PostgreSQL ends its session, which the product's
       // idle_in_transaction_session_timeout (15 s) and lock_timeout (10 s) bound
       // (packages/db openDatabase; test/hosts/partitioned-transaction.e2e.test.ts).
     });
