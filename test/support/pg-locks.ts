@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sqlOf, type Db } from '@parley/db';
+import { placeholder, sqlOf, type Db } from '@parley/db';
 
 /**
  * For PostgreSQL's write scopes (docs/scaling.md): whether a transaction waits for another is
@@ -49,7 +49,7 @@ export async function whileHeld(holder: Db, held: string | undefined, contender:
   let entered!: () => void;
   const inside = new Promise<void>((resolve) => (entered = resolve));
   const first = sqlOf(holder).transaction(async (tx) => {
-    const $ = (n: number) => (tx.engine === 'postgres' ? `$${n}` : '?');
+    const $ = (n: number) => placeholder(tx.engine, n);
     await tx.execute(`INSERT INTO "AuditEntry" ("id", "actor", "action", "at") VALUES (${$(1)}, ${$(2)}, ${$(3)}, ${$(4)})`, randomUUID(), 'system', 'held', new Date());
     entered();
     await released;

@@ -36,8 +36,8 @@ export interface TransactionOptions {
   /** Tries in all when the database is busy (isBusy). @defaultValue 5 */
   attempts?: number;
   /**
-   * The one scope the transaction's read-then-writes are confined to (`writeScope`: a
-   * negotiation's rows, a mailbox's). On PostgreSQL it then runs beside transactions of other
+   * The one scope the transaction's read-then-writes are confined to (`negotiationScope`: a
+   * negotiation's rows; `mailboxScope`: a mailbox's). On PostgreSQL it then runs beside transactions of other
    * scopes and waits only for its own scope's and for unscoped ones; on SQLite it changes
    * nothing (one writer). Unset: the whole database's write lock.
    */
